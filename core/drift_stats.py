@@ -1,0 +1,233 @@
+"""Drift statistics on value counts: Evidently 0.7.23's default tests, a bootstrap null, and Benjamini-Hochberg.
+
+What Evidently 0.7.23 does by default, read from its installed source (paths under site-packages/evidently/):
+- presets/drift.py `DataDriftPreset`: one `ValueDrift` per numerical, categorical and text column plus
+  `DriftedColumnsCount(drift_share=0.5)`; no method or threshold is set, so each column gets the automatic choice.
+- legacy/calculations/data_drift.py `get_one_column_drift`: drops NaN and +/-inf on each side first, and raises
+  ValueError when a side is then empty; a "numerical" column must have a numeric dtype on both sides.
+- legacy/calculations/stattests/registry.py `_get_default_stattest`, with n_ref = non-missing reference rows and
+  n_values = distinct non-missing values of reference and current together:
+    n_ref <= 1000, numerical:   n_values <= 2 -> Z-test, 3..5 -> chi-square, > 5 -> two-sample K-S
+    n_ref <= 1000, categorical: n_values <= 2 -> Z-test, else chi-square
+    n_ref  > 1000, numerical:   n_values <= 5 -> Jensen-Shannon on value shares, else Wasserstein (normed)
+    n_ref  > 1000, categorical: Jensen-Shannon on value shares
+  So a numeric column with at most 5 distinct values is tested like a categorical one.
+- stattests/*.py: thresholds default to 0.05 for p-values (registry.py `StatTest.default_threshold`) and 0.1 for
+  the distances (wasserstein_distance_norm.py, jensenshannon.py). Drift when: K-S p <= 0.05 (ks_stattest.py),
+  chi-square p < 0.05 (chisquare_stattest.py: expected = reference counts scaled to the current size, over the
+  union of values), Z-test p < 0.05 (z_stattest.py: two-proportion z on "not the first sorted value", p = 1 when
+  both sides hold one identical value), Wasserstein distance / max(std(reference, ddof=0), 0.001) >= 0.1,
+  Jensen-Shannon distance (natural log, scipy.spatial.distance.jensenshannon) >= 0.1 (utils.py `get_binned_data`
+  with value shares when the reference has <= 20 distinct values).
+- legacy/calculations/data_drift.py `get_dataset_drift`: dataset drift when drifted columns / columns >= 0.5.
+- core/datasets.py `infer_column_type` (used only without an explicit definition): floats are numerical, integers
+  with <= 10 distinct values categorical, strings with more distinct values than half the rows are text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SMALL_REFERENCE_ROWS = 1000     # Evidently: p-value tests up to this many reference rows, distances above
+FEW_VALUES = 5                  # Evidently: a numeric column with at most this many values is tested as categories
+NULL_ATOMS = 1000               # bootstrap null: the reference is reduced to at most this many quantile atoms
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """One statistical test: how it is labelled and how its score is compared with the threshold."""
+
+    key: str
+    label: str           # Evidently's display name, so the two tables read the same
+    score_kind: str      # "p-value" or "distance"
+    threshold: float     # Evidently's default
+    inclusive: bool      # drift when score <= threshold (p-value) / >= threshold (distance); else strict
+
+    def is_drift(self, score: float, threshold: float) -> bool:
+        """Applies Evidently's comparison of a score with a threshold."""
+        if score is None or np.isnan(score):
+            return False
+        if self.score_kind == "p-value":
+            return bool(score <= threshold) if self.inclusive else bool(score < threshold)
+        return bool(score >= threshold) if self.inclusive else bool(score > threshold)
+
+
+TESTS = {
+    "ks": TestSpec("ks", "K-S p_value", "p-value", 0.05, True),
+    "chisquare": TestSpec("chisquare", "chi-square p_value", "p-value", 0.05, False),
+    "z": TestSpec("z", "Z-test p_value", "p-value", 0.05, False),
+    "wasserstein": TestSpec("wasserstein", "Wasserstein distance (normed)", "distance", 0.1, True),
+    "jensenshannon": TestSpec("jensenshannon", "Jensen-Shannon distance", "distance", 0.1, True),
+}
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Distinct non-missing values of one column (sorted) and how often each occurs."""
+
+    keys: np.ndarray     # float64 for numeric columns, str objects for categorical ones
+    counts: np.ndarray   # int64, same length
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum())
+
+    @classmethod
+    def of_sorted(cls, values: np.ndarray) -> "Counts":
+        """Counts an already sorted array without sorting it again."""
+        if len(values) == 0:
+            return cls(values, np.zeros(0, dtype=np.int64))
+        starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+        counts = np.diff(np.append(starts, len(values))).astype(np.int64)
+        return cls(values[starts], counts)
+
+
+def choose_test(kind: str, n_ref: int, n_values: int, method: str = "evidently-default") -> str:
+    """Picks the test key for a column: Evidently's rule by default, or always a p-value test / a distance."""
+    if method == "p-value":
+        if n_values <= 2:
+            return "z"
+        return "ks" if kind == "numeric" and n_values > FEW_VALUES else "chisquare"
+    if method == "distance":
+        return "wasserstein" if kind == "numeric" and n_values > FEW_VALUES else "jensenshannon"
+    if n_ref <= SMALL_REFERENCE_ROWS:
+        if kind == "numeric" and n_values > FEW_VALUES:
+            return "ks"
+        return "z" if n_values <= 2 else "chisquare"
+    if kind == "numeric" and n_values > FEW_VALUES:
+        return "wasserstein"
+    return "jensenshannon"
+
+
+def align(ref: Counts, cur: Counts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Returns the union of keys and both sides' counts over it (zeros where a side lacks a key)."""
+    keys = np.union1d(ref.keys, cur.keys)
+    a = np.zeros(len(keys), dtype=np.int64)
+    b = np.zeros(len(keys), dtype=np.int64)
+    a[np.searchsorted(keys, ref.keys)] = ref.counts
+    b[np.searchsorted(keys, cur.keys)] = cur.counts
+    return keys, a, b
+
+
+def run_test(key: str, ref: Counts, cur: Counts, ref_std: float) -> tuple[float, float]:
+    """Computes (statistic, score) for a test: score is the p-value or the distance compared with the threshold."""
+    if key == "ks":
+        from scipy.stats import ks_2samp
+
+        res = ks_2samp(np.repeat(ref.keys, ref.counts), np.repeat(cur.keys, cur.counts))
+        return float(res.statistic), float(res.pvalue)
+    if key == "wasserstein":
+        w = wasserstein(ref, cur) / max(ref_std, 0.001)
+        return w, w
+    _, a, b = align(ref, cur)
+    if key == "chisquare":
+        from scipy.stats import chisquare
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            res = chisquare(b, a * (b.sum() / a.sum()))
+        return float(res.statistic), float(res.pvalue)
+    if key == "z":
+        return z_test(a, b)
+    if key == "jensenshannon":
+        from scipy.spatial.distance import jensenshannon
+
+        d = float(jensenshannon(a / a.sum(), b / b.sum()))
+        return d, d
+    raise ValueError(f"unknown test {key!r}")
+
+
+def wasserstein(ref: Counts, cur: Counts) -> float:
+    """Wasserstein-1 distance between two weighted samples: scipy's CDF formula on already sorted values."""
+    x = np.concatenate((ref.keys, cur.keys))
+    # Two sorted runs: a stable sort (timsort) merges them in linear time.
+    order = np.argsort(x, kind="stable")
+    x = x[order]
+    wa = np.concatenate((ref.counts, np.zeros(len(cur.keys), dtype=np.int64)))[order]
+    wb = np.concatenate((np.zeros(len(ref.keys), dtype=np.int64), cur.counts))[order]
+    fa = np.cumsum(wa)[:-1] / ref.n
+    fb = np.cumsum(wb)[:-1] / cur.n
+    return float(np.sum(np.abs(fa - fb) * np.diff(x)))
+
+
+def z_test(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Two-proportion z-test on "not the first value" as Evidently writes it; returns (|z|, two-sided p)."""
+    from scipy.stats import norm
+
+    if len(a) <= 1 or (np.count_nonzero(a) == 1 and np.count_nonzero(b) == 1 and np.argmax(a) == np.argmax(b)):
+        return 0.0, 1.0
+    n1, n2 = a.sum(), b.sum()
+    p1, p2 = (n1 - a[0]) / n1, (n2 - b[0]) / n2
+    pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))
+    return float(abs(z)), float(2 * norm.sf(abs(z)))
+
+
+def null_statistics(key: str, ref: Counts, n_ref: int, n_cur: int, ref_std: float,
+                    n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Draws the test statistic between two resamples of the reference sized like the real two sides.
+
+    Both resamples come from the reference's own distribution (multinomial counts over its values, or over at most
+    NULL_ATOMS quantile atoms for continuous columns), so the spread is what chance alone produces at these sizes.
+    """
+    keys, probs = ref.keys, ref.counts / ref.n
+    if len(keys) > NULL_ATOMS and key in ("ks", "wasserstein"):
+        cum = np.cumsum(ref.counts)
+        positions = ((np.arange(NULL_ATOMS) + 0.5) * ref.n / NULL_ATOMS).astype(np.int64)
+        keys = ref.keys[np.searchsorted(cum, positions, side="right")]
+        probs = np.full(NULL_ATOMS, 1.0 / NULL_ATOMS)
+    a = rng.multinomial(n_ref, probs, size=n_boot).astype(np.float64)
+    b = rng.multinomial(n_cur, probs, size=n_boot).astype(np.float64)
+    if key in ("ks", "wasserstein"):
+        fa = np.cumsum(a, axis=1) / n_ref
+        fb = np.cumsum(b, axis=1) / n_cur
+        if key == "ks":
+            return np.max(np.abs(fa - fb), axis=1)
+        return np.sum(np.abs(fa - fb)[:, :-1] * np.diff(keys), axis=1) / max(ref_std, 0.001)
+    if key == "chisquare":
+        expected = a * (n_cur / n_ref)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where((expected == 0) & (b == 0), 0.0, (b - expected) ** 2 / expected)
+        return terms.sum(axis=1)
+    if key == "z":
+        p1, p2 = 1 - a[:, 0] / n_ref, 1 - b[:, 0] / n_cur
+        pooled = (p1 * n_ref + p2 * n_cur) / (n_ref + n_cur)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.abs(p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n_ref + 1.0 / n_cur))
+        return np.nan_to_num(z, nan=0.0)
+    if key == "jensenshannon":
+        from scipy.special import rel_entr
+
+        p, q = a / n_ref, b / n_cur
+        m = (p + q) / 2
+        return np.sqrt(np.maximum((rel_entr(p, m).sum(axis=1) + rel_entr(q, m).sum(axis=1)) / 2, 0.0))
+    raise ValueError(f"unknown test {key!r}")
+
+
+def calibrated_verdict(observed: float, null: np.ndarray, alpha: float) -> tuple[float, float]:
+    """Returns (bootstrap p-value, threshold): drift when p <= alpha, which is the same as observed > threshold.
+
+    p = (1 + #null >= observed) / (B + 1); the threshold is the null value that an observed statistic must exceed
+    for p <= alpha, so under no drift a column is flagged at most alpha of the time.
+    """
+    null = np.sort(null)[::-1]
+    p = (1 + int(np.count_nonzero(null >= observed))) / (len(null) + 1)
+    allowed = int(np.floor(alpha * (len(null) + 1) - 1))   # most null values an alarm may leave at or above it
+    threshold = float(null[allowed]) if 0 <= allowed < len(null) else float("inf")
+    return p, threshold
+
+
+def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
+    """Returns Benjamini-Hochberg adjusted p-values (step-up, capped at 1), in the input order."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    ranked = p[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out

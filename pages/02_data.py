@@ -1,0 +1,131 @@
+"""Data: upload a file, confirm how it is read, and manage the workspace's datasets."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import AlreadyLoaded, WorkbenchError
+from core.ingest import KINDS, BadLines, confirm_ingest, preview_upload, stage_upload
+from pages._widgets import dataset_picker, get_workspace, human_bytes, is_viewer, page_header, show_error
+
+ws = get_workspace()
+page_header("Data", "Upload CSV (comma, semicolon, tab, pipe; any common encoding), gzipped CSV, Parquet or Excel.")
+
+
+def _upload_section() -> None:
+    upload = st.file_uploader("Upload a file", type=["csv", "tsv", "txt", "gz", "parquet", "xlsx"], key="data.upload")
+    if upload is None:
+        st.session_state.pop("data.preview", None)
+        return
+    cached = st.session_state.get("data.preview")
+    if cached is None or cached[0] != upload.file_id:
+        try:
+            with st.spinner(f"Reading {upload.name}…"):
+                staged = stage_upload(ws, upload, upload.name)
+                preview = preview_upload(ws, staged)
+            st.session_state["data.preview"] = (upload.file_id, preview)
+        except WorkbenchError as err:
+            st.session_state.pop("data.preview", None)
+            show_error(err)
+            return
+    preview = st.session_state["data.preview"][1]
+    if preview.sheets and len(preview.sheets) > 1:
+        sheet = st.selectbox("Sheet", preview.sheets, index=preview.sheets.index(preview.sheet), key="data.sheet")
+        if sheet != preview.sheet:
+            preview = preview_upload(ws, preview.staged, sheet=sheet)
+            st.session_state["data.preview"] = (upload.file_id, preview)
+
+    with st.container(border=True):
+        st.markdown(f"**Read as:** {preview.dialect_label} · {len(preview.columns)} columns")
+        for note in preview.notes:
+            st.caption(note)
+        st.dataframe(preview.rows, hide_index=True, width="stretch", height=260)
+        name = st.text_input("Dataset name", value=preview.suggested_name, key="data.name", max_chars=80)
+        st.markdown("**Columns** — check the detected type of each column and change it where it is wrong.")
+        editor = st.data_editor(
+            pd.DataFrame({"In the file": [c.original for c in preview.columns],
+                          "Column": [c.name for c in preview.columns],
+                          "Detected as": [c.dtype for c in preview.columns],
+                          "Type": [c.kind for c in preview.columns]}),
+            column_config={"Type": st.column_config.SelectboxColumn("Type", options=list(KINDS), required=True)},
+            disabled=["In the file", "Column", "Detected as"], hide_index=True, width="stretch", key="data.kinds")
+        kinds = {row["Column"]: row["Type"] for _, row in editor.iterrows()}
+        skip = st.session_state.get("data.skip_offer") == upload.file_id and st.checkbox(
+            "Skip the unreadable lines and load the rest", key="data.skip")
+        if st.button("Load into workspace", type="primary", key="data.confirm", icon=":material/download_done:"):
+            try:
+                with st.spinner("Loading…"):
+                    result = confirm_ingest(ws, preview, name=name, kinds=kinds, skip_bad_lines=bool(skip))
+                st.session_state.pop("data.preview", None)
+                st.session_state["data.selected"] = result.dataset.id
+                st.session_state["data.flash"] = (f"Loaded **{result.dataset.name}**: {result.dataset.rows:,} rows × "
+                                                  f"{len(result.dataset.columns)} columns.", list(result.notes))
+                st.rerun()
+            except BadLines as err:
+                st.session_state["data.skip_offer"] = upload.file_id
+                show_error(err)
+                st.dataframe(pd.DataFrame(err.examples[:20], columns=["Line", "Problem", "Text"]), hide_index=True)
+            except AlreadyLoaded as err:
+                st.warning(str(err), icon=":material/content_copy:")
+            except WorkbenchError as err:
+                show_error(err)
+
+
+if not is_viewer():
+    _upload_section()
+
+flash = st.session_state.pop("data.flash", None)
+if flash:
+    st.success(flash[0], icon=":material/check_circle:")
+    for note in flash[1]:
+        st.info(note)
+
+st.subheader("Datasets")
+datasets = ws.datasets()
+if not datasets:
+    st.info("No datasets yet. Upload a file above to start.", icon=":material/upload:")
+    st.stop()
+st.dataframe(
+    pd.DataFrame([{"Dataset": d.name, "Rows": d.rows, "Columns": len(d.columns), "Size": human_bytes(d.size_bytes),
+                   "Source file": d.source_file, "Added": d.created_at, "Content hash": d.content_hash[:12]}
+                  for d in datasets]),
+    hide_index=True, width="stretch",
+    column_config={"Added": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+
+selected = dataset_picker(ws, key="data.dataset", label="Look at a dataset", datasets=datasets,
+                          default=st.session_state.get("data.selected"))
+if selected is None:
+    st.stop()
+tab_rows, tab_schema, tab_manage = st.tabs(["Preview", "Columns", "Rename / delete"])
+with tab_rows:
+    st.dataframe(ws.frame(selected.id, limit=200), hide_index=True, width="stretch", height=380)
+    st.caption(f"First {min(200, selected.rows):,} of {selected.rows:,} rows.")
+with tab_schema:
+    st.dataframe(pd.DataFrame([{"Column": c.name, "Type": c.kind, "Stored as": c.dtype} for c in selected.columns]),
+                 hide_index=True, width="stretch")
+    if selected.lineage.get("renamed"):
+        st.caption("Renamed on import: " + ", ".join(f"{a!r} → {b!r}" for a, b in selected.lineage["renamed"].items()))
+with tab_manage:
+    if is_viewer():
+        st.caption("This is a read-only view.")
+    else:
+        new_name = st.text_input("New name", value=selected.name, key="data.rename_to", max_chars=80)
+        if st.button("Rename", key="data.rename"):
+            try:
+                ws.rename_dataset(selected.id, new_name)
+                st.rerun()
+            except WorkbenchError as err:
+                show_error(err)
+        deps = ws.dependents(selected.id)
+        if deps:
+            st.warning(f"{len(deps)} saved object(s) use this dataset: "
+                       + ", ".join(f"{d['kind']} {d['name']!r}" for d in deps[:8]) + ". Delete or archive them first.")
+        sure = st.checkbox(f"Yes, delete {selected.name!r} and its data", key="data.delete_sure", disabled=bool(deps))
+        if st.button("Delete dataset", key="data.delete", disabled=not sure, type="secondary"):
+            try:
+                ws.delete_dataset(selected.id)
+                st.session_state.pop("data.selected", None)
+                st.rerun()
+            except WorkbenchError as err:
+                show_error(err)

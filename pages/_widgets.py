@@ -1,0 +1,81 @@
+"""Shared Streamlit helpers for the pages: the workspace handle, headers, pickers, empty states and safe downloads."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import WorkbenchError
+from core.exporting import safe_csv_bytes
+from core.workspace import DatasetInfo, Workspace, open_workspace
+
+log = logging.getLogger("workbench.pages")
+
+
+@st.cache_resource(show_spinner="Opening the workspace…")
+def _shared_workspace() -> Workspace:
+    # One Workspace object per server; every method opens its own cursor, so sessions on other threads are safe.
+    return open_workspace()
+
+
+def get_workspace() -> Workspace:
+    """Returns the server's workspace, acting with this browser session's role (editor or viewer)."""
+    return _shared_workspace().as_role("viewer" if is_viewer() else "editor")
+
+
+def is_viewer() -> bool:
+    """True when this session came through a read-only share link."""
+    return st.session_state.get("role") == "viewer"
+
+
+def page_header(title: str, subtitle: str = "") -> None:
+    st.title(title)
+    if subtitle:
+        st.caption(subtitle)
+
+
+def empty_state(message: str, page_path: str | None = None, label: str | None = None, icon: str = ":material/info:") -> None:
+    """Shows what to do when there is nothing to show yet, with a link to the page that fixes it, then stops."""
+    st.info(message, icon=icon)
+    if page_path:
+        try:
+            st.page_link(page_path, label=label or "Go there", icon=":material/arrow_forward:")
+        except Exception:  # noqa: BLE001 — outside st.navigation (a page run alone) a link cannot resolve
+            st.caption(f"Open: {label or page_path}")
+    st.stop()
+
+
+def show_error(err: WorkbenchError) -> None:
+    """Shows a user-caused problem as a calm message (never a traceback)."""
+    st.error(str(err), icon=":material/error:")
+
+
+def dataset_picker(ws: Workspace, key: str, label: str = "Dataset", datasets: Sequence[DatasetInfo] | None = None,
+                   default: str | None = None, help: str | None = None) -> DatasetInfo | None:
+    """A selectbox over the workspace's datasets; returns the chosen one, or None when there are none."""
+    items = list(datasets if datasets is not None else ws.datasets())
+    if not items:
+        return None
+    ids = [d.id for d in items]
+    by_id = {d.id: d for d in items}
+    index = ids.index(default) if default in ids else 0
+    chosen = st.selectbox(label, ids, index=index, key=key, help=help,
+                          format_func=lambda i: f"{by_id[i].name}  ·  {by_id[i].rows:,} rows × {len(by_id[i].columns)} cols")
+    return by_id.get(chosen)
+
+
+def csv_download_button(df: pd.DataFrame, filename: str, key: str, label: str = "Download CSV") -> None:
+    """A download button whose CSV is protected against spreadsheet formula injection."""
+    st.download_button(label, data=safe_csv_bytes(df), file_name=filename, mime="text/csv", key=key,
+                       icon=":material/download:")
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} GB"
