@@ -72,7 +72,7 @@ def _resolve_role() -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="AI Product Workbench", page_icon=":material/rocket_launch:", layout="wide",
+    st.set_page_config(page_title="AI Product Workbench", page_icon=str(ROOT / "assets" / "icon.png"), layout="wide",
                        initial_sidebar_state="expanded")
     _resolve_role()
     viewer = st.session_state.get("role") == "viewer"

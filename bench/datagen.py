@@ -1,9 +1,9 @@
 """Seeded generator for the 21-column benchmark table (docs: /work/shared/BENCHMARKS.md, "The benchmark table").
 
 The table is written as CSV in 200k-row chunks, each drawn from its own seeded stream, so memory stays flat and
-the first rows of a small table equal the first rows of a large one (same seed, same copy). The "current" copy
-(`drifted=True`) shifts numeric means and scales, reverses the region shares and moves timestamps two years on,
-while `code`, `segment` and `product` keep their distributions, so drift checks have columns that must not alarm.
+the bytes depend only on (n_rows, seed, drifted). The "current" copy (`drifted=True`) shifts numeric means and
+scales, reverses the region shares and moves timestamps two years on, while `code`, `segment` and `product` keep
+their distributions, so drift checks have columns that must not alarm.
 
     python -m bench.datagen --rows 1000000 --out .bench_cache/bench.csv [--drifted]
 """

@@ -57,6 +57,8 @@ class UploadPreview:
     sheet: str | None = None
     sheets: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    bad_lines: int = 0
+    bad_examples: tuple[tuple[int, str, str], ...] = ()
 
     @property
     def renamed(self) -> dict[str, str]:
@@ -119,17 +121,22 @@ def preview_upload(ws: Workspace, staged: StagedFile, sheet: str | None = None) 
     originals = header_fields if has_header else [f"column_{i}" for i in range(1, len(header_fields) + 1)]
     names = clean_column_names(originals)
     opts = _csv_options(delim, has_header, decimal, names)
+    bad, examples = 0, []
     try:
-        with ws.cursor() as cur:
-            rel = cur.sql(f"SELECT * FROM read_csv(?, {opts}) LIMIT {KIND_SAMPLE_ROWS}", params=[str(staged.path)])
-            sample = rel.df()
-    except duckdb.Error:
-        _raise_bad_lines(ws, staged, delim, has_header, names, decimal)
-        raise
+        sample, dtypes = _read_sample(ws, staged, opts)
+    except duckdb.Error as err:
+        bad, examples = _scan_rejects(ws, staged, delim, has_header, names, decimal)
+        if not bad:
+            raise CsvUnreadable(f"{staged.original_name!r} cannot be read as a table: {_first_line(err)}. "
+                                "Check that it is a CSV file and upload it again.") from None
+        try:
+            sample, dtypes = _read_sample(ws, staged, opts + ", ignore_errors=true")
+        except duckdb.Error:
+            _raise_bad_lines(ws, staged, delim, has_header, names, decimal)
+            raise
     if has_header and sample.empty:
         raise FileRefused(f"{staged.original_name!r} has a header ({', '.join(names[:5])}"
                           f"{'…' if len(names) > 5 else ''}) but no rows of data. Upload a file with data rows.")
-    dtypes = _duck_types(ws, sample)
     columns = tuple(ColumnPreview(o, n, dtypes[n], _kind_of(sample[n], dtypes[n], n)) for o, n in zip(originals, names))
     notes = []
     if any(o != n for o, n in zip(originals, names)):
@@ -137,8 +144,18 @@ def preview_upload(ws: Workspace, staged: StagedFile, sheet: str | None = None) 
     kept = [c.name for c in columns if c.dtype == "VARCHAR" and _has_leading_zeros(sample[c.name])]
     if kept:
         notes.append(f"Leading zeros are kept in {', '.join(map(repr, kept[:5]))}: those columns load as codes, not numbers.")
+    if bad:
+        notes.append(f"{bad:,} line(s) cannot be read, e.g. line {examples[0][0]:,}: {examples[0][1]}.")
     return UploadPreview(staged, delim, has_header, decimal, columns, sample.head(PREVIEW_ROWS),
-                         clean_dataset_name(staged.original_name), notes=tuple(notes))
+                         clean_dataset_name(staged.original_name), notes=tuple(notes), bad_lines=bad,
+                         bad_examples=tuple(examples[:50]))
+
+
+def _read_sample(ws: Workspace, staged: StagedFile, opts: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    with ws.cursor() as cur:
+        rel = cur.sql(f"SELECT * FROM read_csv(?, {opts}) LIMIT {KIND_SAMPLE_ROWS}", params=[str(staged.path)])
+        dtypes = {name: str(t) for name, t in zip(rel.columns, rel.types)}
+        return rel.df(), dtypes
 
 
 def _csv_rows(lines: list[str], delim: str) -> list[list[str]]:
@@ -166,12 +183,6 @@ def _sniff_header(ws: Workspace, staged: StagedFile, delim: str) -> bool:
         return bool(row[0][0])
     except duckdb.Error:
         return True
-
-
-def _duck_types(ws: Workspace, sample: pd.DataFrame) -> dict[str, str]:
-    with ws.cursor() as cur:
-        cur.register("wb_sample", sample.head(0))
-        return {r[0]: r[1] for r in cur.execute("DESCRIBE SELECT * FROM wb_sample").fetchall()}
 
 
 def _kind_of(s: pd.Series, dtype: str, name: str) -> str:
@@ -236,17 +247,23 @@ def _preview_parquet(ws: Workspace, staged: StagedFile) -> UploadPreview:
 
 
 def _read_excel(staged: StagedFile, sheet: str | None) -> tuple[pd.DataFrame, str, tuple[str, ...]]:
-    import openpyxl
+    import io
+    import zipfile
 
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    data = io.BytesIO(staged.path.read_bytes())  # a file object: openpyxl judges paths by their extension
     try:
-        book = openpyxl.load_workbook(staged.path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(data, read_only=True, data_only=True)
         sheets = tuple(book.sheetnames)
         book.close()
         chosen = sheet or sheets[0]
         if chosen not in sheets:
             raise unknown("sheet", chosen, sheets, where=staged.original_name)
-        df = pd.read_excel(staged.path, sheet_name=chosen, engine="openpyxl")
-    except (KeyError, ValueError, OSError, IndexError) as err:
+        data.seek(0)
+        df = pd.read_excel(data, sheet_name=chosen, engine="openpyxl")
+    except (KeyError, ValueError, OSError, IndexError, zipfile.BadZipFile, InvalidFileException) as err:
         raise CsvUnreadable(f"{staged.original_name!r} is not a readable Excel workbook ({err}). "
                             "Open it in Excel, save as .xlsx, and upload it again.") from None
     df = df.dropna(how="all").dropna(axis=1, how="all")
@@ -285,6 +302,11 @@ def confirm_ingest(ws: Workspace, preview: UploadPreview, name: str | None = Non
         if kind not in KINDS:
             raise SpecInvalid(f"{kind!r} is not a column type here; choose one of {', '.join(KINDS)}.")
         wanted[col] = kind
+    if preview.bad_lines and not skip_bad_lines:
+        shown = "; ".join(f"line {ln:,}: {why}" for ln, why, _ in preview.bad_examples[:3])
+        raise BadLines(f"{preview.bad_lines:,} line(s) of {preview.staged.original_name!r} cannot be read ({shown}). "
+                       "Fix those lines in the file, or choose to skip them and load the rest.",
+                       preview.bad_lines, list(preview.bad_examples))
     existing = ws.dataset_by_hash(preview.staged.sha256)
     if existing is not None:
         from core.errors import AlreadyLoaded

@@ -14,7 +14,10 @@ page_header("Data", "Upload CSV (comma, semicolon, tab, pipe; any common encodin
 
 
 def _upload_section() -> None:
-    upload = st.file_uploader("Upload a file", type=["csv", "tsv", "txt", "gz", "parquet", "xlsx"], key="data.upload")
+    # A new key after each load empties the uploader, so the loaded file is not offered again.
+    generation = st.session_state.setdefault("data.upload_generation", 0)
+    upload = st.file_uploader("Upload a file", type=["csv", "tsv", "txt", "gz", "parquet", "xlsx"],
+                              key=f"data.upload.{generation}")
     if upload is None:
         st.session_state.pop("data.preview", None)
         return
@@ -51,21 +54,26 @@ def _upload_section() -> None:
             column_config={"Type": st.column_config.SelectboxColumn("Type", options=list(KINDS), required=True)},
             disabled=["In the file", "Column", "Detected as"], hide_index=True, width="stretch", key="data.kinds")
         kinds = {row["Column"]: row["Type"] for _, row in editor.iterrows()}
-        skip = st.session_state.get("data.skip_offer") == upload.file_id and st.checkbox(
-            "Skip the unreadable lines and load the rest", key="data.skip")
+        skip = False
+        if preview.bad_lines:
+            st.warning(f"{preview.bad_lines:,} line(s) of this file cannot be read. Fix them in the file and upload it "
+                       "again, or skip them.", icon=":material/warning:")
+            st.dataframe(pd.DataFrame(list(preview.bad_examples), columns=["Line", "Problem", "Text"]),
+                         hide_index=True, width="stretch")
+            skip = st.checkbox(f"Skip the {preview.bad_lines:,} unreadable line(s) and load the rest", key="data.skip")
         if st.button("Load into workspace", type="primary", key="data.confirm", icon=":material/download_done:"):
             try:
                 with st.spinner("Loading…"):
                     result = confirm_ingest(ws, preview, name=name, kinds=kinds, skip_bad_lines=bool(skip))
                 st.session_state.pop("data.preview", None)
+                st.session_state["data.upload_generation"] = generation + 1
                 st.session_state["data.selected"] = result.dataset.id
+                st.session_state["data.dataset"] = result.dataset.id
                 st.session_state["data.flash"] = (f"Loaded **{result.dataset.name}**: {result.dataset.rows:,} rows × "
                                                   f"{len(result.dataset.columns)} columns.", list(result.notes))
                 st.rerun()
             except BadLines as err:
-                st.session_state["data.skip_offer"] = upload.file_id
                 show_error(err)
-                st.dataframe(pd.DataFrame(err.examples[:20], columns=["Line", "Problem", "Text"]), hide_index=True)
             except AlreadyLoaded as err:
                 st.warning(str(err), icon=":material/content_copy:")
             except WorkbenchError as err:
@@ -114,6 +122,7 @@ with tab_manage:
         if st.button("Rename", key="data.rename"):
             try:
                 ws.rename_dataset(selected.id, new_name)
+                st.toast(f"Renamed to {new_name.strip()!r}.")
                 st.rerun()
             except WorkbenchError as err:
                 show_error(err)
@@ -126,6 +135,7 @@ with tab_manage:
             try:
                 ws.delete_dataset(selected.id)
                 st.session_state.pop("data.selected", None)
+                st.session_state.pop("data.dataset", None)
                 st.rerun()
             except WorkbenchError as err:
                 show_error(err)

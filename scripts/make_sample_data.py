@@ -95,7 +95,9 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _draw_churn(rng: np.random.Generator, n: int, months: np.ndarray, ids: np.ndarray, sc: ChurnScenario) -> pd.DataFrame:
+def _draw_churn(
+    rng: np.random.Generator, n: int, months: np.ndarray, ids: np.ndarray, sc: ChurnScenario
+) -> pd.DataFrame:
     """Draw n customer-month rows for the given observation months under one scenario."""
     month_index = rng.integers(0, len(months), n)
     obs_month = months[month_index]
@@ -106,7 +108,8 @@ def _draw_churn(rng: np.random.Generator, n: int, months: np.ndarray, ids: np.nd
 
     # Skewed towards recent signups; capped by how long the service has existed at the observation month.
     tenure = np.floor(rng.beta(0.9, 1.4, n) * months_open).astype(int)
-    signup = (obs_month - tenure).astype("datetime64[D]") - rng.integers(1, 29, n).astype("timedelta64[D]")
+    # 1-27 days earlier still leaves fewer than one extra full month, even before a 28-day February.
+    signup = (obs_month - tenure).astype("datetime64[D]") - rng.integers(1, 28, n).astype("timedelta64[D]")
 
     m2m = rng.random(n) < _sigmoid(1.0 - 0.07 * tenure + np.take(AGE_M2M_SHIFT, age))
     two_year = ~m2m & (rng.random(n) < 0.35 + 0.012 * tenure)
@@ -164,7 +167,7 @@ def _draw_churn(rng: np.random.Generator, n: int, months: np.ndarray, ids: np.nd
     })
     # Gaps a real export has: unbilled totals, customers who never logged in on the new app, skipped surveys.
     for column, share in (("total_charges", 0.02), ("last_login_days", 0.025), ("satisfaction_score", 0.03)):
-        frame.loc[rng.random(n) < share, column] = pd.NA
+        frame[column] = frame[column].mask(rng.random(n) < share)
     return frame.sort_values(["observation_month", "customer_id"], ignore_index=True)
 
 
@@ -261,14 +264,14 @@ def make_house_prices(rng: np.random.Generator, n: int = 3000) -> pd.DataFrame:
         "living_area_sqm": np.round(living, 1),
         "lot_area_sqm": np.round(lot).astype(int),
         "year_built": pd.array(year_built, dtype="Int64"),
-        "garage": pd.array(np.where(garage, "yes", "no"), dtype=object),
+        "garage": np.where(garage, "yes", "no"),
         "condition": condition,
         "distance_to_center_km": np.round(distance, 2),
         "price": price.astype(np.int64),
     })
     # Listings in the wild miss a few facts: unknown build year, unrecorded garage, missing bathroom count.
     for column, share in (("year_built", 0.02), ("garage", 0.015), ("bathrooms", 0.01)):
-        frame.loc[rng.random(n) < share, column] = pd.NA if column == "year_built" else None
+        frame[column] = frame[column].mask(rng.random(n) < share)
     return frame.sort_values(["sale_date", "listing_id"], ignore_index=True)
 
 
@@ -281,7 +284,9 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def write_samples(out_dir: str | Path = DEFAULT_OUT, seed: int = SEED, only: tuple[str, ...] = FILES) -> dict[str, Path]:
+def write_samples(
+    out_dir: str | Path = DEFAULT_OUT, seed: int = SEED, only: tuple[str, ...] = FILES
+) -> dict[str, Path]:
     """Generate the sample CSVs into out_dir (all of them, or those named in `only`) and return their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
