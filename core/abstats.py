@@ -131,28 +131,27 @@ def mixture_tau2(var_at_horizon, alpha: float = 0.05):
 def sequential_test(diff, var, tau2, alpha: float = 0.05):
     """Returns the mSPRT always-valid p-value and confidence sequence (low, high) along the last axis (time).
 
-    `diff` and `var` are the running estimate of the difference and its variance at each look; the p-value is the
-    running minimum of 1/Lambda and the interval the running intersection, both valid under continuous monitoring.
+    `diff` and `var` are the estimate of the difference and its variance at each look; the p-value is the running
+    minimum of 1/Lambda. Both stay valid under continuous monitoring.
     """
     diff, var = np.asarray(diff, dtype=float), np.asarray(var, dtype=float)
     tau2 = np.broadcast_to(np.asarray(tau2, dtype=float), var.shape)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log_lr = 0.5 * np.log(var / (var + tau2)) + diff**2 * tau2 / (2 * var * (var + tau2))
         p = np.where(var > 0, np.minimum(1.0, np.exp(-log_lr)), 1.0)
-        half = np.sqrt(var * (var + tau2) / tau2 * (2 * math.log(1 / alpha) + np.log((var + tau2) / var)))
-    half = np.where(var > 0, half, np.inf)
     p = np.minimum.accumulate(np.nan_to_num(p, nan=1.0), axis=-1)
-    low = np.maximum.accumulate(np.nan_to_num(diff - half, nan=-np.inf), axis=-1)
-    high = np.minimum.accumulate(np.nan_to_num(diff + half, nan=np.inf), axis=-1)
-    return _out(p), _out(low), _out(high)
+    # The interval is reported look by look, not intersected over time: each look is already valid, and when the
+    # true difference changes mid-test (an injected degradation) the running intersection can become empty.
+    low, high = confidence_sequence(diff, var, tau2, alpha)
+    return _out(p), low, high
 
 
 def confidence_sequence(diff, var, tau2, alpha: float = 0.05):
-    """Returns the mSPRT confidence sequence (low, high) at a single look, without the running intersection."""
+    """Returns the mSPRT confidence sequence (low, high): the differences whose mixture likelihood ratio stays below 1/alpha."""
     diff, var = np.asarray(diff, dtype=float), np.asarray(var, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         half = np.sqrt(var * (var + tau2) / tau2 * (2 * math.log(1 / alpha) + np.log((var + tau2) / var)))
-    half = np.where(var > 0, half, np.inf)
+    half = np.where(var > 0, np.nan_to_num(half, nan=np.inf), np.inf)
     return _out(diff - half), _out(diff + half)
 
 

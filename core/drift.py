@@ -305,7 +305,7 @@ def _compare(col: ColumnSummary, series: pd.Series, options: DriftOptions, rng: 
         row.p_value, row.threshold = stats.calibrated_verdict(statistic, null, options.alpha)
         row.drift = row.p_value <= options.alpha
         row.calibrated = True
-        row.method = f"{spec.label} (threshold calibrated on reference)"
+        row.method = f"{spec.statistic}, threshold calibrated on the reference"
         row.distance = score if spec.score_kind == "distance" else None
     elif spec.score_kind == "p-value":
         row.threshold, row.p_value = options.alpha, score
@@ -350,7 +350,8 @@ def _effect(col: ColumnSummary, ref: Counts, cur: Counts, cur_missing: int) -> s
         if spread > max(moved, math.log(1.1)):
             text = f"spread {'widened' if s1 > s0 else 'narrowed'} from {_num(s0)} to {_num(s1)} (std)"
         else:
-            text = f"mean moved from {_num(m0)} to {_num(m1)}"
+            a, b = _num(m0), _num(m1)
+            text = f"mean moved from {a} to {b}" if a != b else f"mean stayed near {a}"
     else:
         keys, a, b = stats.align(ref, cur)
         pa, pb = a / a.sum(), b / b.sum()
@@ -360,6 +361,8 @@ def _effect(col: ColumnSummary, ref: Counts, cur: Counts, cur_missing: int) -> s
             text = f"new value {label!r} makes up {_pct(pb[i])} of the current set"
         elif pb[i] == 0:
             text = f"{label!r} ({_pct(pa[i])} of the reference) is absent from the current set"
+        elif _pct(pa[i]) == _pct(pb[i]):
+            text = f"shares stayed close (largest change: {label!r} at {_pct(pa[i])})"
         else:
             text = f"share of {label!r} {'rose' if pb[i] > pa[i] else 'fell'} from {_pct(pa[i])} to {_pct(pb[i])}"
     e0 = col.n_missing / (col.n_missing + ref.n)

@@ -41,6 +41,7 @@ class TestSpec:
 
     key: str
     label: str           # Evidently's display name, so the two tables read the same
+    statistic: str       # what the raw statistic is, for calibrated thresholds
     score_kind: str      # "p-value" or "distance"
     threshold: float     # Evidently's default
     inclusive: bool      # drift when score <= threshold (p-value) / >= threshold (distance); else strict
@@ -55,11 +56,13 @@ class TestSpec:
 
 
 TESTS = {
-    "ks": TestSpec("ks", "K-S p_value", "p-value", 0.05, True),
-    "chisquare": TestSpec("chisquare", "chi-square p_value", "p-value", 0.05, False),
-    "z": TestSpec("z", "Z-test p_value", "p-value", 0.05, False),
-    "wasserstein": TestSpec("wasserstein", "Wasserstein distance (normed)", "distance", 0.1, True),
-    "jensenshannon": TestSpec("jensenshannon", "Jensen-Shannon distance", "distance", 0.1, True),
+    "ks": TestSpec("ks", "K-S p_value", "K-S statistic", "p-value", 0.05, True),
+    "chisquare": TestSpec("chisquare", "chi-square p_value", "chi-square statistic", "p-value", 0.05, False),
+    "z": TestSpec("z", "Z-test p_value", "Z statistic (absolute)", "p-value", 0.05, False),
+    "wasserstein": TestSpec("wasserstein", "Wasserstein distance (normed)", "Wasserstein distance (normed)",
+                            "distance", 0.1, True),
+    "jensenshannon": TestSpec("jensenshannon", "Jensen-Shannon distance", "Jensen-Shannon distance",
+                              "distance", 0.1, True),
 }
 
 

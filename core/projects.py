@@ -15,6 +15,7 @@ Public API:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,8 @@ from core.workspace import Workspace, new_id, quote_ident
 
 __all__ = ["Project", "archive_project", "class_shares", "create_project", "detect_task", "duplicate_project",
            "format_class", "get_project", "list_projects", "rename_project", "seed_demo_project", "update_project"]
+
+log = logging.getLogger(__name__)
 
 KIND = "project"
 SCHEMA = 1
@@ -196,7 +199,12 @@ def _resolve(ws: Workspace, *, dataset_id: str, target: str | None, task: str | 
         classes, positive_class = [], None
     else:
         raise SpecInvalid(f"{task!r} is not a task here; choose binary, multiclass, regression or clustering.")
-    if criteria is None or (old is not None and old.task != task and criteria is old.criteria):
+    if criteria is not None and old is not None and criteria is old.criteria and old.task != task:
+        try:  # the old criteria may still fit the new task; keep them if so
+            validate_criteria(criteria, task, info.column_names)
+        except WorkbenchError:
+            criteria = None
+    if criteria is None:
         shares = class_shares(ws, info.id, target) if task in ("binary", "multiclass") else None
         criteria = default_criteria(task, shares)
     validate_criteria(criteria, task, info.column_names)
@@ -330,7 +338,8 @@ def seed_demo_project(ws: Workspace) -> Project | None:
             users_and_decision="The retention team calls the flagged customers each month and may offer a discount.",
             criteria=criteria)
         split_project(ws, project, SplitSpec(strategy="stratified"), name="Stratified 70/15/15")
-    except WorkbenchError:
+    except WorkbenchError as err:
+        log.warning("The demo project could not be created: %s", err)
         return None
     ws.put_record(*DEMO_MARKER, {"project": project.id})
     return project

@@ -376,10 +376,16 @@ def fmt_num(x: float, signed: bool = False) -> str:
 
 
 def fmt_ci(low: float, high: float, alpha: float) -> str:
-    return f"{fmt_num((1 - alpha) * 100)}% CI {fmt_num(low)} to {fmt_num(high)}"
+    """Formats a confidence interval as '95% CI −6.0 to −2.2'."""
+    return f"{fmt_level(alpha)} CI {fmt_num(low)} to {fmt_num(high)}"
+
+
+def fmt_level(alpha: float) -> str:
+    return f"{round((1 - alpha) * 100, 2):g}%"
 
 
 def fmt_pct(x: float) -> str:
+    """Formats a share (0.952) as '95.2 %'."""
     return f"{x * 100:.1f} %"
 
 

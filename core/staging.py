@@ -54,19 +54,18 @@ def stage_upload(ws: Workspace, data: bytes | BinaryIO, filename: str) -> Staged
     """
     stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
     raw_path = ws.staging / f"{new_id('up')}.raw"
-    digest, size = hashlib.sha256(), 0
+    scan = _Scan()
     with open(raw_path, "wb") as out:
         while chunk := stream.read(_CHUNK):
-            size += len(chunk)
-            if size > MAX_UPLOAD_BYTES:
+            if scan.size + len(chunk) > MAX_UPLOAD_BYTES:
                 out.close()
                 raw_path.unlink(missing_ok=True)
                 raise FileRefused(f"{filename!r} is larger than the {MAX_UPLOAD_BYTES // 2**20:,} MB limit. "
                                   "Split it into smaller files, or upload a gzipped or Parquet copy.")
-            digest.update(chunk)
+            scan.feed(chunk)
             out.write(chunk)
     try:
-        return _prepare(raw_path, filename, size, digest.hexdigest(), owned=True)
+        return _prepare(raw_path, filename, scan.size, scan.sha256(), owned=True, is_utf8=scan.is_utf8())
     except BaseException:
         raw_path.unlink(missing_ok=True)
         raise
@@ -77,14 +76,45 @@ def stage_path(path: Path, filename: str | None = None) -> StagedFile:
     path = Path(path)
     if not path.is_file():
         raise FileRefused(f"There is no file at {str(path)!r}. Check the path.")
-    digest = hashlib.sha256()
+    scan = _Scan()
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return _prepare(path, filename or path.name, path.stat().st_size, digest.hexdigest(), owned=False)
+            scan.feed(chunk)
+    return _prepare(path, filename or path.name, scan.size, scan.sha256(), owned=False, is_utf8=scan.is_utf8())
 
 
-def _prepare(path: Path, filename: str, size: int, sha: str, owned: bool) -> StagedFile:
+class _Scan:
+    """One pass over a file's bytes: size, SHA-256, and whether it is valid UTF-8 (so nothing is read twice)."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._digest = hashlib.sha256()
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._utf8: bool | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        self._digest.update(chunk)
+        if self._utf8 is None:
+            try:
+                self._decoder.decode(chunk)
+            except UnicodeDecodeError:
+                self._utf8 = False
+
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def is_utf8(self) -> bool:
+        if self._utf8 is None:
+            try:
+                self._decoder.decode(b"", final=True)
+                self._utf8 = True
+            except UnicodeDecodeError:
+                self._utf8 = False
+        return self._utf8
+
+
+def _prepare(path: Path, filename: str, size: int, sha: str, owned: bool, is_utf8: bool | None = None) -> StagedFile:
     if size == 0:
         raise FileRefused(f"{filename!r} is empty (0 bytes). Export the data again and upload the new file.")
     head = _head(path, 8)
@@ -98,7 +128,7 @@ def _prepare(path: Path, filename: str, size: int, sha: str, owned: bool) -> Sta
         return StagedFile(path, filename, "parquet", size, sha, "binary", owned=owned)
     if head.startswith(b"PK\x03\x04"):
         return StagedFile(path, filename, "xlsx", size, sha, "binary", owned=owned)
-    encoding, converted = _to_utf8(path, filename)
+    encoding, converted = _to_utf8(path, filename, is_utf8)
     if converted is not None:
         if owned:
             path.unlink(missing_ok=True)
@@ -137,7 +167,7 @@ def _inflate(path: Path, filename: str, size: int) -> Path:
     return out_path
 
 
-def _to_utf8(path: Path, filename: str) -> tuple[str, Path | None]:
+def _to_utf8(path: Path, filename: str, is_utf8: bool | None = None) -> tuple[str, Path | None]:
     """Returns the detected encoding and, when the file is not plain UTF-8, a converted UTF-8 copy."""
     head = _head(path, SAMPLE_BYTES)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -147,7 +177,7 @@ def _to_utf8(path: Path, filename: str) -> tuple[str, Path | None]:
                             "Upload a CSV, gzipped CSV, Parquet or Excel (.xlsx) file.")
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig", None  # DuckDB skips a UTF-8 byte-order mark itself
-    if _is_utf8(path):
+    if is_utf8 if is_utf8 is not None else _is_utf8(path):
         return "utf-8", None
     text = head.decode("cp1252", errors="replace")
     if sum(ch.isprintable() or ch in "\r\n\t" for ch in text) < 0.9 * max(len(text), 1):
