@@ -227,30 +227,36 @@ def _check_power_inputs(baseline_mean, mde, sd, split, alpha, power) -> None:
 def judge_canary(metrics: dict, confidence: float = 0.98, pass_score: float = 95.0, marginal_score: float = 75.0) -> dict:
     """Scores a canary like Kayenta's NetflixACAJudge: a Mann-Whitney comparison per metric at 98 % confidence.
 
-    `metrics` maps a name to (baseline_values, canary_values, bad_direction) with bad_direction "increase",
-    "decrease" or "either"; values are per-interval measurements (NaNs are removed). A metric is High or Low when
-    the Hodges-Lehmann confidence interval of the shift excludes zero, and fails when that direction is the bad
-    one. The score is the share of judged metrics that pass; Pass at >= pass_score, Marginal at >= marginal_score.
+    `metrics` maps a name to (baseline_values, canary_values, direction, allowed_ratio): per-interval measurements
+    (NaNs are removed), the direction that counts as a problem ("increase", "decrease" or "either") and the mean
+    ratio canary/baseline a change must pass to count (Kayenta's effectSize; 1.0 counts any change). As in Kayenta,
+    a metric is High (Low) when the Hodges-Lehmann interval of the shift lies wholly above (below) a band of
+    +-0.25 x |estimate|, the ratio passes the allowance and the direction is watched; High and Low fail. The score is
+    the share of judged metrics that pass: Pass at >= pass_score, Marginal at >= marginal_score, else Fail.
     """
     from scipy import stats
 
     rows = []
-    for name, (base, canary, bad) in metrics.items():
-        base = np.asarray(base, dtype=float)
-        canary = np.asarray(canary, dtype=float)
+    for name, (base, canary, direction, allowed) in metrics.items():
+        base, canary = np.asarray(base, dtype=float), np.asarray(canary, dtype=float)
         base, canary = base[np.isfinite(base)], canary[np.isfinite(canary)]
-        row = {"metric": name, "baseline_median": _num(np.median(base) if base.size else np.nan),
-               "canary_median": _num(np.median(canary) if canary.size else np.nan),
+        row = {"metric": name, "baseline_mean": _num(base.mean()) if base.size else None,
+               "canary_mean": _num(canary.mean()) if canary.size else None,
                "p_value": None, "estimate": None, "low": None, "high": None}
         if base.size < 2 or canary.size < 2:
             rows.append(row | {"classification": "Nodata", "passed": None})
             continue
         p = stats.mannwhitneyu(canary, base, alternative="two-sided").pvalue
         est, low, high = hodges_lehmann(base, canary, confidence)
-        cls = "High" if low > 0 else "Low" if high < 0 else "Pass"
-        failed = (cls == "High" and bad in ("increase", "either")) or (cls == "Low" and bad in ("decrease", "either"))
+        band = 0.25 * abs(est)
+        # A ratio of means only makes sense for positive metrics; otherwise the effect-size check is skipped.
+        ratio = canary.mean() / base.mean() if base.mean() > 0 and canary.mean() >= 0 else None
+        high_ok = ratio is None or ratio >= max(allowed, 1.0) if direction in ("increase", "either") else False
+        low_ok = ratio is None or ratio <= min(allowed, 1.0) if direction in ("decrease", "either") else False
+        cls = "High" if low > band and high_ok else "Low" if high < -band and low_ok else "Pass"
         rows.append(row | {"p_value": _num(p), "estimate": _num(est), "low": _num(low), "high": _num(high),
-                           "classification": cls, "passed": not failed})
+                           "ratio": None if ratio is None else _num(ratio), "classification": cls,
+                           "passed": cls == "Pass"})
     judged = [r for r in rows if r["passed"] is not None]
     score = 100.0 * sum(r["passed"] for r in judged) / len(judged) if judged else None
     verdict = "Nodata" if score is None else "Pass" if score >= pass_score else "Marginal" if score >= marginal_score else "Fail"

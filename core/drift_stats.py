@@ -32,7 +32,7 @@ import numpy as np
 
 SMALL_REFERENCE_ROWS = 1000     # Evidently: p-value tests up to this many reference rows, distances above
 FEW_VALUES = 5                  # Evidently: a numeric column with at most this many values is tested as categories
-NULL_ATOMS = 1000               # bootstrap null: the reference is reduced to at most this many quantile atoms
+NULL_ATOMS = 5000               # bootstrap null: the reference is reduced to at most this many quantile atoms
 
 
 @dataclass(frozen=True)

@@ -270,7 +270,7 @@ def _bootstrap_cells(cells: np.ndarray, n_boot: int, rng: np.random.Generator) -
     # Resampling a group's rows with replacement gives multinomial counts over its four cells, so drawing the
     # counts directly is the same bootstrap at a fraction of the cost; group sizes stay fixed (stratified).
     sizes = cells.sum(axis=1)
-    draws = [rng.multinomial(size, row / size, size=n_boot) for row, size in zip(cells, sizes, strict=True)]
+    draws = [rng.multinomial(size // 2, row / size, size=n_boot) * 2 for row, size in zip(cells, sizes, strict=True)]
     return np.stack(draws, axis=1)  # (n_boot, groups, 4)
 
 
@@ -312,10 +312,10 @@ def _summary_row(attribute, outcome, measure, value, boots, limit, n_groups, n_s
     if not np.isfinite(value):
         passes, verdict = None, "unclear"
     elif higher_is_better:
-        passes = value >= limit
+        passes = bool(value >= limit)
         verdict = "pass" if low >= limit else "fail" if high < limit else "unclear"
     else:
-        passes = value <= limit
+        passes = bool(value <= limit)
         verdict = "pass" if high <= limit else "fail" if low > limit else "unclear"
     if n_groups < 2:
         passes, verdict = None, "unclear"

@@ -125,7 +125,7 @@ def run_canary(replay: ReplayData, spec: RolloutSpec, t: Traffic) -> RolloutResu
         failed = [g for g in active if fails[g.key] > spec.failure_limit]
         last = {m["guardrail"]: m for m in measures[-len(active):]}
         if failed or day_in == plan[si][1]:
-            judge = _judge(hours)
+            judge = _judge(hours, 1 + tol.get("latency", 0.0))
             judges += [{"step": si + 1, **row} for row in judge["metrics"]]
             lacking = [g for g in active if last[g.key]["status"] == "Inconclusive"]
             result = "Failed" if failed else "Inconclusive" if lacking else "Successful"
@@ -194,7 +194,7 @@ def _measure(g: GuardrailEntry, sums: tuple[dict, dict], tol: float, alpha: floa
         est, var = pb - pa, pa * (1 - pa) / max(a["rel"], 1) + pb * (1 - pb) / max(b["rel"], 1)
     else:
         ok = (a["g_rel"] >= MIN_ROWS) & (b["g_rel"] >= MIN_ROWS)
-        n = float(MIN_ROWS if ok.sum() >= 2 else 0)
+        n = float(np.minimum(a["g_rel"], b["g_rel"])[ok].min()) if ok.sum() >= 2 else 0.0
         est = var = np.nan
         if n:
             gaps, var = [], 0.0
@@ -214,7 +214,7 @@ def _measure(g: GuardrailEntry, sums: tuple[dict, dict], tol: float, alpha: floa
             "status": "Failed" if failed else "Successful"}
 
 
-def _judge(hours: list[tuple[dict, dict]]) -> dict:
+def _judge(hours: list[tuple[dict, dict]], latency_allowed: float) -> dict:
     """Kayenta-style judge on hourly values of the step: outcome, primary metric and latency."""
     def hourly(arm: int, num: str, den: str) -> np.ndarray:
         top = np.concatenate([h[arm][num] for h in hours])
@@ -223,11 +223,11 @@ def _judge(hours: list[tuple[dict, dict]]) -> dict:
             return np.where(bottom > 0, top / bottom, np.nan)
 
     a0 = hours[0][0]
-    metrics = {"outcome": (hourly(0, "h_out", "h_n"), hourly(1, "h_out", "h_n"), "decrease")}
+    metrics = {"outcome": (hourly(0, "h_out", "h_n"), hourly(1, "h_out", "h_n"), "decrease", 1.0)}
     if "h_hit" in a0:
-        metrics["primary"] = (hourly(0, "h_hit", "h_rel"), hourly(1, "h_hit", "h_rel"), "decrease")
+        metrics["primary"] = (hourly(0, "h_hit", "h_rel"), hourly(1, "h_hit", "h_rel"), "decrease", 1.0)
     if "h_lat" in a0:
-        metrics["latency"] = (hourly(0, "h_lat", "h_n"), hourly(1, "h_lat", "h_n"), "increase")
+        metrics["latency"] = (hourly(0, "h_lat", "h_n"), hourly(1, "h_lat", "h_n"), "increase", latency_allowed)
     return abstats.judge_canary(metrics, confidence=0.98)
 
 

@@ -18,7 +18,11 @@ log = logging.getLogger("workbench.pages")
 @st.cache_resource(show_spinner="Opening the workspace…")
 def _shared_workspace() -> Workspace:
     # One Workspace object per server; every method opens its own cursor, so sessions on other threads are safe.
-    return open_workspace()
+    ws = open_workspace()
+    from core.projects import seed_demo_project
+
+    seed_demo_project(ws)  # once per workspace: the app opens on a ready sample project, no setup screen
+    return ws
 
 
 def get_workspace() -> Workspace:
