@@ -1,4 +1,4 @@
-"""Statistics for launch tests: fixed-horizon tests, an always-valid sequential test, sample-ratio checks, power, a canary judge.
+"""Statistics for launch tests: fixed-horizon and always-valid sequential tests, sample ratio, power, a canary judge.
 
 Every test function accepts numpy arrays as well as numbers and works element-wise, so the launch simulator can test
 all days of a run in one call. Differences are always "challenger minus champion" (treatment minus control).
@@ -47,7 +47,8 @@ class PowerResult:
         return asdict(self)
 
 
-def _z(q):
+def normal_quantile(q):
+    """Returns the standard normal quantile (1.96 for 0.975)."""
     from scipy import stats
 
     return stats.norm.ppf(q)
@@ -66,7 +67,7 @@ def proportion_test(x_a, n_a, x_b, n_b, alpha: float = 0.05) -> TestResult:
         z = np.where(se0 > 0, diff / se0, np.where(diff == 0, 0.0, np.nan))
         se = np.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b)
     p = 2 * stats.norm.sf(np.abs(z))
-    half = _z(1 - alpha / 2) * se
+    half = normal_quantile(1 - alpha / 2) * se
     return TestResult("two-proportion z", _out(z), _out(p), _out(diff), _out(diff - half), _out(diff + half))
 
 
@@ -74,7 +75,8 @@ def welch_test(mean_a, var_a, n_a, mean_b, var_b, n_b, alpha: float = 0.05) -> T
     """Runs Welch's unequal-variance t-test from per-arm means, sample variances (ddof=1) and counts."""
     from scipy import stats
 
-    mean_a, var_a, n_a, mean_b, var_b, n_b = (np.asarray(v, dtype=float) for v in (mean_a, var_a, n_a, mean_b, var_b, n_b))
+    mean_a, var_a, n_a, mean_b, var_b, n_b = (np.asarray(v, dtype=float)
+                                              for v in (mean_a, var_a, n_a, mean_b, var_b, n_b))
     with np.errstate(divide="ignore", invalid="ignore"):
         va, vb = var_a / n_a, var_b / n_b
         se = np.sqrt(va + vb)
@@ -147,7 +149,7 @@ def sequential_test(diff, var, tau2, alpha: float = 0.05):
 
 
 def confidence_sequence(diff, var, tau2, alpha: float = 0.05):
-    """Returns the mSPRT confidence sequence (low, high): the differences whose mixture likelihood ratio stays below 1/alpha."""
+    """Returns the mSPRT confidence sequence (low, high): differences whose mixture likelihood ratio is < 1/alpha."""
     diff, var = np.asarray(diff, dtype=float), np.asarray(var, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         half = np.sqrt(var * (var + tau2) / tau2 * (2 * math.log(1 / alpha) + np.log((var + tau2) / var)))
@@ -166,12 +168,13 @@ def sample_size(baseline_mean: float, mde: float, sd: float | None = None, split
         SpecInvalid: a rate outside 0..1, a non-positive effect, or a split, alpha or power out of range.
     """
     _check_power_inputs(baseline_mean, mde, sd, split, alpha, power)
-    z_a, z_b = _z(1 - alpha / 2), _z(power)
+    z_a, z_b = normal_quantile(1 - alpha / 2), normal_quantile(power)
     w = 1 / (1 - split) + 1 / split
     if sd is None:
         p1, p2 = baseline_mean, baseline_mean + mde
         p_bar = (1 - split) * p1 + split * p2
-        root = z_a * math.sqrt(p_bar * (1 - p_bar) * w) + z_b * math.sqrt(p1 * (1 - p1) / (1 - split) + p2 * (1 - p2) / split)
+        root = (z_a * math.sqrt(p_bar * (1 - p_bar) * w)
+                + z_b * math.sqrt(p1 * (1 - p1) / (1 - split) + p2 * (1 - p2) / split))
         total = (root / mde) ** 2
     else:
         total = (z_a + z_b) ** 2 * sd**2 * w / mde**2
@@ -187,7 +190,8 @@ def days_needed(baseline_mean: float, sd: float | None, mde: float, traffic_per_
         SpecInvalid: traffic below one request a day, or any input `sample_size` refuses.
     """
     if not traffic_per_day or traffic_per_day < 1:
-        raise SpecInvalid(f"Traffic per day must be at least 1 request, not {traffic_per_day}. Enter the expected daily requests.")
+        raise SpecInvalid(f"Traffic per day must be at least 1 request, not {traffic_per_day}. "
+                          "Enter the expected daily requests.")
     n_a, n_b = sample_size(baseline_mean, mde, sd, split, alpha, power)
     days = max(math.ceil(n_a / (traffic_per_day * (1 - split))), math.ceil(n_b / (traffic_per_day * split)))
     return PowerResult(n_a, n_b, n_a + n_b, days)
@@ -198,7 +202,8 @@ def detectable_effect(baseline_mean: float, sd: float | None, traffic_per_day: i
     """Returns the smallest difference a fixed-horizon test over `days` detects with `power` (the MDE)."""
     n_total = traffic_per_day * days
     if sd is not None:
-        return float((_z(1 - alpha / 2) + _z(power)) * sd * math.sqrt((1 / (1 - split) + 1 / split) / n_total))
+        z = normal_quantile(1 - alpha / 2) + normal_quantile(power)
+        return float(z * sd * math.sqrt((1 / (1 - split) + 1 / split) / n_total))
     lo, hi = 1e-9, 1 - baseline_mean - 1e-9
     if hi <= lo or sum(sample_size(baseline_mean, hi, None, split, alpha, power)) > n_total:
         return float("nan")
@@ -214,7 +219,8 @@ def _check_power_inputs(baseline_mean, mde, sd, split, alpha, power) -> None:
     if not 0 < alpha < 0.5 or not 0 < power < 1:
         raise SpecInvalid(f"Alpha must be between 0 and 0.5 and power between 0 and 1 (got {alpha} and {power}).")
     if not mde or mde <= 0:
-        raise SpecInvalid(f"The minimum detectable effect must be above 0, not {mde}. Enter the smallest change worth acting on.")
+        raise SpecInvalid(f"The minimum detectable effect must be above 0, not {mde}. "
+                          "Enter the smallest change worth acting on.")
     if sd is None and not (0 < baseline_mean < 1 and baseline_mean + mde < 1):
         raise SpecInvalid(
             f"A rate of {baseline_mean} plus an effect of {mde} must stay between 0 and 1. "
@@ -224,7 +230,8 @@ def _check_power_inputs(baseline_mean, mde, sd, split, alpha, power) -> None:
         raise SpecInvalid(f"The standard deviation must be above 0, not {sd}.")
 
 
-def judge_canary(metrics: dict, confidence: float = 0.98, pass_score: float = 95.0, marginal_score: float = 75.0) -> dict:
+def judge_canary(metrics: dict, confidence: float = 0.98, pass_score: float = 95.0,
+                 marginal_score: float = 75.0) -> dict:
     """Scores a canary like Kayenta's NetflixACAJudge: a Mann-Whitney comparison per metric at 98 % confidence.
 
     `metrics` maps a name to (baseline_values, canary_values, direction, allowed_ratio): per-interval measurements
@@ -259,7 +266,8 @@ def judge_canary(metrics: dict, confidence: float = 0.98, pass_score: float = 95
                            "passed": cls == "Pass"})
     judged = [r for r in rows if r["passed"] is not None]
     score = 100.0 * sum(r["passed"] for r in judged) / len(judged) if judged else None
-    verdict = "Nodata" if score is None else "Pass" if score >= pass_score else "Marginal" if score >= marginal_score else "Fail"
+    verdict = ("Nodata" if score is None else "Pass" if score >= pass_score
+               else "Marginal" if score >= marginal_score else "Fail")
     return {"score": score, "result": verdict, "confidence": confidence, "metrics": rows}
 
 
@@ -269,7 +277,8 @@ def hodges_lehmann(base, canary, confidence: float = 0.98, max_values: int = 200
     n, m = canary.size, base.size
     diffs = np.sort((canary[:, None] - base[None, :]).ravel())
     nm = n * m
-    k = int(math.floor(nm / 2 - _z(1 - (1 - confidence) / 2) * math.sqrt(nm * (n + m + 1) / 12)))
+    # 1-based rank of the lower bound from the normal approximation to the Mann-Whitney U distribution.
+    k = int(math.floor(nm / 2 - normal_quantile(1 - (1 - confidence) / 2) * math.sqrt(nm * (n + m + 1) / 12)))
     k = min(max(k, 1), nm)
     return float(np.median(diffs)), float(diffs[k - 1]), float(diffs[nm - k])
 

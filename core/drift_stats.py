@@ -32,7 +32,7 @@ import numpy as np
 
 SMALL_REFERENCE_ROWS = 1000     # Evidently: p-value tests up to this many reference rows, distances above
 FEW_VALUES = 5                  # Evidently: a numeric column with at most this many values is tested as categories
-NULL_ATOMS = 5000               # bootstrap null: the reference is reduced to at most this many quantile atoms
+NULL_ROWS = 20_000              # calibration splits at most this many reference rows (then rescales)
 
 
 @dataclass(frozen=True)
@@ -170,42 +170,50 @@ def z_test(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 def null_statistics(key: str, ref: Counts, n_ref: int, n_cur: int, ref_std: float,
                     n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Draws the test statistic between two resamples of the reference sized like the real two sides.
+    """Draws the test statistic's spread under no drift by splitting the reference into random chunks.
 
-    Both resamples come from the reference's own distribution (multinomial counts over its values, or over at most
-    NULL_ATOMS quantile atoms for continuous columns), so the spread is what chance alone produces at these sizes.
+    Each draw splits (up to NULL_ROWS of) the reference rows at random into a pseudo-reference and a pseudo-current
+    chunk in the real sizes' ratio: both chunks are genuine samples of the reference distribution, tails included.
+    Statistics are then rescaled to the real sizes: distances and K-S shrink with sqrt(1/n_ref + 1/n_cur) under no
+    drift, the chi-square statistic grows with (1 + n_cur/n_ref), and |z| is already standardized.
     """
-    keys, probs = ref.keys, ref.counts / ref.n
-    if len(keys) > NULL_ATOMS and key in ("ks", "wasserstein"):
-        cum = np.cumsum(ref.counts)
-        positions = ((np.arange(NULL_ATOMS) + 0.5) * ref.n / NULL_ATOMS).astype(np.int64)
-        keys = ref.keys[np.searchsorted(cum, positions, side="right")]
-        probs = np.full(NULL_ATOMS, 1.0 / NULL_ATOMS)
-    a = rng.multinomial(n_ref, probs, size=n_boot).astype(np.float64)
-    b = rng.multinomial(n_cur, probs, size=n_boot).astype(np.float64)
+    m = min(ref.n, NULL_ROWS)
+    atoms = np.repeat(np.arange(len(ref.keys)), ref.counts)
+    if m < ref.n:
+        atoms = atoms[np.sort(rng.choice(ref.n, m, replace=False))]
+    present, atoms = np.unique(atoms, return_inverse=True)
+    keys, k = ref.keys[present], len(present)
+    total = np.bincount(atoms, minlength=k)
+    m_b = int(min(max(round(m * n_cur / (n_ref + n_cur)), 1), m - 1))
+    m_a = m - m_b
+    chunk = rng.permuted(np.tile(np.arange(m) < m_b, (n_boot, 1)), axis=1)
+    rows, positions = np.nonzero(chunk)
+    b = np.bincount(rows * k + atoms[positions], minlength=n_boot * k).reshape(n_boot, k).astype(np.float64)
+    a = total - b
+    scale = np.sqrt((1 / n_ref + 1 / n_cur) / (1 / m_a + 1 / m_b))
     if key in ("ks", "wasserstein"):
-        fa = np.cumsum(a, axis=1) / n_ref
-        fb = np.cumsum(b, axis=1) / n_cur
+        fa = np.cumsum(a, axis=1) / m_a
+        fb = np.cumsum(b, axis=1) / m_b
         if key == "ks":
-            return np.max(np.abs(fa - fb), axis=1)
-        return np.sum(np.abs(fa - fb)[:, :-1] * np.diff(keys), axis=1) / max(ref_std, 0.001)
+            return scale * np.max(np.abs(fa - fb), axis=1)
+        return scale * np.sum(np.abs(fa - fb)[:, :-1] * np.diff(keys), axis=1) / max(ref_std, 0.001)
     if key == "chisquare":
-        expected = a * (n_cur / n_ref)
+        expected = a * (m_b / m_a)
         with np.errstate(divide="ignore", invalid="ignore"):
             terms = np.where((expected == 0) & (b == 0), 0.0, (b - expected) ** 2 / expected)
-        return terms.sum(axis=1)
+        return terms.sum(axis=1) * (1 + n_cur / n_ref) / (1 + m_b / m_a)
     if key == "z":
-        p1, p2 = 1 - a[:, 0] / n_ref, 1 - b[:, 0] / n_cur
-        pooled = (p1 * n_ref + p2 * n_cur) / (n_ref + n_cur)
+        p1, p2 = 1 - a[:, 0] / m_a, 1 - b[:, 0] / m_b
+        pooled = (p1 * m_a + p2 * m_b) / m
         with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.abs(p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n_ref + 1.0 / n_cur))
+            z = np.abs(p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / m_a + 1.0 / m_b))
         return np.nan_to_num(z, nan=0.0)
     if key == "jensenshannon":
         from scipy.special import rel_entr
 
-        p, q = a / n_ref, b / n_cur
-        m = (p + q) / 2
-        return np.sqrt(np.maximum((rel_entr(p, m).sum(axis=1) + rel_entr(q, m).sum(axis=1)) / 2, 0.0))
+        p, q = a / m_a, b / m_b
+        mid = (p + q) / 2
+        return scale * np.sqrt(np.maximum((rel_entr(p, mid).sum(axis=1) + rel_entr(q, mid).sum(axis=1)) / 2, 0))
     raise ValueError(f"unknown test {key!r}")
 
 

@@ -57,11 +57,13 @@ def as_scores(scores: Any, n_rows: int, name: str = "scores") -> np.ndarray:
     try:
         arr = as_array(scores, name).astype(float)
     except (TypeError, ValueError) as err:
-        raise SchemaMismatch(f"The {name} are not all numbers. Score the rows with a model that gives numbers.") from err
+        raise SchemaMismatch(f"The {name} are not all numbers. Score the rows with a model that gives numbers.") \
+            from err
     if len(arr) != n_rows:
         raise SchemaMismatch(f"Got {len(arr)} {name} for {n_rows} rows. Score exactly the rows being evaluated.")
     if not np.isfinite(arr).all():
-        raise SchemaMismatch(f"{int((~np.isfinite(arr)).sum())} of the {name} are missing or infinite. Rescore those rows.")
+        bad = int((~np.isfinite(arr)).sum())
+        raise SchemaMismatch(f"{bad} of the {name} are missing or infinite. Rescore those rows.")
     return arr
 
 

@@ -175,7 +175,7 @@ def what_if(model, X_background: pd.DataFrame, record: Mapping[str, Any], positi
     contribution = prediction - occluded
     table = pd.DataFrame({
         "feature": [str(f) for f in features],
-        "value": [row.iloc[0][f] for f in features],
+        "value": [_text(row.iloc[0][f]) for f in features],  # text, so mixed types display and share as one column
         "contribution": contribution,
         "direction": np.where(contribution > 1e-9, "raises", np.where(contribution < -1e-9, "lowers", "no effect")),
     })
@@ -302,7 +302,9 @@ def _record_frame(record: Mapping[str, Any], background: pd.DataFrame) -> pd.Dat
                 number = pd.to_numeric(pd.Series([None if value == "" else value]), errors="raise")
             except (TypeError, ValueError) as err:
                 raise SchemaMismatch(f"{column!r} needs a number, got {value!r}. Type a number.") from err
-            row[column] = number.astype(float if number.isna().any() else dtype)
+            as_float = number.astype(float)
+            is_whole = as_float.notna().all() and bool((as_float % 1 == 0).all())
+            row[column] = number.astype(dtype) if is_whole else as_float  # never truncate 2.5 into an int column
         elif pd.api.types.is_bool_dtype(dtype) and isinstance(value, str):
             row[column] = pd.Series([value.strip().lower() in ("true", "1", "yes")])
         elif isinstance(dtype, pd.CategoricalDtype):
@@ -348,6 +350,10 @@ def _is_numeric(column: pd.Series) -> bool:
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _text(value: Any) -> str:
+    return "(missing)" if pd.isna(value) else str(_plain(value))
 
 
 def _fmt(value: Any) -> str:

@@ -28,7 +28,7 @@ _INTERSECTION = " × "
 
 @dataclass(frozen=True)
 class FairnessResult:
-    """Per-group rates, the parity measures with intervals and verdicts, and warnings about groups too small to judge."""
+    """Per-group rates, parity measures with intervals and verdicts, and warnings about groups too small to judge."""
 
     mode: str  # "binary", "one-vs-rest" or "regression"
     description: str
@@ -39,7 +39,7 @@ class FairnessResult:
     @property
     def passes(self) -> bool:
         """Whether every measure meets its limit at the point estimate."""
-        return bool(self.summary["passes"].fillna(True).all())
+        return bool(self.summary["passes"].dropna().astype(bool).all())
 
 
 def group_metrics(y_true, y_pred, groups, positive_class: Any = None) -> pd.DataFrame:
@@ -131,8 +131,9 @@ def fairness_report(y_true, scores_or_pred, sensitive: pd.DataFrame, positive_cl
                 limits = {key: ratio_floor if MEASURES[key][0] else tolerance for key in point}
                 no_positive = [str(g) for g, row in zip(names, cells, strict=True) if row[0] + row[2] == 0]
                 if no_positive:
-                    warnings.append(f"{attribute!r}{_about(outcome)}: no actual positives in {', '.join(no_positive[:5])};"
-                                    " its true positive rate counts as 0 (Fairlearn's convention).")
+                    warnings.append(f"{attribute!r}{_about(outcome)}: no actual positives in "
+                                    f"{', '.join(no_positive[:5])}; the true positive rate there counts as 0 "
+                                    "(Fairlearn's convention).")
             table.insert(0, "group", list(names))
             table.insert(0, "outcome", outcome)
             table.insert(0, "attribute", attribute)
@@ -270,7 +271,7 @@ def _bootstrap_cells(cells: np.ndarray, n_boot: int, rng: np.random.Generator) -
     # Resampling a group's rows with replacement gives multinomial counts over its four cells, so drawing the
     # counts directly is the same bootstrap at a fraction of the cost; group sizes stay fixed (stratified).
     sizes = cells.sum(axis=1)
-    draws = [rng.multinomial(size // 2, row / size, size=n_boot) * 2 for row, size in zip(cells, sizes, strict=True)]
+    draws = [rng.multinomial(size, row / size, size=n_boot) for row, size in zip(cells, sizes, strict=True)]
     return np.stack(draws, axis=1)  # (n_boot, groups, 4)
 
 

@@ -12,6 +12,7 @@ Public API:
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -23,6 +24,9 @@ from core.splitting import PART_LABELS, PARTS, Split
 from core.workspace import DatasetInfo, Workspace, quote_ident
 
 MAX_COMPARED_COLUMNS = 200
+MAX_LEVELS = 50  # categories with more levels differ between sets by chance alone; they are left out of the comparison
+_ID_NAME = re.compile(r"(^|[_\s-])(id|key|uuid|guid)$|^id[_\s-]|(customer|client|user|account|patient|member|device|"
+                      r"household|subscriber|session|employee|student)s?([_\s-]?(id|no|number|code|key))?$")
 STATUS_ORDER = {"problem": 0, "warning": 1, "ok": 2}
 
 
@@ -56,6 +60,12 @@ def _tables(ws: Workspace, split: Split) -> tuple[DatasetInfo, str]:
 def _joined(info: DatasetInfo, frame_table: str, select: str) -> str:
     return (f"SELECT f.part, {select} FROM {quote_ident(info.table)} d "
             f"JOIN {quote_ident(frame_table)} f ON d.rowid = f._row")
+
+
+def id_like_columns(info: DatasetInfo) -> list[str]:
+    """Columns that identify a customer / entity: typed as IDs on upload, or named like one ('customer', 'user_id')."""
+    return [c.name for c in info.columns
+            if c.kind == "id" or (c.kind in ("category", "text", "number") and _ID_NAME.search(c.name.lower()))]
 
 
 # -- leak checks -------------------------------------------------------------------------------------------------------
@@ -93,7 +103,7 @@ def _groups(ws: Workspace, info: DatasetInfo, frame: str, split: Split) -> LeakF
     if split.spec.strategy == "group" and split.spec.group_column:
         candidates = [split.spec.group_column]
     else:
-        candidates = [c.name for c in info.columns if c.kind == "id" and c.name != split.target]
+        candidates = [c for c in id_like_columns(info) if c != split.target]
     repeated = []
     for col in candidates:
         q = f"d.{quote_ident(col)}"
@@ -131,6 +141,7 @@ def _time_overlap(ws: Workspace, info: DatasetInfo, frame: str, split: Split) ->
                            "The dataset has no date column, so training rows cannot come from after test rows.")
     from core.timesplit import format_time, time_expression
 
+    found: list[LeakFinding] = []
     for col in columns:
         expr, is_date = time_expression(ws, info, col)
         expr = expr.replace(quote_ident(col), f"d.{quote_ident(col)}")
@@ -143,13 +154,20 @@ def _time_overlap(ws: Workspace, info: DatasetInfo, frame: str, split: Split) ->
         if later:
             p, lo = min(later, key=lambda x: x[1])
             status = "problem" if split.spec.strategy == "time" else "warning"
-            return LeakFinding(
+            found.append(LeakFinding(
                 "time_overlap", status, f"Training rows come from after {PART_LABELS[p].lower()} rows",
                 f"The latest training {col!r} is {format_time(latest_train, is_date)}, after the earliest "
                 f"{PART_LABELS[p].lower()} {col!r} ({format_time(lo, is_date)}). If the model will predict the "
                 "future, it is learning from the future here, and its test score will be better than after launch.",
                 f"Use a time-based split on {col!r}, so every training row is older than every test row.",
-                1, (format_time(latest_train, is_date), format_time(lo, is_date)))
+                1, (format_time(latest_train, is_date), format_time(lo, is_date))))
+    if found:
+        first = found[0]
+        if len(found) > 1:
+            also = ", ".join(repr(f.explanation.split("'")[1]) for f in found[1:])
+            first = LeakFinding(first.check, first.status, first.title, f"{first.explanation} The same holds for {also}.",
+                                first.fix, len(found), first.examples)
+        return first
     return LeakFinding("time_overlap", "ok", "No time overlap",
                        f"Every training row is older than every validation and test row ({', '.join(map(repr, columns))}).")
 
@@ -203,7 +221,7 @@ def distribution_differences(ws: Workspace, split: Split, top: int = 10) -> pd.D
     """Returns the columns that differ most between train and each other set, largest difference first."""
     info, frame = _tables(ws, split)
     skip = {split.target, split.spec.time_column if split.spec.strategy == "time" else None,
-            split.spec.group_column}
+            split.spec.group_column, *id_like_columns(info)}
     columns = [c for c in info.columns if c.name not in skip and c.kind in ("number", "category", "boolean")]
     columns = columns[:MAX_COMPARED_COLUMNS]
     others = [p for p in split.parts if p != "train"]
@@ -229,6 +247,8 @@ def distribution_differences(ws: Workspace, split: Split, top: int = 10) -> pd.D
     for col in [c.name for c in columns if c.kind != "number"]:
         q = f"CAST(d.{quote_ident(col)} AS VARCHAR)"
         counts = ws.read(_joined(info, frame, f"coalesce({q}, '(missing)') AS v, count(*) AS n") + " GROUP BY ALL")
+        if counts["v"].nunique() > MAX_LEVELS:
+            continue
         shares = counts.pivot_table(index="v", columns="part", values="n", aggfunc="sum", fill_value=0)
         shares = shares / shares.sum()
         for p in others:

@@ -2,7 +2,8 @@
 
 Requests are drawn with replacement from a replay set whose rows carry each model's outcome (and optionally its
 decision, correctness, group and latency), a fixed number per day, all in numpy with one seeded stream per kind of
-random choice. The shadow and A/B analyses are in `core/rollout_ab.py`, the canary with its guardrails in `core/rollout_canary.py`.
+random choice. The shadow and A/B analyses are in `core/rollout_ab.py`, the canary with its guardrails in
+`core/rollout_canary.py`; the statistics in `core/abstats.py`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,20 @@ from core.errors import SchemaMismatch, SpecInvalid, did_you_mean
 
 @dataclass(frozen=True)
 class StrategyEntry:
+    """A launch strategy a user can pick: a stable key, a label and one sentence for non-experts."""
+
     key: str
     label: str
     description: str
 
 
 STRATEGIES = (
-    StrategyEntry("shadow", "Shadow", "Both models score every request but only the current model's decisions count, so no user is at risk."),
-    StrategyEntry("ab", "A/B test", "Traffic is split between the models and a statistical test decides which one earns more per request."),
-    StrategyEntry("canary", "Canary", "The new model gets a small, growing share of traffic and is rolled back as soon as a guardrail breaks."),
+    StrategyEntry("shadow", "Shadow",
+                  "Both models score every request but only the current model's decisions count: no user is at risk."),
+    StrategyEntry("ab", "A/B test",
+                  "Traffic is split between the models and a statistical test decides which one does better."),
+    StrategyEntry("canary", "Canary",
+                  "The new model gets a small, growing share of traffic and is rolled back when a guardrail breaks."),
 )
 
 # kind -> (default amount, what the amount means)
@@ -46,16 +52,17 @@ class RolloutSpec:
     strategy: str = "ab"
     days: int = 30
     traffic_per_day: int = 10_000
-    split: float = 0.5                                   # challenger's share in an A/B test
-    steps: tuple = (1, 5, 10, 25, 50, 100)               # canary traffic shares in %
-    step_days: int | tuple | None = None                 # days per canary step below 100 %; None: half the run shared out
-    failure_limit: int = 0                               # failed measurements a canary guardrail may have per step
+    split: float = 0.5                      # challenger's share in an A/B test
+    steps: tuple = (1, 5, 10, 25, 50, 100)  # canary traffic shares in %
+    step_days: int | tuple | None = None    # days per canary step below 100 %; None: half the run shared out
+    failure_limit: int = 0                  # failed measurements a canary guardrail may have per step
     alpha: float = 0.05
-    inject: dict | None = None                           # {"kind": "degrade"|"drift"|"imbalance", "day": N, "amount": x}
-    tolerances: dict | None = None                       # guardrail key -> allowed harm (see canary.GUARDRAILS)
+    inject: dict | None = None              # {"kind": "degrade"|"drift"|"imbalance", "day": N, "amount": x}
+    tolerances: dict | None = None          # guardrail key -> allowed harm (see rollout_canary.GUARDRAILS)
     seed: int = 42
 
     def to_dict(self) -> dict:
+        """Returns the choices as a JSON-ready dict."""
         d = asdict(self)
         d["steps"] = list(self.steps)
         d["step_days"] = list(self.step_days) if isinstance(self.step_days, (tuple, list)) else self.step_days
@@ -63,6 +70,7 @@ class RolloutSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RolloutSpec":
+        """Rebuilds a spec from `to_dict()` output, ignoring keys it does not know."""
         known = {f.name for f in fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
         if isinstance(d.get("steps"), list):
@@ -106,7 +114,8 @@ class ReplayData:
         """Returns a copy with numpy arrays of consistent length and type; raises SchemaMismatch otherwise."""
         n = len(np.asarray(self.outcome_champion))
         if n < 2:
-            raise SchemaMismatch(f"The replay set has {n} rows; a launch needs at least 2. Choose a larger test split or batch.")
+            raise SchemaMismatch(f"The replay set has {n} rows; a launch needs at least 2. "
+                                 "Choose a larger test split or batch.")
         out = {}
         for f in fields(self):
             v = getattr(self, f.name)
@@ -115,16 +124,17 @@ class ReplayData:
                 continue
             v = np.asarray(v)
             if v.shape != (n,):
-                raise SchemaMismatch(f"The replay column {f.name!r} has {v.size} values but the replay set has {n} rows. "
-                                     "Give every column one value per row.")
+                raise SchemaMismatch(f"The replay column {f.name!r} has {v.size} values but the replay set has {n} "
+                                     "rows. Give every column one value per row.")
             if f.name.startswith(("outcome", "latency")):
                 try:
                     v = v.astype(float)
                 except (TypeError, ValueError) as err:
                     raise SchemaMismatch(f"The replay column {f.name!r} holds text; it must be numbers.") from err
                 if not np.isfinite(v).all():
-                    raise SchemaMismatch(f"The replay column {f.name!r} has {int((~np.isfinite(v)).sum())} empty or infinite "
-                                         "values. Fill or drop those rows before simulating.")
+                    bad = int((~np.isfinite(v)).sum())
+                    raise SchemaMismatch(f"The replay column {f.name!r} has {bad} empty or infinite values. "
+                                         "Fill or drop those rows before simulating.")
             elif f.name.startswith("correct") or f.name in ("positive", "drift_slice"):
                 v = v.astype(bool)
             out[f.name] = v
@@ -137,6 +147,8 @@ class ReplayData:
 
 @dataclass(frozen=True)
 class Verdict:
+    """The card for stakeholders: a decision and the evidence in one sentence."""
+
     decision: str          # "Ship" | "Roll back" | "Keep testing"
     sentence: str
 
@@ -164,6 +176,7 @@ class RolloutResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RolloutResult":
+        """Rebuilds a saved result (frames come back as DataFrames)."""
         return cls(d["strategy"], d["spec"], Verdict(**d["verdict"]), d["summary"],
                    {k: pd.DataFrame(v) for k, v in d["frames"].items()}, list(d.get("notes", [])))
 
@@ -176,16 +189,19 @@ def validate_spec(spec: RolloutSpec) -> None:
     """
     keys = [s.key for s in STRATEGIES]
     if spec.strategy not in keys:
-        raise SpecInvalid(f"Unknown strategy {spec.strategy!r}; choose one of {', '.join(keys)}.{did_you_mean(spec.strategy, keys)}")
+        raise SpecInvalid(f"Unknown strategy {spec.strategy!r}; choose one of {', '.join(keys)}."
+                          f"{did_you_mean(spec.strategy, keys)}")
     if not isinstance(spec.days, int) or spec.days < 1:
         raise SpecInvalid(f"Days must be a whole number of at least 1, not {spec.days!r}.")
     if not isinstance(spec.traffic_per_day, int) or spec.traffic_per_day < 1:
         raise SpecInvalid(f"Traffic per day must be a whole number of at least 1, not {spec.traffic_per_day!r}.")
     if spec.days * spec.traffic_per_day > MAX_REQUESTS:
-        raise SpecInvalid(f"{spec.days} days of {spec.traffic_per_day:,} requests is {spec.days * spec.traffic_per_day:,} "
-                          f"requests; the simulator handles up to {MAX_REQUESTS:,}. Lower the traffic or the days.")
+        raise SpecInvalid(f"{spec.days} days of {spec.traffic_per_day:,} requests is "
+                          f"{spec.days * spec.traffic_per_day:,} requests; the simulator handles up to "
+                          f"{MAX_REQUESTS:,}. Lower the traffic or the days.")
     if not 0 < spec.split < 1:
-        raise SpecInvalid(f"The split must be between 0 and 1 (0.5 sends half the traffic to the challenger), not {spec.split}.")
+        raise SpecInvalid("The split must be between 0 and 1 (0.5 sends half the traffic to the challenger), "
+                          f"not {spec.split}.")
     if not 0 < spec.alpha < 0.5:
         raise SpecInvalid(f"Alpha must be between 0 and 0.5 (0.05 is usual), not {spec.alpha}.")
     if not isinstance(spec.seed, int):
@@ -202,7 +218,8 @@ def _check_inject(spec: RolloutSpec) -> None:
         return
     kind = spec.inject.get("kind")
     if kind not in INJECTIONS:
-        raise SpecInvalid(f"Unknown injected problem {kind!r}; choose one of {', '.join(INJECTIONS)}.{did_you_mean(kind, INJECTIONS)}")
+        raise SpecInvalid(f"Unknown injected problem {kind!r}; choose one of {', '.join(INJECTIONS)}."
+                          f"{did_you_mean(str(kind), INJECTIONS)}")
     day = spec.inject.get("day")
     if not isinstance(day, int) or not 1 <= day <= spec.days:
         raise SpecInvalid(f"The injected problem must start on a day from 1 to {spec.days}, not {day!r}.")
@@ -262,7 +279,11 @@ def simulate_rollout(replay: ReplayData, spec: RolloutSpec) -> RolloutResult:
 
 
 def draw_traffic(replay: ReplayData, spec: RolloutSpec) -> tuple[Traffic, list[str]]:
-    """Draws the requests, their arm assignment draws and any injected problem, all from `spec.seed`."""
+    """Draws the requests, their arm-assignment draws and any injected problem, all from `spec.seed`.
+
+    Each kind of random choice has its own stream, so the same seed gives the same requests whatever the strategy,
+    and an injected problem leaves the days before it unchanged. `replay` should have passed `ReplayData.checked()`.
+    """
     rng_rows, rng_assign, rng_drift, rng_degrade, rng_lost = (
         np.random.default_rng(s) for s in np.random.SeedSequence(spec.seed).spawn(5))
     T, D = spec.traffic_per_day, spec.days

@@ -1,4 +1,4 @@
-"""Canary rollout of the launch simulator: traffic steps, guardrails judged with Argo Rollouts' semantics, a Kayenta judge.
+"""Canary rollout of the launch simulator: traffic steps, guardrails with Argo Rollouts' semantics, a Kayenta judge.
 
 Each step below 100 % runs an analysis with one measurement per day (Argo's `interval: 1d`, `count: step days`) on
 the data since the step began. A guardrail measurement is Failed when the interval of the difference lies wholly on
@@ -60,11 +60,14 @@ def plan_steps(spec: RolloutSpec) -> list[tuple[float, int]]:
     if not steps or not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in steps):
         raise SpecInvalid("Canary steps must be traffic shares in %, for example 1, 5, 10, 25, 50, 100.")
     if any(not 0 < s <= 100 for s in steps):
-        raise SpecInvalid(f"Canary steps must be above 0 and at most 100 %; {[s for s in steps if not 0 < s <= 100]} are not.")
+        bad = ", ".join(str(s) for s in steps if not 0 < s <= 100)
+        raise SpecInvalid(f"Canary steps must be above 0 and at most 100 %; {bad} are not.")
     if any(b <= a for a, b in zip(steps, steps[1:])):
-        raise SpecInvalid(f"Canary steps must increase, each above the one before: {', '.join(map(str, steps))} do not.")
+        raise SpecInvalid(f"Canary steps must increase, each above the one before: "
+                          f"{', '.join(map(str, steps))} do not.")
     if steps[-1] != 100:
-        raise SpecInvalid(f"Canary steps must end at 100 % (full traffic); they stop at {steps[-1]} %. Add 100 as the last step.")
+        raise SpecInvalid(f"Canary steps must end at 100 % (full traffic); they stop at {steps[-1]} %. "
+                          "Add 100 as the last step.")
     below = steps[:-1]
     if not below:
         raise SpecInvalid("A canary needs at least one step below 100 %, for example 10, 50, 100.")
@@ -140,7 +143,8 @@ def run_canary(replay: ReplayData, spec: RolloutSpec, t: Traffic) -> RolloutResu
                     state, promoted_day = "promoted", d + 1
     steps_df = _steps_frame(plan, steps, step_exposed, promoted_day)
     summary = {"requests": t.days * t.per_day, "users_exposed": exposed_total, "blast_radius": exposed_total,
-               "outcome_delta_total": delta_total, "outcome_delta_per_exposed": delta_total / exposed_total if exposed_total else 0.0,
+               "outcome_delta_total": delta_total,
+               "outcome_delta_per_exposed": delta_total / exposed_total if exposed_total else 0.0,
                "final_state": state, "final_share": daily[-1]["share"] if state != "rolled back" else 0.0,
                "promoted_day": promoted_day, "stopped_step": stop[0] + 1 if stop else None,
                "stopped_day": stop[1] if stop else None, "guardrail_alpha": alpha_g,
@@ -149,8 +153,9 @@ def run_canary(replay: ReplayData, spec: RolloutSpec, t: Traffic) -> RolloutResu
     frames = {"daily": pd.DataFrame(daily), "steps": steps_df, "measurements": pd.DataFrame(measures),
               "judge": pd.DataFrame(judges)}
     return RolloutResult("canary", spec.to_dict(), verdict, summary, frames,
-                         [f"Guardrail intervals are always-valid within a step and Bonferroni-adjusted over {len(plan)} "
-                          f"steps and {len(active)} guardrails, so together they hold at {fmt_level(spec.alpha)}."
+                         ["Guardrail intervals are always-valid within a step and Bonferroni-adjusted over "
+                          f"{len(plan)} steps and {len(active)} guardrails, so together they hold at "
+                          f"{fmt_level(spec.alpha)}."
                           " The Kayenta-style judge is shown for comparison and does not steer the rollout."])
 
 
@@ -184,7 +189,8 @@ def _measure(g: GuardrailEntry, sums: tuple[dict, dict], tol: float, alpha: floa
     a, b = sums
     if g.key in ("outcome", "latency"):
         col = "out" if g.key == "outcome" else "lat"
-        (ma, va), (mb, vb) = abstats.mean_var(a["n"], a[col], a[col + "2"]), abstats.mean_var(b["n"], b[col], b[col + "2"])
+        ma, va = abstats.mean_var(a["n"], a[col], a[col + "2"])
+        mb, vb = abstats.mean_var(b["n"], b[col], b[col + "2"])
         n, est = min(a["n"], b["n"]), mb - ma
         var = va / a["n"] + vb / b["n"] if n >= 2 else np.nan
         tol = tol * abs(ma) if g.relative and n else tol
@@ -250,8 +256,13 @@ def _label(g: GuardrailEntry, replay: ReplayData) -> str:
 
 
 def _effect(g: GuardrailEntry, replay: ReplayData, m: dict, alpha: float) -> str:
-    scale, unit = (100, "points") if g.key in ("primary", "fairness_gap") or (g.key == "outcome" and replay.is_binary) \
-        else (1, "ms") if g.key == "latency" else (1, "per request")
+    """Words for one measurement: 'recall fell 4.1 points, 95% CI −6.0 to −2.2'."""
+    if g.key == "latency":
+        scale, unit = 1, "ms"
+    elif g.key == "outcome" and not replay.is_binary:
+        scale, unit = 1, "per request"
+    else:
+        scale, unit = 100, "points"
     est = m["estimate"] * scale
     verb = ("rose" if est > 0 else "fell") if g.key != "fairness_gap" else ("widened" if est > 0 else "narrowed")
     return (f"{_label(g, replay)} {verb} {fmt_num(abs(est))} {unit}, "
@@ -268,9 +279,9 @@ def _verdict(replay, spec, plan, state, stop, promoted_day, measures, exposed, a
     if state == "paused":
         si, day, m = stop
         return Verdict("Keep testing", f"Paused at step {si + 1} ({plan[si][0]:g} %) on day {day}: too little data "
-                       f"to judge {m['label']} ({int(m['rows'])} rows, need {MIN_ROWS}); a person must promote or roll back.")
-    if state == "promoted":
-        last = [m for m in measures if m["guardrail"] == "outcome"][-1]
-        return Verdict("Ship", f"Promoted to 100 % on day {promoted_day}: every guardrail passed at all {len(plan)} steps; "
-                       f"at the last step {_effect(by_key['outcome'], replay, last, spec.alpha)}.")
-    return Verdict("Keep testing", "The run ended before the canary finished its steps; simulate more days.")
+                       f"to judge {m['label']} ({int(m['rows'])} rows, need {MIN_ROWS}); "
+                       "a person must promote or roll back.")
+    # plan_steps makes the steps fit the run, so a canary that was neither stopped nor paused was promoted.
+    last = [m for m in measures if m["guardrail"] == "outcome"][-1]
+    return Verdict("Ship", f"Promoted to 100 % on day {promoted_day}: every guardrail passed at all {len(plan)} "
+                   f"steps; at the last step {_effect(by_key['outcome'], replay, last, spec.alpha)}.")

@@ -299,6 +299,10 @@ def split_project(ws: Workspace, project, spec: SplitSpec, name: str | None = No
     sizes["excluded"] = info.rows - len(assigned)
     for p, r in zip(PARTS, spec.ratios):
         if r > 0 and sizes[p] == 0:
+            if spec.strategy == "group":
+                raise SpecInvalid(f"The {p} set would be empty: the groups of {spec.group_column!r} are too few or "
+                                  f"too large to fill {r:.0%} of the rows. Choose a column with more, smaller groups "
+                                  "(a customer ID), or change the shares.")
             raise SpecInvalid(f"The {p} set would be empty ({info.rows:,} rows, {r:.0%} for {p}). "
                               + ("Move the cut-off dates so every period holds rows." if spec.strategy == "time"
                                  else "Give it a larger share, or upload more rows."))

@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 
 from core.errors import SchemaMismatch, SpecInvalid
-from core.rollout import (STRATEGIES, ReplayData, RolloutResult, RolloutSpec, draw_traffic, simulate_rollout,
-                          synthetic_replay)
+from core.rollout import (DECISIONS, STRATEGIES, ReplayData, RolloutResult, RolloutSpec, draw_traffic,
+                          simulate_rollout, synthetic_replay)
 from core.rollout_ab import simulate_peeking
 
 
@@ -86,7 +86,7 @@ def test_same_seed_same_result_other_seed_other_result(replay, strategy):
 def test_results_are_json_with_small_frames_and_a_verdict(replay, strategy):
     result = simulate_rollout(replay, RolloutSpec(strategy, days=15, traffic_per_day=4000))
     d = json.loads(json.dumps(result.to_dict(), allow_nan=False))
-    assert d["verdict"]["decision"] in ("Ship", "Roll back", "Keep testing") and d["verdict"]["sentence"]
+    assert d["verdict"]["decision"] in DECISIONS and d["verdict"]["sentence"]
     assert all(len(rows) <= 15 * 4 for rows in d["frames"].values())
     assert RolloutResult.from_dict(d).frames["daily"].shape[0] == 15
 
@@ -96,7 +96,7 @@ def test_outcome_only_replay_works_for_every_strategy():
     data = ReplayData(conv[0].astype(int), conv[1].astype(int), outcome_label="conversion")
     for strategy in ("shadow", "ab", "canary"):
         result = simulate_rollout(data, RolloutSpec(strategy, days=10, traffic_per_day=4000))
-        assert result.verdict.decision in ("Ship", "Roll back", "Keep testing")
+        assert result.verdict.decision in DECISIONS
     assert result.summary["guardrails"] == ["outcome"]
 
 
