@@ -355,7 +355,9 @@ def _effect(col: ColumnSummary, ref: Counts, cur: Counts, cur_missing: int) -> s
     else:
         keys, a, b = stats.align(ref, cur)
         pa, pb = a / a.sum(), b / b.sum()
-        i = int(np.argmax(np.abs(pb - pa)))
+        change = np.round(np.abs(pb - pa), 12)
+        relative = change / np.maximum(pa, pb)          # ties go to the category that changed most for its size
+        i = int(np.lexsort((relative, change))[-1])
         label = str(keys[i])[:40]
         if pa[i] == 0:
             text = f"new value {label!r} makes up {_pct(pb[i])} of the current set"

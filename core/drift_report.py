@@ -73,7 +73,7 @@ def build_evidently_report(reference: pd.DataFrame, current: pd.DataFrame, colum
     except Exception as err:  # Evidently's renderer: any failure is a failed report, not a crash
         raise ReportFailed(f"Evidently could not draw its report ({type(err).__name__}). The drift table is "
                            "unaffected; try fewer columns.") from err
-    summary = _summarize(snapshot)
+    summary = summarize_snapshot(snapshot)
     return ReportResult(safe_download_html(report_html), sampled, len(ref), len(cur), summary, notes)
 
 
@@ -86,7 +86,7 @@ def evidently_column_verdicts(reference: pd.DataFrame, current: pd.DataFrame,
         ReportFailed: Evidently failed on data that passed them.
     """
     ref, cur, definition, _ = _prepare(reference, current, columns, None, None, None, None)
-    return _summarize(_run(ref, cur, definition, with_quality=False))["columns"]
+    return summarize_snapshot(_run(ref, cur, definition, with_quality=False))["columns"]
 
 
 def sandboxed_html(report_html: str, height: int = 900) -> str:
@@ -203,7 +203,7 @@ def _run(ref: pd.DataFrame, cur: pd.DataFrame, definition, with_quality: bool):
                            "unaffected; try fewer columns or check the label and prediction columns.") from err
 
 
-def _summarize(snapshot) -> dict:
+def summarize_snapshot(snapshot) -> dict:
     """Extracts Evidently's own numbers: per column method, threshold, score and drift flag; other metric values."""
     data = json.loads(snapshot.json())
     failed = {t["metric_config"]["metric_id"]: t["status"] for t in data["tests"] if t.get("id") == "drift"}

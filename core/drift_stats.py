@@ -32,7 +32,7 @@ import numpy as np
 
 SMALL_REFERENCE_ROWS = 1000     # Evidently: p-value tests up to this many reference rows, distances above
 FEW_VALUES = 5                  # Evidently: a numeric column with at most this many values is tested as categories
-NULL_ROWS = 20_000              # calibration splits at most this many reference rows (then rescales)
+NULL_ROWS = 50_000              # calibration splits at most this many reference rows (then rescales)
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,8 @@ def null_statistics(key: str, ref: Counts, n_ref: int, n_cur: int, ref_std: floa
     present, atoms = np.unique(atoms, return_inverse=True)
     keys, k = ref.keys[present], len(present)
     total = np.bincount(atoms, minlength=k)
-    m_b = int(min(max(round(m * n_cur / (n_ref + n_cur)), 1), m - 1))
+    # The current-sized chunk is exact whenever the reference holds twice as many rows; else split in proportion.
+    m_b = n_cur if 2 * n_cur <= m else int(min(max(round(m * n_cur / (n_ref + n_cur)), 1), m - 1))
     m_a = m - m_b
     chunk = rng.permuted(np.tile(np.arange(m) < m_b, (n_boot, 1)), axis=1)
     rows, positions = np.nonzero(chunk)

@@ -184,9 +184,10 @@ def check_same_family(name: str, reference_family: str, series: pd.Series) -> No
     """Raises SchemaMismatch when the current column holds another sort of values than the reference."""
     current = family(series)
     if reference_family and current != reference_family and series.notna().any():
+        example = str(series.dropna().iloc[0])[:40]
         raise SchemaMismatch(
             f"Column {name!r} holds {_FAMILY_WORDS[reference_family]} in the reference but "
-            f"{_FAMILY_WORDS[current]} in the current set, so their values cannot be matched. "
+            f"{_FAMILY_WORDS[current]} in the current set (e.g. {example!r}), so their values cannot be matched. "
             "Fix the column's type in one of the uploads so both sides agree.")
 
 

@@ -141,7 +141,7 @@ def _time_overlap(ws: Workspace, info: DatasetInfo, frame: str, split: Split) ->
                            "The dataset has no date column, so training rows cannot come from after test rows.")
     from core.timesplit import format_time, time_expression
 
-    found: list[LeakFinding] = []
+    overlaps = []  # (column, latest training time, earliest later-set time, that set), as text
     for col in columns:
         expr, is_date = time_expression(ws, info, col)
         expr = expr.replace(quote_ident(col), f"d.{quote_ident(col)}")
@@ -149,25 +149,24 @@ def _time_overlap(ws: Workspace, info: DatasetInfo, frame: str, split: Split) ->
         ranges = {p: (hi, lo) for p, hi, lo in rows if hi is not None}
         if "train" not in ranges:
             continue
-        latest_train = ranges["train"][0]
-        later = [(p, lo) for p, (_, lo) in ranges.items() if p != "train" and lo < latest_train]
+        latest = ranges["train"][0]
+        later = [(lo, p) for p, (_, lo) in ranges.items() if p != "train" and lo < latest]
         if later:
-            p, lo = min(later, key=lambda x: x[1])
-            status = "problem" if split.spec.strategy == "time" else "warning"
-            found.append(LeakFinding(
-                "time_overlap", status, f"Training rows come from after {PART_LABELS[p].lower()} rows",
-                f"The latest training {col!r} is {format_time(latest_train, is_date)}, after the earliest "
-                f"{PART_LABELS[p].lower()} {col!r} ({format_time(lo, is_date)}). If the model will predict the "
-                "future, it is learning from the future here, and its test score will be better than after launch.",
-                f"Use a time-based split on {col!r}, so every training row is older than every test row.",
-                1, (format_time(latest_train, is_date), format_time(lo, is_date))))
-    if found:
-        first = found[0]
-        if len(found) > 1:
-            also = ", ".join(repr(f.explanation.split("'")[1]) for f in found[1:])
-            first = LeakFinding(first.check, first.status, first.title, f"{first.explanation} The same holds for {also}.",
-                                first.fix, len(found), first.examples)
-        return first
+            lo, p = min(later)
+            overlaps.append((col, format_time(latest, is_date), format_time(lo, is_date), PART_LABELS[p].lower()))
+    if overlaps:
+        col, latest, earliest, part = overlaps[0]
+        names = ", ".join(repr(o[0]) for o in overlaps)
+        also = f" The same holds for {', '.join(repr(o[0]) for o in overlaps[1:])}." if len(overlaps) > 1 else ""
+        return LeakFinding(
+            "time_overlap", "problem" if split.spec.strategy == "time" else "warning",
+            f"Training rows come from after {part} rows",
+            f"The latest training {col!r} is {latest}, after the earliest {part} {col!r} ({earliest}). If the model "
+            f"will predict the future, it is learning from the future here, and its test score will be better than "
+            f"after launch.{also}",
+            f"Use a time-based split on {names if len(overlaps) == 1 else 'one of ' + names} (the date the prediction "
+            "is made for), so every training row is older than every test row.",
+            len(overlaps), (latest, earliest))
     return LeakFinding("time_overlap", "ok", "No time overlap",
                        f"Every training row is older than every validation and test row ({', '.join(map(repr, columns))}).")
 

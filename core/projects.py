@@ -305,7 +305,7 @@ def seed_demo_project(ws: Workspace) -> Project | None:
     marker = ws.get_record(*DEMO_MARKER)
     if marker is not None:
         try:
-            return get_project(ws, marker["project"])
+            return get_project(ws, marker["project"]) if marker.get("project") else None
         except NotFound:
             return None  # the user deleted it; do not bring it back
     try:
@@ -314,35 +314,44 @@ def seed_demo_project(ws: Workspace) -> Project | None:
         return None
     if "churned" not in info.column_names:
         return None
+    try:  # claim the marker first: append-only, so two sessions starting together create one demo, not two
+        ws.append_record(*DEMO_MARKER, {"project": None})
+    except NameInvalid:
+        return seed_demo_project(ws)
     from core.splitting import SplitSpec, split_project
 
-    _, classes, _ = detect_task(ws, info.id, "churned")
-    positive = match_class("yes", classes)
-    criteria = SuccessCriteria(
+    try:
+        project = create_project(
+            ws, _free_name(ws, "Customer churn"), info.id, "churned", task="binary",
+            positive_class=match_class("yes", detect_task(ws, info.id, "churned")[1]),
+            problem="Predict which customers will cancel next month, so the retention team can reach them first.",
+            users_and_decision="The retention team calls the flagged customers each month and may offer a discount.",
+            criteria=_demo_criteria(info.column_names))
+    except WorkbenchError as err:
+        log.warning("The demo project could not be created: %s", err)
+        return None
+    ws.put_record(*DEMO_MARKER, {"project": project.id})
+    try:
+        split_project(ws, project, SplitSpec(strategy="stratified"), name="Stratified 70/15/15")
+    except WorkbenchError as err:
+        log.warning("The demo project's split could not be created: %s", err)
+    return project
+
+
+def _demo_criteria(columns: list[str]) -> SuccessCriteria:
+    return SuccessCriteria(
         primary_metric="recall", op=">=", threshold=0.70,
         guardrails=[Guardrail("precision", ">=", 0.40)],
         min_improvement=0.01,
         # A retention offer costs 20; a saved customer keeps about 200 of margin (offer accepted about half the time).
         costs={"tp": 80.0, "fp": -20.0, "fn": -200.0, "tn": 0.0},
-        sensitive_attributes=["age_band"] if "age_band" in info.column_names else [],
+        sensitive_attributes=["age_band"] if "age_band" in columns else [],
         fairness_tolerance=0.10,
         okr=Okr("Keep more customers without wasting retention budget", [
             KeyResult("Catch at least 70% of customers who are about to leave", "recall", 0.70),
             KeyResult("At least 40% of retention offers reach a customer who would have left", "precision", 0.40),
             KeyResult("Rank leavers above stayers most of the time", "roc_auc", 0.80),
         ]))
-    try:
-        project = create_project(
-            ws, _free_name(ws, "Customer churn"), info.id, "churned", task="binary", positive_class=positive,
-            problem="Predict which customers will cancel next month, so the retention team can reach them first.",
-            users_and_decision="The retention team calls the flagged customers each month and may offer a discount.",
-            criteria=criteria)
-        split_project(ws, project, SplitSpec(strategy="stratified"), name="Stratified 70/15/15")
-    except WorkbenchError as err:
-        log.warning("The demo project could not be created: %s", err)
-        return None
-    ws.put_record(*DEMO_MARKER, {"project": project.id})
-    return project
 
 
 def _free_name(ws: Workspace, name: str) -> str:

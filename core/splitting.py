@@ -317,8 +317,8 @@ def split_project(ws: Workspace, project, spec: SplitSpec, name: str | None = No
     ws.put_frame(f"split:{split_id}", assigned)
     if fold_frame is not None:
         ws.put_frame(f"split:{split_id}:folds", fold_frame)
-    split = Split.from_record(ws.put_record(KIND, split_id, payload, project_id=project.id))
-    payload["leak_checks"] = [f.to_dict() for f in leak_checks(ws, split)]
+    unsaved = Split.from_record({**payload, "id": split_id, "project_id": project.id})
+    payload["leak_checks"] = [f.to_dict() for f in leak_checks(ws, unsaved)]
     return Split.from_record(ws.put_record(KIND, split_id, payload, project_id=project.id))
 
 

@@ -181,3 +181,25 @@ def _backtest(dev: pd.DataFrame, spec, is_date: bool) -> tuple[list[dict], pd.Da
     frame["_row"] = frame["_row"].astype(np.int64)
     frame["fold"] = frame["fold"].astype(np.int16)
     return folds, frame.sort_values(["fold", "role", "_row"], kind="stable").reset_index(drop=True)
+
+
+def default_cutoffs(ws: Workspace, info: DatasetInfo, column: str, ratios) -> list[str]:
+    """Returns the cut-offs a split by these shares would use (validation start, test start) as text.
+
+    Raises: SpecInvalid when the column does not read as time.
+    """
+    from core.splitting import allocate_counts
+
+    expr, is_date = time_expression(ws, info, column)
+    table = quote_ident(info.table)
+    n = ws.read_rows(f"SELECT count({expr}) FROM {table}")[0][0]
+    if not n:
+        return []
+    n_train, n_val, _ = allocate_counts(int(n), ratios)
+    offsets = [n_train] + ([n_train + n_val] if ratios[1] > 0 else [])
+    out = []
+    for offset in offsets:
+        row = ws.read_rows(f"SELECT {expr} AS t FROM {table} WHERE t IS NOT NULL ORDER BY t LIMIT 1 OFFSET ?",
+                           [min(int(offset), int(n) - 1)])
+        out.append(format_time(row[0][0], is_date))
+    return out

@@ -1,49 +1,57 @@
-"""Home: the lifecycle at a glance, each step linking to its page."""
+"""Home: the lifecycle at a glance for the current project, each step linking to its page."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from core.lifecycle import lifecycle_status
+from pages._projects import criteria_banner, md_escape, project_picker
 from pages._widgets import get_workspace, human_bytes
 
 ws = get_workspace()
-project_id = st.session_state.get("project_id")
-projects = [p for p in ws.list_records("project") if not p.get("archived")]
-if project_id is None and projects:
-    project_id = projects[0]["id"]
+project = project_picker(ws)
 
 st.title("AI Product Workbench")
 st.markdown("From a CSV to a launch decision: **define** the problem, **understand** the data, **train** and "
             "**compare** models, **register** a champion, **watch** for drift and **rehearse** the launch.")
 
-if projects:
-    by_id = {p["id"]: p for p in projects}
-    chosen = st.selectbox("Project", list(by_id), index=list(by_id).index(project_id) if project_id in by_id else 0,
-                          format_func=lambda i: by_id[i]["name"], key="home.project")
-    st.session_state.project_id = chosen
-    project_id = chosen
+if project is not None:
+    st.subheader(md_escape(project.name))
+    if project.problem:
+        st.markdown(md_escape(project.problem))
+    criteria_banner(project)
 
-steps = lifecycle_status(ws, project_id)
+steps = lifecycle_status(ws, project.id if project else None)
 done = sum(s.is_done for s in steps)
 st.progress(done / len(steps), text=f"{done} of {len(steps)} lifecycle steps done")
 
-cols = st.columns(len(steps))
-for i, (col, step) in enumerate(zip(cols, steps), start=1):
-    with col.container(border=True, height=170):
-        mark = ":green[:material/check_circle:]" if step.is_done else ":gray[:material/radio_button_unchecked:]"
-        st.markdown(f"{mark} **{i}. {step.title}**")
-        st.caption(step.fact)
-        try:
-            st.page_link(step.page, label="Open", icon=":material/arrow_forward:")
-        except Exception:  # noqa: BLE001 — page not available in this session (viewer) or run alone under a test
-            pass
+for row in (steps[:4], steps[4:]):
+    cols = st.columns(4)
+    for col, step in zip(cols, row):
+        number = steps.index(step) + 1
+        with col.container(border=True):
+            mark = ":green[:material/check_circle:]" if step.is_done else ":gray[:material/radio_button_unchecked:]"
+            st.markdown(f"#### {mark} {number}. {step.title}")
+            st.markdown(md_escape(step.fact))
+            try:
+                st.page_link(step.page, label="Open", icon=":material/arrow_forward:")
+            except Exception:  # noqa: BLE001 — page not registered for this session (viewer) or run alone in a test
+                st.caption(" ")
 
 st.subheader("Datasets in the workspace")
 datasets = ws.datasets()
 if datasets:
+    health = {}
+    try:
+        from core.profiling import data_health
+
+        health = {d.id: data_health(ws, d.id) for d in datasets}
+    except ImportError:
+        pass
     st.dataframe(
         [{"Dataset": d.name, "Rows": d.rows, "Columns": len(d.columns), "Size": human_bytes(d.size_bytes),
+          "Missing cells": (f"{health[d.id]['missing_pct']:.1f}%" if health.get(d.id) else "not profiled yet"),
+          "Alerts": (health[d.id].get("alerts", "") if health.get(d.id) else ""),
           "Added": d.created_at.strftime("%Y-%m-%d %H:%M")} for d in datasets],
         hide_index=True, width="stretch")
 else:

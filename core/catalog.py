@@ -1,0 +1,219 @@
+"""Everything a user can pick, declared as data: models with their hyperparameters, and metrics with their meaning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import SpecInvalid, unknown
+
+CLASSIFICATION = frozenset({"binary", "multiclass"})
+REGRESSION = frozenset({"regression"})
+CLUSTERING = frozenset({"clustering"})
+TASKS = ("binary", "multiclass", "regression", "clustering")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    choices: tuple | None = None
+    log: bool = False  # sample on a log scale when tuning
+    help: str = ""
+
+    @property
+    def is_int(self) -> bool:
+        return isinstance(self.default, int) and not isinstance(self.default, bool) and self.choices is None
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    key: str  # stable id: saved in runs and the registry, used by tests
+    label: str  # for people; free to change
+    tasks: frozenset[str]
+    builder: str  # "module:Class"; per task when it differs, see builder_for
+    params: tuple[Param, ...] = ()
+    needs_scaling: bool = False
+    max_rows: int | None = None  # above this many training rows the model trains on a stated sample
+    notes: str = ""
+    regression_builder: str | None = None
+    fixed: dict = field(default_factory=dict)  # constructor arguments the user does not choose
+    is_baseline: bool = False
+
+    def builder_for(self, task: str) -> str:
+        return self.regression_builder if task == "regression" and self.regression_builder else self.builder
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise unknown("setting", name, [p.name for p in self.params], where=self.label)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model choice: catalog key plus hyperparameters. Holds choices only; training validates them."""
+
+    key: str
+    params: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelSpec":
+        return cls(key=d["key"], params=dict(d.get("params") or {}))
+
+
+@dataclass(frozen=True)
+class MetricEntry:
+    key: str
+    label: str
+    tasks: frozenset[str]
+    higher_is_better: bool
+    meaning: str  # one line in business words
+    needs_scores: bool = False
+
+
+MODELS: tuple[ModelEntry, ...] = (
+    ModelEntry("dummy", "Baseline (no model)", CLASSIFICATION | REGRESSION, "sklearn.dummy:DummyClassifier",
+               (Param("strategy", "prior", choices=("prior", "most_frequent", "stratified"),
+                      help="How the baseline guesses: the class shares, the most common class, or at random."),),
+               regression_builder="sklearn.dummy:DummyRegressor", is_baseline=True,
+               notes="Predicts without looking at the features. Any real model must beat it."),
+    ModelEntry("logreg", "Logistic regression", CLASSIFICATION, "sklearn.linear_model:LogisticRegression",
+               (Param("C", 1.0, 0.001, 100.0, log=True, help="Lower values keep the model simpler (more regularised)."),
+                Param("class_weight", "none", choices=("none", "balanced"),
+                      help="'balanced' gives rare classes more weight, which usually raises their recall.")),
+               needs_scaling=True, fixed={"max_iter": 2000},
+               notes="Fast, interpretable, a strong first choice; each feature's effect is one number."),
+    ModelEntry("linreg", "Linear regression (OLS)", REGRESSION, "sklearn.linear_model:LinearRegression", (),
+               needs_scaling=True, notes="Ordinary least squares: the simplest interpretable regression."),
+    ModelEntry("ridge", "Ridge regression", REGRESSION, "sklearn.linear_model:Ridge",
+               (Param("alpha", 1.0, 0.001, 1000.0, log=True, help="Higher values shrink effects more (simpler model)."),),
+               needs_scaling=True, notes="Linear regression that stays stable when features are correlated."),
+    ModelEntry("lasso", "Lasso regression", REGRESSION, "sklearn.linear_model:Lasso",
+               (Param("alpha", 0.01, 0.0001, 10.0, log=True, help="Higher values drop more features entirely."),),
+               needs_scaling=True, fixed={"max_iter": 5000},
+               notes="Linear regression that switches off unhelpful features."),
+    ModelEntry("gnb", "Gaussian naive Bayes", CLASSIFICATION, "sklearn.naive_bayes:GaussianNB",
+               (Param("var_smoothing", 1e-9, 1e-12, 1e-3, log=True, help="Adds stability for near-constant features."),),
+               needs_scaling=True, notes="Very fast; assumes features are independent, so scores are often overconfident."),
+    ModelEntry("linear_svm", "Linear SVM", CLASSIFICATION | REGRESSION, "sklearn.svm:LinearSVC",
+               (Param("C", 1.0, 0.001, 100.0, log=True, help="Lower values keep the boundary simpler."),),
+               needs_scaling=True, regression_builder="sklearn.svm:LinearSVR", fixed={"max_iter": 5000},
+               notes="A linear boundary with a margin; scores are not probabilities."),
+    ModelEntry("rbf_svm", "SVM (RBF kernel)", CLASSIFICATION | REGRESSION, "sklearn.svm:SVC",
+               (Param("C", 1.0, 0.01, 100.0, log=True, help="Higher values fit the training data more closely."),
+                Param("gamma", "scale", choices=("scale", "auto"), help="How far one training row's influence reaches.")),
+               needs_scaling=True, max_rows=5_000, regression_builder="sklearn.svm:SVR",
+               notes="Flexible boundaries, but training time grows with the square of the rows: trains on at most "
+                     "5,000 rows."),
+    ModelEntry("tree", "Decision tree", CLASSIFICATION | REGRESSION, "sklearn.tree:DecisionTreeClassifier",
+               (Param("max_depth", 6, 1, 30, help="How many questions deep the tree may go; deeper overfits more."),
+                Param("min_samples_leaf", 20, 1, 200, log=True, help="Fewest rows a final group may hold.")),
+               regression_builder="sklearn.tree:DecisionTreeRegressor",
+               notes="A flowchart of yes/no questions anyone can read; unstable on its own."),
+    ModelEntry("rf", "Random forest", CLASSIFICATION | REGRESSION, "sklearn.ensemble:RandomForestClassifier",
+               (Param("n_estimators", 150, 20, 500, help="Number of trees; more is steadier but slower."),
+                Param("max_depth", 12, 2, 40, help="Depth limit of each tree."),
+                Param("min_samples_leaf", 3, 1, 50, log=True, help="Fewest rows a final group may hold.")),
+               regression_builder="sklearn.ensemble:RandomForestRegressor", fixed={"n_jobs": 2},
+               max_rows=50_000, notes="Many trees voting: robust with little tuning; trains on at most 50,000 rows."),
+    ModelEntry("knn", "k-nearest neighbours", CLASSIFICATION | REGRESSION, "sklearn.neighbors:KNeighborsClassifier",
+               (Param("n_neighbors", 25, 1, 200, log=True, help="How many similar rows vote on each prediction."),
+                Param("weights", "distance", choices=("uniform", "distance"), help="Whether nearer rows count more.")),
+               needs_scaling=True, max_rows=20_000, regression_builder="sklearn.neighbors:KNeighborsRegressor",
+               notes="Predicts from the most similar past rows; slow to predict on big data: uses at most 20,000 rows."),
+    ModelEntry("xgb", "XGBoost", CLASSIFICATION | REGRESSION, "xgboost:XGBClassifier",
+               (Param("n_estimators", 300, 50, 1000, help="Number of boosting rounds."),
+                Param("max_depth", 4, 2, 10, help="Depth of each tree; deeper captures more interactions."),
+                Param("learning_rate", 0.08, 0.01, 0.3, log=True, help="Smaller steps generalise better but need more "
+                                                                      "rounds."),
+                Param("subsample", 0.9, 0.5, 1.0, help="Share of rows each round sees.")),
+               regression_builder="xgboost:XGBRegressor", fixed={"n_jobs": 2, "tree_method": "hist"},
+               notes="Gradient-boosted trees: usually the most accurate on tables."),
+    ModelEntry("kmeans", "k-means clustering", CLUSTERING, "sklearn.cluster:KMeans",
+               (Param("n_clusters", 4, 2, 12, help="How many groups to find."),),
+               needs_scaling=True, fixed={"n_init": 10}, notes="Splits rows into k groups of similar customers."),
+    ModelEntry("pca", "PCA (2-D map)", CLUSTERING, "sklearn.decomposition:PCA",
+               (Param("n_components", 2, 2, 10, help="How many summary directions to keep."),),
+               needs_scaling=True, notes="Summarises many columns in a few directions, for a 2-D map of the data."),
+)
+
+METRICS: tuple[MetricEntry, ...] = (
+    MetricEntry("accuracy", "Accuracy", CLASSIFICATION, True,
+                "Share of all predictions that are right; misleading when one class is rare."),
+    MetricEntry("balanced_accuracy", "Balanced accuracy", CLASSIFICATION, True,
+                "Average of the recall of each class, so a rare class counts as much as a common one."),
+    MetricEntry("precision", "Precision", CLASSIFICATION, True,
+                "Of the cases the model flags, the share that really are positive: how few false alarms."),
+    MetricEntry("recall", "Recall", CLASSIFICATION, True,
+                "Of the real positive cases, the share the model catches: how few are missed."),
+    MetricEntry("f1", "F1 score", CLASSIFICATION, True,
+                "Balance of precision and recall in one number."),
+    MetricEntry("roc_auc", "ROC-AUC", CLASSIFICATION, True,
+                "How well the model ranks positives above negatives, whatever the threshold (0.5 = guessing).",
+                needs_scores=True),
+    MetricEntry("pr_auc", "PR-AUC", CLASSIFICATION, True,
+                "Precision across all recall levels; the honest ranking score when positives are rare.",
+                needs_scores=True),
+    MetricEntry("log_loss", "Log loss", CLASSIFICATION, False,
+                "How far predicted probabilities are from what happened; punishes confident mistakes.",
+                needs_scores=True),
+    MetricEntry("mae", "MAE", REGRESSION, False, "Average size of an error, in the target's own units."),
+    MetricEntry("rmse", "RMSE", REGRESSION, False,
+                "Typical error size in the target's units, punishing big misses more than MAE."),
+    MetricEntry("r2", "R²", REGRESSION, True,
+                "Share of the target's variation the model explains (1 = perfect, 0 = no better than the average)."),
+    MetricEntry("mape", "MAPE", REGRESSION, False,
+                "Average error as a percentage of the true value; unstable when true values are near zero."),
+    MetricEntry("silhouette", "Silhouette", CLUSTERING, True,
+                "How clearly separated the groups are (−1 to 1; higher is clearer)."),
+)
+
+
+def models_for(task: str) -> list[ModelEntry]:
+    """Lists the catalog models that serve a task, baseline first."""
+    return [m for m in MODELS if task in m.tasks]
+
+
+def model_entry(key: str) -> ModelEntry:
+    """Returns a model entry by key. Raises: NotFound."""
+    for m in MODELS:
+        if m.key == key:
+            return m
+    raise unknown("model", key, [m.key for m in MODELS])
+
+
+def metrics_for(task: str) -> list[MetricEntry]:
+    return [m for m in METRICS if task in m.tasks]
+
+
+def metric_entry(key: str) -> MetricEntry:
+    for m in METRICS:
+        if m.key == key:
+            return m
+    raise unknown("metric", key, [m.key for m in METRICS])
+
+
+def resolve_params(entry: ModelEntry, params: dict | None) -> dict:
+    """Merges user params over the defaults, checking names, ranges and choices. Raises: SpecInvalid, NotFound."""
+    out = {p.name: p.default for p in entry.params}
+    for name, value in (params or {}).items():
+        p = entry.param(name)
+        if p.choices is not None:
+            if value not in p.choices:
+                raise SpecInvalid(f"{entry.label}: {name} must be one of {', '.join(map(str, p.choices))}, "
+                                  f"not {value!r}.")
+        else:
+            try:
+                value = int(value) if p.is_int else float(value)
+            except (TypeError, ValueError):
+                raise SpecInvalid(f"{entry.label}: {name} must be a number, not {value!r}.") from None
+            if (p.low is not None and value < p.low) or (p.high is not None and value > p.high):
+                raise SpecInvalid(f"{entry.label}: {name} = {value} is outside its range {p.low} to {p.high}.")
+        out[name] = value
+    return out
