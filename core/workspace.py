@@ -132,6 +132,7 @@ class Workspace:
             folder.mkdir(parents=True, exist_ok=True)
         self._con = _connect(self.db_path)
         self._lock = threading.Lock()
+        _sweep_staging(self.staging)
         with self.cursor() as cur:
             cur.execute(_DDL)
             cur.execute("INSERT OR IGNORE INTO wb_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
@@ -468,6 +469,19 @@ def frame_hash(df: pd.DataFrame) -> str:
     h.update(json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]).encode())
     h.update(pd.util.hash_pandas_object(df, index=False).values.tobytes())
     return h.hexdigest()
+
+
+def _sweep_staging(folder: Path, max_age_s: float = 24 * 3600) -> None:
+    """Removes staged uploads left behind by a crash; recent ones may still be on someone's preview screen."""
+    import time
+
+    cutoff = time.time() - max_age_s
+    for p in folder.iterdir():
+        try:
+            if p.is_file() and p.stat().st_mtime < cutoff:
+                p.unlink()
+        except OSError:
+            pass
 
 
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:

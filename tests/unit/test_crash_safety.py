@@ -1,0 +1,61 @@
+"""A server killed with SIGKILL in the middle of a write leaves a workspace that opens, with nothing half-written."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from core.ingest import ingest_upload
+from core.workspace import close_workspace, open_workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _big_csv(path: Path, rows: int) -> None:
+    with open(path, "w") as fh:
+        fh.write("id,value,label\n")
+        chunk = "".join(f"{i},{i * 0.5},{'abc'[i % 3]}\n" for i in range(100_000))
+        for _ in range(rows // 100_000):
+            fh.write(chunk)
+
+
+@pytest.mark.parametrize("kill_after", [0.4, 1.0])
+def test_sigkill_during_ingest_loses_nothing_committed(tmp_path, kill_after):
+    home = tmp_path / "ws"
+    ws = open_workspace(home, seed_samples=False)
+    ingest_upload(ws, b"city,sales\nOslo,10\nLima,20\n", "before.csv")
+    ws.put_record("project", "p1", {"name": "kept"})
+    close_workspace(home)
+    big = tmp_path / "big.csv"
+    _big_csv(big, 3_000_000)
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(ROOT)!r})
+        from core.workspace import open_workspace
+        from core.ingest import ingest_path
+        ws = open_workspace({str(home)!r}, seed_samples=False)
+        print("started", flush=True)
+        ingest_path(ws, {str(big)!r}, name="big")
+        print("finished", flush=True)
+    """)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "started"
+    time.sleep(kill_after)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+
+    ws = open_workspace(home, seed_samples=False)
+    names = [d.name for d in ws.datasets()]
+    assert "before" in names and ws.frame("before")["sales"].tolist() == [10, 20]
+    assert ws.get_record("project", "p1")["name"] == "kept"
+    if "big" in names:  # the kill came after the commit: then it must be complete
+        assert ws.dataset("big").rows == 3_000_000
+    else:  # no catalog entry, and no orphan table shown anywhere
+        assert all(d.name != "big" for d in ws.datasets())
+    ingest_upload(ws, b"after\n1\n", "after.csv")  # still writable
+    close_workspace(home)
