@@ -15,8 +15,8 @@ import pandas as pd
 
 from core import drift_stats as stats
 from core.drift_stats import TESTS, Counts
-from core.drift_summary import (SMALL_SAMPLE, ColumnSummary, ReferenceSummary, bucket, check_present, check_rows,
-                                check_same_family, column_counts, resolve_kinds, summarize_column)
+from core.drift_summary import (SMALL_SAMPLE, ColumnSummary, ReferenceSummary, bucket_pair, check_present,
+                                check_rows, check_same_family, column_counts, resolve_kinds, summarize_column)
 from core.errors import SchemaMismatch, SpecInvalid
 
 METHODS = {
@@ -293,9 +293,9 @@ def _check_options(o: DriftOptions) -> None:
 def _compare(col: ColumnSummary, series: pd.Series, options: DriftOptions, rng: np.random.Generator) -> ColumnDrift:
     check_same_family(col.name, col.family, series)
     cur, cur_missing = column_counts(series, col.kind, "current")
-    if col.kept is not None:
-        cur = bucket(cur, col.kept)
-    ref = col.counts
+    ref, bucketed = col.counts, ""
+    if col.kind == "categorical":
+        ref, cur, _, bucketed = bucket_pair(ref, cur, options.max_categories)
     key = stats.choose_test(col.kind, ref.n, _n_values(col.kind, ref, cur), options.method)
     spec = TESTS[key]
     statistic, score = stats.run_test(key, ref, cur, col.std)
@@ -314,7 +314,7 @@ def _compare(col: ColumnSummary, series: pd.Series, options: DriftOptions, rng: 
         row.threshold, row.distance = options.distance_threshold, score
         row.drift = spec.is_drift(score, options.distance_threshold)
     row.effect = _effect(col, ref, cur, cur_missing)
-    notes = [col.note] if col.note else []
+    notes = [n for n in (col.note, bucketed) if n]
     if min(ref.n, cur.n) < SMALL_SAMPLE:
         row.conclusive = False
         side = "reference" if ref.n <= cur.n else "current set"

@@ -32,7 +32,7 @@ import numpy as np
 
 SMALL_REFERENCE_ROWS = 1000     # Evidently: p-value tests up to this many reference rows, distances above
 FEW_VALUES = 5                  # Evidently: a numeric column with at most this many values is tested as categories
-NULL_ROWS = 50_000              # calibration splits at most this many reference rows (then rescales)
+NULL_ROWS = 20_000              # calibration splits at most this many reference rows (then rescales)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.drift_stats import Counts
+from core.drift_stats import Counts, align
 from core.errors import SchemaMismatch, SpecInvalid, did_you_mean
 
 MIN_ROWS = 10            # fewer rows than this on either side: refuse, nothing can be concluded
@@ -34,7 +34,6 @@ class ColumnSummary:
     counts: Counts | None = None     # None when the column is excluded
     n_missing: int = 0
     std: float = 0.0                 # population std of the reference values (Evidently's Wasserstein norm)
-    kept: tuple[str, ...] | None = None  # bucketed high-cardinality column: the categories kept by name
     excluded: str = ""               # reason the column is left out, or ""
     note: str = ""
     family: str = ""                 # "number", "bool", "datetime" or "text": the other side must match
@@ -56,7 +55,7 @@ class ReferenceSummary:
         """Returns a JSON-safe description and a long frame of counts, for storing in the workspace."""
         meta = {"schema": 1, "n_rows": self.n_rows, "max_categories": self.max_categories, "columns": [
             {"name": c.name, "kind": c.kind, "n_missing": c.n_missing, "std": c.std, "excluded": c.excluded,
-             "note": c.note, "family": c.family, "kept": list(c.kept) if c.kept is not None else None}
+             "note": c.note, "family": c.family}
             for c in self.columns.values()]}
         parts = []
         for c in self.columns.values():
@@ -81,9 +80,8 @@ class ReferenceSummary:
                 keys = (g["number"].to_numpy(np.float64) if c["kind"] == "numeric"
                         else g["label"].astype(str).to_numpy(dtype=object))
                 counts = Counts(keys, g["count"].to_numpy(np.int64))
-            out.columns[c["name"]] = ColumnSummary(
-                c["name"], c["kind"], counts, int(c["n_missing"]), float(c["std"]),
-                tuple(c["kept"]) if c["kept"] is not None else None, c["excluded"], c["note"], c["family"])
+            out.columns[c["name"]] = ColumnSummary(c["name"], c["kind"], counts, int(c["n_missing"]), float(c["std"]),
+                                                   c["excluded"], c["note"], c["family"])
         return out
 
 
@@ -220,17 +218,29 @@ def _summarize_compared(series: pd.Series, kind: str, max_categories: int) -> Co
                 "identifiers change by design, so it is left out"))
         values = np.repeat(counts.keys, counts.counts)
         return ColumnSummary(name, kind, counts, n_missing, float(np.std(values)))
-    if distinct <= max_categories:
-        return ColumnSummary(name, kind, counts, n_missing)
-    if distinct >= ID_SHARE * counts.n:
+    if distinct > max_categories and distinct >= ID_SHARE * counts.n:
         return ColumnSummary(name, kind, n_missing=n_missing, excluded=(
             f"looks like an identifier ({distinct:,} distinct values in {counts.n:,} rows): too sparse to compare "
             "as categories, so it is left out"))
-    order = np.lexsort((counts.keys.astype(str), -counts.counts))[: max_categories - 1]
-    kept = tuple(sorted(str(k) for k in counts.keys[order]))
-    note = (f"{distinct:,} categories: the {len(kept)} most common are compared by name, the other "
-            f"{distinct - len(kept):,} together as {OTHER!r}")
-    return ColumnSummary(name, kind, bucket(counts, kept), n_missing, kept=kept, note=note)
+    return ColumnSummary(name, kind, counts, n_missing)
+
+
+def bucket_pair(ref: Counts, cur: Counts, max_categories: int) -> tuple[Counts, Counts, tuple | None, str]:
+    """Keeps at most max_categories - 1 categories by name and folds the rest into OTHER on both sides.
+
+    The kept ones are the most common in both sets together (shares summed): picking them from the reference alone
+    would keep the ones that were common there by chance, and they would look like they shrank in any new sample.
+    Returns both sides' counts, the kept categories (None when nothing was bucketed) and a note.
+    """
+    keys, a, b = align(ref, cur)
+    if len(keys) <= max_categories:
+        return ref, cur, None, ""
+    combined = a / max(a.sum(), 1) + b / max(b.sum(), 1)
+    order = np.lexsort((keys.astype(str), -combined))[: max_categories - 1]
+    kept = tuple(str(k) for k in keys[order])
+    note = (f"{len(keys):,} categories: the {len(kept)} most common (both sets together) are compared by name, "
+            f"the other {len(keys) - len(kept):,} together as {OTHER!r}")
+    return bucket(ref, kept), bucket(cur, kept), kept, note
 
 
 def bucket(counts: Counts, kept: tuple[str, ...]) -> Counts:
