@@ -80,8 +80,8 @@ def main() -> None:
         st.error(st.session_state.share_error)
         st.stop()
     page = st.navigation(_navigation(viewer))
-    with st.sidebar:
-        st.caption("AI Product Workbench" + (" · read-only view" if viewer else ""))
+    if viewer:
+        st.sidebar.info("Read-only view: shared with you by an analyst.", icon=":material/visibility:")
     try:
         page.run()
     except ScriptControlException:
