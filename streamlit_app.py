@@ -77,7 +77,7 @@ def main() -> None:
     _resolve_role()
     viewer = st.session_state.get("role") == "viewer"
     if viewer and st.session_state.get("share_error"):
-        st.error(st.session_state.share_error)
+        st.error(st.session_state.share_error)  # our own fixed text, no user input in it
         st.stop()
     page = st.navigation(_navigation(viewer))
     if viewer:
@@ -87,7 +87,9 @@ def main() -> None:
     except ScriptControlException:
         raise  # st.stop() and st.rerun() pass through
     except WorkbenchError as err:
-        st.error(str(err), icon=":material/error:")
+        from pages._widgets import md_escape
+
+        st.error(md_escape(str(err)), icon=":material/error:")
     except Exception:  # noqa: BLE001 — the one safety net: log the traceback, show a calm message
         log.exception("Unexpected error on page %s", page.title)
         st.error("Something went wrong on this page, and nothing was changed. Try again; if it keeps happening, "

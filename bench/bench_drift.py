@@ -34,6 +34,7 @@ OURS_SETUP = "import scipy.stats, scipy.spatial.distance, scipy.special\nfrom co
 OURS = """
 r = check_drift({reference}, cur, {columns}{options})
 extra["drift"] = {{c.column: bool(c.drift) for c in r.compared}}
+extra["excluded"] = [c.column for c in r.columns if c.excluded]
 extra["share"] = r.drift_share
 extra["verdict"] = r.verdict
 """
@@ -72,6 +73,7 @@ def main() -> None:
         print(f"  ours {ours.seconds:.2f} s (target <= {target} s), Evidently {evidently.seconds:.2f} s: "
               f"{speedup:.1f}x faster (target >= {MIN_SPEEDUP:.0f}x)  {status}")
         _agreement(ours.extra["drift"], evidently.extra["drift"], calibrated.extra["drift"])
+        print(f"  left out by us (with the reason in the table): {', '.join(ours.extra['excluded'])}")
         print(f"  our verdict: {ours.extra['verdict']}")
         print(f"  Evidently's methods: {', '.join(evidently.extra['methods'])}")
 

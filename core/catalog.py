@@ -39,7 +39,7 @@ class ModelEntry:
     max_rows: int | None = None  # above this many training rows the model trains on a stated sample
     notes: str = ""
     regression_builder: str | None = None
-    fixed: dict = field(default_factory=dict)  # constructor arguments the user does not choose
+    fixed: dict = field(default_factory=dict, hash=False)  # constructor arguments the user does not choose
     is_baseline: bool = False
 
     def builder_for(self, task: str) -> str:
@@ -78,11 +78,10 @@ class MetricEntry:
 
 
 MODELS: tuple[ModelEntry, ...] = (
-    ModelEntry("dummy", "Baseline (no model)", CLASSIFICATION | REGRESSION, "sklearn.dummy:DummyClassifier",
-               (Param("strategy", "prior", choices=("prior", "most_frequent", "stratified"),
-                      help="How the baseline guesses: the class shares, the most common class, or at random."),),
+    ModelEntry("dummy", "Baseline (no model)", CLASSIFICATION | REGRESSION, "sklearn.dummy:DummyClassifier", (),
                regression_builder="sklearn.dummy:DummyRegressor", is_baseline=True,
-               notes="Predicts without looking at the features. Any real model must beat it."),
+               notes="Predicts without looking at the features (the class shares, or the average). Any real model "
+                     "must beat it."),
     ModelEntry("logreg", "Logistic regression", CLASSIFICATION, "sklearn.linear_model:LogisticRegression",
                (Param("C", 1.0, 0.001, 100.0, log=True, help="Lower values keep the model simpler (more regularised)."),
                 Param("class_weight", "none", choices=("none", "balanced"),

@@ -299,8 +299,6 @@ def criteria_warnings(criteria: SuccessCriteria, task: str, class_shares: Mappin
             if -fp >= 5 * -fn and criteria.primary_metric == "recall":
                 out.append(f"A false alarm costs {abs(fp) / abs(fn):.0f}× a missed case, so precision (being right "
                            "when flagging) fits better than recall as the primary metric.")
-    if criteria.okr is not None and len(criteria.okr.key_results) > MAX_KEY_RESULTS:
-        out.append(f"An OKR works best with {MIN_KEY_RESULTS}–{MAX_KEY_RESULTS} key results.")
     return out
 
 

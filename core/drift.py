@@ -15,8 +15,8 @@ import pandas as pd
 
 from core import drift_stats as stats
 from core.drift_stats import TESTS, Counts
-from core.drift_summary import (SMALL_SAMPLE, ColumnSummary, ReferenceSummary, bucket_pair, check_present,
-                                check_rows, check_same_family, column_counts, resolve_kinds, summarize_column)
+from core.drift_summary import (SMALL_SAMPLE, ColumnSummary, ReferenceSummary, bucket, check_present, check_rows,
+                                check_same_family, column_counts, resolve_kinds, summarize_column)
 from core.errors import SchemaMismatch, SpecInvalid
 
 METHODS = {
@@ -149,7 +149,8 @@ class DriftResult:
         o = self.options
         if o.calibrated:
             text = (f"Thresholds calibrated on the reference ({o.n_boot} resamples): about {o.alpha:.0%} of stable "
-                    "columns are flagged by chance.")
+                    "columns are flagged by chance (up to about twice that for heavy-tailed numbers when both sides "
+                    "have a similar number of rows).")
         else:
             text = (f"Evidently's default thresholds: p-value tests flag about {o.alpha:.0%} of stable columns by "
                     f"chance; the fixed {o.distance_threshold} distance threshold has no stated false-alarm rate.")
@@ -293,9 +294,9 @@ def _check_options(o: DriftOptions) -> None:
 def _compare(col: ColumnSummary, series: pd.Series, options: DriftOptions, rng: np.random.Generator) -> ColumnDrift:
     check_same_family(col.name, col.family, series)
     cur, cur_missing = column_counts(series, col.kind, "current")
-    ref, bucketed = col.counts, ""
-    if col.kind == "categorical":
-        ref, cur, _, bucketed = bucket_pair(ref, cur, options.max_categories)
+    if col.kept is not None:
+        cur = bucket(cur, col.kept)
+    ref = col.counts
     key = stats.choose_test(col.kind, ref.n, _n_values(col.kind, ref, cur), options.method)
     spec = TESTS[key]
     statistic, score = stats.run_test(key, ref, cur, col.std)
@@ -314,7 +315,7 @@ def _compare(col: ColumnSummary, series: pd.Series, options: DriftOptions, rng: 
         row.threshold, row.distance = options.distance_threshold, score
         row.drift = spec.is_drift(score, options.distance_threshold)
     row.effect = _effect(col, ref, cur, cur_missing)
-    notes = [n for n in (col.note, bucketed) if n]
+    notes = [col.note] if col.note else []
     if min(ref.n, cur.n) < SMALL_SAMPLE:
         row.conclusive = False
         side = "reference" if ref.n <= cur.n else "current set"

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from core.drift import DriftOptions, summarize_reference
-from core.drift_summary import OTHER, bucket_pair, check_present, check_rows, check_same_family, column_counts
+from core.drift_summary import OTHER, check_present, check_rows, check_same_family
 from core.errors import SpecInvalid, WorkbenchError
 
 MAX_REPORT_ROWS = 20_000   # per side; Evidently takes ~7 s for 50k vs 50k rows x 20 columns
@@ -144,11 +144,9 @@ def _prepare(reference: pd.DataFrame, current: pd.DataFrame, columns: dict[str, 
             cur[name] = current[name].to_numpy(dtype=np.float64, na_value=np.nan)
         else:
             categorical.append(name)
-            cur_counts, _ = column_counts(current[name], "categorical", "current")
-            _, _, kept, note = bucket_pair(col.counts, cur_counts, DriftOptions().max_categories)
-            ref[name], cur[name] = _as_labels(reference[name], kept), _as_labels(current[name], kept)
-            if note:
-                notes.append(f"{name!r}: {note}.")
+            ref[name], cur[name] = _as_labels(reference[name], col.kept), _as_labels(current[name], col.kept)
+            if col.kept is not None:
+                notes.append(f"{name!r}: {col.note}.")
     from evidently import BinaryClassification, DataDefinition, MulticlassClassification, Regression
 
     kw = {}

@@ -170,51 +170,59 @@ def z_test(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 def null_statistics(key: str, ref: Counts, n_ref: int, n_cur: int, ref_std: float,
                     n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Draws the test statistic's spread under no drift by splitting the reference into random chunks.
+    """Draws the test statistic's spread under no drift, from the reference alone, at the real sample sizes.
 
-    Each draw splits (up to NULL_ROWS of) the reference rows at random into a pseudo-reference and a pseudo-current
-    chunk in the real sizes' ratio: both chunks are genuine samples of the reference distribution, tails included.
-    Statistics are then rescaled to the real sizes: distances and K-S shrink with sqrt(1/n_ref + 1/n_cur) under no
-    drift, the chi-square statistic grows with (1 + n_cur/n_ref), and |z| is already standardized.
+    Categories (chi-square, Z, Jensen-Shannon): both sides are redrawn from the reference's shares (multinomial) at
+    the real sizes. Continuous values (K-S, Wasserstein): resampling would never reach past the reference's extremes,
+    which the distance is most sensitive to, so (up to NULL_ROWS of) the reference rows are split at random into a
+    pseudo-reference and a pseudo-current chunk, both genuine samples of its distribution, and the statistic is
+    rescaled to the real sizes by sqrt(1/n_ref + 1/n_cur), the rate at which it shrinks under no drift.
     """
+    if key not in ("ks", "wasserstein"):
+        probs = ref.counts / ref.n
+        a = rng.multinomial(n_ref, probs, size=n_boot).astype(np.float64)
+        b = rng.multinomial(n_cur, probs, size=n_boot).astype(np.float64)
+        return _category_statistic(key, a, b)
     m = min(ref.n, NULL_ROWS)
     atoms = np.repeat(np.arange(len(ref.keys)), ref.counts)
     if m < ref.n:
         atoms = atoms[np.sort(rng.choice(ref.n, m, replace=False))]
     present, atoms = np.unique(atoms, return_inverse=True)
     keys, k = ref.keys[present], len(present)
-    total = np.bincount(atoms, minlength=k)
     # The current-sized chunk is exact whenever the reference holds twice as many rows; else split in proportion.
     m_b = n_cur if 2 * n_cur <= m else int(min(max(round(m * n_cur / (n_ref + n_cur)), 1), m - 1))
     m_a = m - m_b
+    scale = np.sqrt((1 / n_ref + 1 / n_cur) / (1 / m_a + 1 / m_b))
     chunk = rng.permuted(np.tile(np.arange(m) < m_b, (n_boot, 1)), axis=1)
     rows, positions = np.nonzero(chunk)
     b = np.bincount(rows * k + atoms[positions], minlength=n_boot * k).reshape(n_boot, k).astype(np.float64)
-    a = total - b
-    scale = np.sqrt((1 / n_ref + 1 / n_cur) / (1 / m_a + 1 / m_b))
-    if key in ("ks", "wasserstein"):
-        fa = np.cumsum(a, axis=1) / m_a
-        fb = np.cumsum(b, axis=1) / m_b
-        if key == "ks":
-            return scale * np.max(np.abs(fa - fb), axis=1)
-        return scale * np.sum(np.abs(fa - fb)[:, :-1] * np.diff(keys), axis=1) / max(ref_std, 0.001)
+    fa = np.cumsum(np.bincount(atoms, minlength=k) - b, axis=1) / m_a
+    fb = np.cumsum(b, axis=1) / m_b
+    if key == "ks":
+        return scale * np.max(np.abs(fa - fb), axis=1)
+    return scale * np.sum(np.abs(fa - fb)[:, :-1] * np.diff(keys), axis=1) / max(ref_std, 0.001)
+
+
+def _category_statistic(key: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The statistic for each row pair of count vectors (reference row a, current row b)."""
+    n_a, n_b = a.sum(axis=1, keepdims=True), b.sum(axis=1, keepdims=True)
     if key == "chisquare":
-        expected = a * (m_b / m_a)
+        expected = a * (n_b / n_a)
         with np.errstate(divide="ignore", invalid="ignore"):
             terms = np.where((expected == 0) & (b == 0), 0.0, (b - expected) ** 2 / expected)
-        return terms.sum(axis=1) * (1 + n_cur / n_ref) / (1 + m_b / m_a)
+        return terms.sum(axis=1)
     if key == "z":
-        p1, p2 = 1 - a[:, 0] / m_a, 1 - b[:, 0] / m_b
-        pooled = (p1 * m_a + p2 * m_b) / m
+        p1, p2 = 1 - a[:, 0] / n_a[:, 0], 1 - b[:, 0] / n_b[:, 0]
+        pooled = (a.sum(axis=1) - a[:, 0] + b.sum(axis=1) - b[:, 0]) / (n_a[:, 0] + n_b[:, 0])
         with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.abs(p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / m_a + 1.0 / m_b))
+            z = np.abs(p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n_a[:, 0] + 1.0 / n_b[:, 0]))
         return np.nan_to_num(z, nan=0.0)
     if key == "jensenshannon":
         from scipy.special import rel_entr
 
-        p, q = a / m_a, b / m_b
+        p, q = a / n_a, b / n_b
         mid = (p + q) / 2
-        return scale * np.sqrt(np.maximum((rel_entr(p, mid).sum(axis=1) + rel_entr(q, mid).sum(axis=1)) / 2, 0))
+        return np.sqrt(np.maximum((rel_entr(p, mid).sum(axis=1) + rel_entr(q, mid).sum(axis=1)) / 2, 0.0))
     raise ValueError(f"unknown test {key!r}")
 
 

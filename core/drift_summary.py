@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.drift_stats import Counts, align
+from core.drift_stats import Counts
 from core.errors import SchemaMismatch, SpecInvalid, did_you_mean
 
 MIN_ROWS = 10            # fewer rows than this on either side: refuse, nothing can be concluded
 SMALL_SAMPLE = 100       # fewer values than this on either side: compute, but say it is too small to conclude
 ID_SHARE = 0.5           # a text column with more distinct values than this share of rows looks like an identifier
+MIN_SHARE = 0.01         # in a column with many categories, only those covering this share of rows are named
 OTHER = "(other values)"
 
 # Workspace kinds (core/staging.py) and the usual spellings, mapped to the two kinds drift compares.
@@ -34,6 +35,7 @@ class ColumnSummary:
     counts: Counts | None = None     # None when the column is excluded
     n_missing: int = 0
     std: float = 0.0                 # population std of the reference values (Evidently's Wasserstein norm)
+    kept: tuple[str, ...] | None = None  # many categories: those compared by name (the rest are bucketed)
     excluded: str = ""               # reason the column is left out, or ""
     note: str = ""
     family: str = ""                 # "number", "bool", "datetime" or "text": the other side must match
@@ -55,7 +57,7 @@ class ReferenceSummary:
         """Returns a JSON-safe description and a long frame of counts, for storing in the workspace."""
         meta = {"schema": 1, "n_rows": self.n_rows, "max_categories": self.max_categories, "columns": [
             {"name": c.name, "kind": c.kind, "n_missing": c.n_missing, "std": c.std, "excluded": c.excluded,
-             "note": c.note, "family": c.family}
+             "note": c.note, "family": c.family, "kept": None if c.kept is None else list(c.kept)}
             for c in self.columns.values()]}
         parts = []
         for c in self.columns.values():
@@ -80,8 +82,9 @@ class ReferenceSummary:
                 keys = (g["number"].to_numpy(np.float64) if c["kind"] == "numeric"
                         else g["label"].astype(str).to_numpy(dtype=object))
                 counts = Counts(keys, g["count"].to_numpy(np.int64))
+            kept = None if c.get("kept") is None else tuple(c["kept"])
             out.columns[c["name"]] = ColumnSummary(c["name"], c["kind"], counts, int(c["n_missing"]), float(c["std"]),
-                                                   c["excluded"], c["note"], c["family"])
+                                                   kept, c["excluded"], c["note"], c["family"])
         return out
 
 
@@ -218,29 +221,24 @@ def _summarize_compared(series: pd.Series, kind: str, max_categories: int) -> Co
                 "identifiers change by design, so it is left out"))
         values = np.repeat(counts.keys, counts.counts)
         return ColumnSummary(name, kind, counts, n_missing, float(np.std(values)))
-    if distinct > max_categories and distinct >= ID_SHARE * counts.n:
+    if distinct <= max_categories:
+        return ColumnSummary(name, kind, counts, n_missing)
+    if distinct >= ID_SHARE * counts.n:
         return ColumnSummary(name, kind, n_missing=n_missing, excluded=(
             f"looks like an identifier ({distinct:,} distinct values in {counts.n:,} rows): too sparse to compare "
             "as categories, so it is left out"))
-    return ColumnSummary(name, kind, counts, n_missing)
-
-
-def bucket_pair(ref: Counts, cur: Counts, max_categories: int) -> tuple[Counts, Counts, tuple | None, str]:
-    """Keeps at most max_categories - 1 categories by name and folds the rest into OTHER on both sides.
-
-    The kept ones are the most common in both sets together (shares summed): picking them from the reference alone
-    would keep the ones that were common there by chance, and they would look like they shrank in any new sample.
-    Returns both sides' counts, the kept categories (None when nothing was bucketed) and a note.
-    """
-    keys, a, b = align(ref, cur)
-    if len(keys) <= max_categories:
-        return ref, cur, None, ""
-    combined = a / max(a.sum(), 1) + b / max(b.sum(), 1)
-    order = np.lexsort((keys.astype(str), -combined))[: max_categories - 1]
-    kept = tuple(str(k) for k in keys[order])
-    note = (f"{len(keys):,} categories: the {len(kept)} most common (both sets together) are compared by name, "
-            f"the other {len(keys) - len(kept):,} together as {OTHER!r}")
-    return bucket(ref, kept), bucket(cur, kept), kept, note
+    # Only categories common enough to be stable are kept by name: the ones that are merely the most common of many
+    # rare ones are so partly by chance, and would seem to shrink in any new sample.
+    common = np.flatnonzero(counts.counts >= MIN_SHARE * counts.n)
+    common = common[np.lexsort((counts.keys[common].astype(str), -counts.counts[common]))][: max_categories - 1]
+    if len(common) < 2:
+        return ColumnSummary(name, kind, n_missing=n_missing, excluded=(
+            f"{distinct:,} categories and {'only one covers' if len(common) else 'none covers'} {MIN_SHARE:.0%} of "
+            "rows: too sparse to compare as categories (like an identifier), so it is left out"))
+    kept = tuple(sorted(str(k) for k in counts.keys[common]))
+    note = (f"{distinct:,} categories: the {len(kept)} covering {MIN_SHARE:.0%}+ of reference rows are compared by "
+            f"name, the other {distinct - len(kept):,} together as {OTHER!r}")
+    return ColumnSummary(name, kind, bucket(counts, kept), n_missing, kept=kept, note=note)
 
 
 def bucket(counts: Counts, kept: tuple[str, ...]) -> Counts:

@@ -128,7 +128,8 @@ def drift_over_time(reference: pd.DataFrame, current: pd.DataFrame, time_column:
                 if worse:
                     window.flagged = True
                     side = "below" if higher_is_better else "above"
-                    window.reasons.append(f"{metric_name} {window.metric:.3g} is {side} the {metric_threshold:g} target")
+                    window.reasons.append(
+                        f"{metric_name} {window.metric:.3g} is {side} the {metric_threshold:g} target")
     return OverTimeResult(windows, freq, options, metric_name, metric_threshold, notes)
 
 

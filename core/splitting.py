@@ -23,11 +23,10 @@ The same seed gives the same rows: order comes from DuckDB's `hash(row id, seed)
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -413,7 +412,3 @@ def _rows_of(ws, split, key, column, value, columns, with_row_id, fold=None) -> 
            f"JOIN {quote_ident(table)} f ON d.rowid = f._row WHERE {where} ORDER BY d.rowid")
     return ws.read_arrow(sql, params).to_pandas()
 
-
-def spec_summary(spec: SplitSpec) -> dict[str, Any]:
-    """Returns the spec as a flat dict for display and JSON output."""
-    return json.loads(json.dumps(spec.to_dict()))

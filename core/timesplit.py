@@ -39,7 +39,7 @@ def time_expression(ws: Workspace, info: DatasetInfo, column: str) -> tuple[str,
     if dtype.startswith(_NUMBER_TYPES):
         return f"CAST({q} AS DOUBLE)", False
     if dtype.startswith("VARCHAR"):
-        bad = ws.read_rows(f"SELECT {q} FROM {quote_ident(info.table)} WHERE {q} IS NOT NULL AND trim({q}) <> '' "
+        bad = ws.read_rows(f"SELECT DISTINCT {q} FROM {quote_ident(info.table)} WHERE {q} IS NOT NULL AND trim({q}) <> '' "
                            f"AND TRY_CAST({q} AS TIMESTAMP) IS NULL LIMIT 3")
         if bad:
             n_bad = ws.read_rows(f"SELECT count(*) FROM {quote_ident(info.table)} WHERE {q} IS NOT NULL AND "

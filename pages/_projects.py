@@ -16,21 +16,13 @@ from core.criteria import describe_criteria
 from core.projects import Project, list_projects
 from core.splitting import Split, list_splits
 from core.workspace import Workspace
-from pages._widgets import empty_state
+from pages._widgets import empty_state, md_escape
 
 DEFINE_PAGE = "pages/01_define.py"
 SPLIT_PAGE = "pages/06_split.py"
 _PICKER = "projects.picker"
 _SPLIT_PICKER = "projects.split"
 _TASK_SHORT = {"binary": "binary", "multiclass": "multiclass", "regression": "regression", "clustering": "clustering"}
-
-
-def md_escape(text: object) -> str:
-    """Escapes Markdown so user text (names, problem statements) shows literally, never as formatting or links."""
-    out = str(text)
-    for ch in "\\`*_{}[]()#+-.!|<>~$:":
-        out = out.replace(ch, "\\" + ch)
-    return out
 
 
 def _current_id(ids: list[str]) -> str | None:

@@ -35,6 +35,14 @@ def is_viewer() -> bool:
     return st.session_state.get("role") == "viewer"
 
 
+def md_escape(text: object) -> str:
+    """Escapes Markdown so user text (names, problem statements) shows literally, never as formatting or links."""
+    out = str(text)
+    for ch in "\\`*_{}[]()#+-.!|<>~$:":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
 def page_header(title: str, subtitle: str = "") -> None:
     st.title(title)
     if subtitle:
@@ -43,7 +51,7 @@ def page_header(title: str, subtitle: str = "") -> None:
 
 def empty_state(message: str, page_path: str | None = None, label: str | None = None, icon: str = ":material/info:") -> None:
     """Shows what to do when there is nothing to show yet, with a link to the page that fixes it, then stops."""
-    st.info(message, icon=icon)
+    st.info(md_escape(message), icon=icon)
     if page_path:
         try:
             st.page_link(page_path, label=label or "Go there", icon=":material/arrow_forward:")
@@ -54,7 +62,7 @@ def empty_state(message: str, page_path: str | None = None, label: str | None = 
 
 def show_error(err: WorkbenchError) -> None:
     """Shows a user-caused problem as a calm message (never a traceback)."""
-    st.error(str(err), icon=":material/error:")
+    st.error(md_escape(str(err)), icon=":material/error:")
 
 
 def dataset_picker(ws: Workspace, key: str, label: str = "Dataset", datasets: Sequence[DatasetInfo] | None = None,

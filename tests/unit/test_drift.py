@@ -179,18 +179,34 @@ def test_small_samples_are_marked_inconclusive():
     assert "had too few values to conclude" in result.verdict
 
 
-def test_id_like_columns_are_excluded_and_many_categories_bucketed():
+def _cities(n: int, rng: np.random.Generator) -> np.ndarray:
+    """20 common cities (4 % each) and 200 rare ones (0.1 % each)."""
+    names = [f"city{i}" for i in range(220)]
+    return rng.choice(names, n, p=[0.04] * 20 + [0.001] * 200)
+
+
+def test_id_like_and_sparse_columns_are_excluded_and_many_categories_bucketed():
     rng = np.random.default_rng(6)
     n = 3000
     ref = pd.DataFrame({"row": np.arange(n), "customer": [f"C{i}" for i in rng.permutation(n)],
-                        "city": rng.choice([f"city{i}" for i in range(120)], n), "x": rng.normal(size=n)})
-    cur = ref.assign(row=np.arange(n) + n, customer=[f"D{i}" for i in range(n)])
-    kinds = {"row": "numeric", "customer": "categorical", "city": "categorical", "x": "numeric"}
-    rows = {c.column: c for c in check_drift(ref, cur, kinds).columns}
-    assert rows["row"].excluded and "row number or identifier" in rows["row"].notes
-    assert rows["customer"].excluded and "identifier" in rows["customer"].notes
-    assert not rows["city"].excluded and "the 49 most common (both sets together)" in rows["city"].notes
-    assert rows["city"].drift is False and rows["x"].drift is False
+                        "account": rng.choice([f"A{i}" for i in range(600)], n), "city": _cities(n, rng),
+                        "x": rng.normal(size=n)})
+    cur = pd.DataFrame({"row": np.arange(n) + n, "customer": [f"D{i}" for i in range(n)],
+                        "account": rng.choice([f"A{i}" for i in range(600)], n), "city": _cities(n, rng),
+                        "x": rng.normal(size=n)})
+    kinds = {"row": "numeric", "customer": "categorical", "account": "categorical", "city": "categorical",
+             "x": "numeric"}
+    for options in (DriftOptions(), DriftOptions(calibrated=True)):
+        rows = {c.column: c for c in check_drift(ref, cur, kinds, options).columns}
+        assert rows["row"].excluded and "row number or identifier" in rows["row"].notes
+        assert rows["customer"].excluded and "looks like an identifier" in rows["customer"].notes
+        assert rows["account"].excluded and "none covers 1% of rows: too sparse" in rows["account"].notes
+        assert not rows["city"].excluded and "the 20 covering 1%+ of reference rows" in rows["city"].notes
+        assert rows["city"].drift is False and rows["x"].drift is False
+    moved = cur.assign(city=np.where(cur["city"] == "city0", "city1", cur["city"]))
+    city = next(c for c in check_drift(ref, moved, kinds, DriftOptions(calibrated=True)).columns
+                if c.column == "city")
+    assert city.drift and ("'city0'" in city.effect or "'city1'" in city.effect)
 
 
 def test_effects_read_like_sentences():

@@ -1,4 +1,4 @@
-"""Evidently report: our verdicts agree with Evidently's own, samples are stated, and report HTML cannot run as the app."""
+"""Evidently report: our verdicts agree with Evidently's own, samples are stated, report HTML cannot act as the app."""
 
 from __future__ import annotations
 

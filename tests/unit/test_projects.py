@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.criteria import Guardrail, SuccessCriteria
+from core.criteria import Guardrail, SuccessCriteria, metric_choices
 from core.errors import InUse, NameInvalid, NotFound, PermissionDenied, SpecInvalid, TargetNotUsable
 from core.projects import (
     archive_project,
@@ -135,7 +135,10 @@ def test_update_rename_duplicate_archive(ds):
     assert updated.criteria == crit and updated.users_and_decision == "The call team"
     retarget = update_project(ws, project.id, target="colour")
     assert retarget.task == "multiclass" and retarget.positive_class is None
-    assert retarget.criteria.primary_metric != "recall"  # recall does not fit multiclass, so defaults came back
+    assert retarget.criteria == crit  # recall can still be measured for several classes, so the criteria stay
+    numeric = update_project(ws, project.id, target="price")
+    assert numeric.task == "regression" and numeric.criteria.primary_metric in metric_choices("regression")
+    assert update_project(ws, project.id, target="colour").task == "multiclass"
     with pytest.raises(SpecInvalid, match="Cannot change name"):
         update_project(ws, project.id, name="other")
 
