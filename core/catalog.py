@@ -41,15 +41,20 @@ class ModelEntry:
     regression_builder: str | None = None
     fixed: dict = field(default_factory=dict, hash=False)  # constructor arguments the user does not choose
     is_baseline: bool = False
+    regression_params: tuple[Param, ...] | None = None  # when regression takes other settings than classification
 
     def builder_for(self, task: str) -> str:
         return self.regression_builder if task == "regression" and self.regression_builder else self.builder
 
-    def param(self, name: str) -> Param:
-        for p in self.params:
+    def params_for(self, task: str | None = None) -> tuple[Param, ...]:
+        """The settings a user can choose for this task."""
+        return self.regression_params if task == "regression" and self.regression_params is not None else self.params
+
+    def param(self, name: str, task: str | None = None) -> Param:
+        for p in self.params_for(task):
             if p.name == name:
                 return p
-        raise unknown("setting", name, [p.name for p in self.params], where=self.label)
+        raise unknown("setting", name, [p.name for p in self.params_for(task)], where=self.label)
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,8 @@ class MetricEntry:
 MODELS: tuple[ModelEntry, ...] = (
     ModelEntry("dummy", "Baseline (no model)", CLASSIFICATION | REGRESSION, "sklearn.dummy:DummyClassifier", (),
                regression_builder="sklearn.dummy:DummyRegressor", is_baseline=True,
+               regression_params=(Param("strategy", "mean", choices=("mean", "median"),
+                                        help="Whether the baseline always predicts the average or the middle value."),),
                notes="Predicts without looking at the features (the class shares, or the average). Any real model "
                      "must beat it."),
     ModelEntry("logreg", "Logistic regression", CLASSIFICATION, "sklearn.linear_model:LogisticRegression",
@@ -198,11 +205,11 @@ def metric_entry(key: str) -> MetricEntry:
     raise unknown("metric", key, [m.key for m in METRICS])
 
 
-def resolve_params(entry: ModelEntry, params: dict | None) -> dict:
+def resolve_params(entry: ModelEntry, params: dict | None, task: str | None = None) -> dict:
     """Merges user params over the defaults, checking names, ranges and choices. Raises: SpecInvalid, NotFound."""
-    out = {p.name: p.default for p in entry.params}
+    out = {p.name: p.default for p in entry.params_for(task)}
     for name, value in (params or {}).items():
-        p = entry.param(name)
+        p = entry.param(name, task)
         if p.choices is not None:
             if value not in p.choices:
                 raise SpecInvalid(f"{entry.label}: {name} must be one of {', '.join(map(str, p.choices))}, "

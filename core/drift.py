@@ -357,7 +357,7 @@ def _effect(col: ColumnSummary, ref: Counts, cur: Counts, cur_missing: int) -> s
         keys, a, b = stats.align(ref, cur)
         pa, pb = a / a.sum(), b / b.sum()
         change = np.round(np.abs(pb - pa), 12)
-        relative = change / np.maximum(pa, pb)          # ties go to the category that changed most for its size
+        relative = change / np.maximum(np.maximum(pa, pb), 1e-300)  # ties: the category that changed most for its size
         i = int(np.lexsort((relative, change))[-1])
         label = str(keys[i])[:40]
         if pa[i] == 0:
@@ -365,7 +365,7 @@ def _effect(col: ColumnSummary, ref: Counts, cur: Counts, cur_missing: int) -> s
         elif pb[i] == 0:
             text = f"{label!r} ({_pct(pa[i])} of the reference) is absent from the current set"
         elif _pct(pa[i]) == _pct(pb[i]):
-            text = f"shares stayed close (largest change: {label!r} at {_pct(pa[i])})"
+            text = f"shares stayed close ({label!r}: {_pct(pa[i])} on both sides)"
         else:
             text = f"share of {label!r} {'rose' if pb[i] > pa[i] else 'fell'} from {_pct(pa[i])} to {_pct(pb[i])}"
     e0 = col.n_missing / (col.n_missing + ref.n)

@@ -154,6 +154,7 @@ def column_counts(series: pd.Series, kind: str, side: str) -> tuple[Counts, int]
         counts = Counts.of_sorted(values)
     else:
         vc = series.value_counts(dropna=True, sort=False)
+        vc = vc[vc > 0]                              # a pandas Categorical also lists its unused categories
         labels = _labels(vc.index)
         if len(labels) != len(set(labels)):         # e.g. 1 and 1.0: same category once written as text
             vc = pd.Series(vc.to_numpy(), index=labels).groupby(level=0).sum()

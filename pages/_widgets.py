@@ -36,9 +36,13 @@ def is_viewer() -> bool:
 
 
 def md_escape(text: object) -> str:
-    """Escapes Markdown so user text (names, problem statements) shows literally, never as formatting or links."""
+    """Escapes Markdown so user text (names, problem statements) shows literally, never as formatting or links.
+
+    Links and images need brackets, colour directives (`:red[...]`) too: escaping those, emphasis, code, tables,
+    maths and headings is enough, and plain punctuation such as '1.05' or '(2024)' stays readable in tests and logs.
+    """
     out = str(text)
-    for ch in "\\`*_{}[]()#+-.!|<>~$:":
+    for ch in "\\`*_[]<>|~$#":
         out = out.replace(ch, "\\" + ch)
     return out
 

@@ -219,6 +219,20 @@ def test_effects_read_like_sentences():
     assert rows["plan"].effect == "share of 'premium' fell from 30% to 18%"
 
 
+def test_typed_columns_compare_cleanly():
+    rng = np.random.default_rng(14)
+    ref = pd.DataFrame({"tier": pd.Categorical(rng.choice(["a", "b", "c"], 400), categories=["a", "b", "c", "unused"]),
+                        "n": pd.array(rng.integers(0, 40, 400), dtype="Int64"),
+                        "ok": pd.array(rng.choice([True, False], 400), dtype="boolean")})
+    ref.loc[0, "n"], ref.loc[1, "ok"] = pd.NA, pd.NA
+    rows = {c.column: c for c in check_drift(ref, ref.copy(), {"tier": "categorical", "n": "numeric",
+                                                               "ok": "boolean"}).columns}
+    assert rows["tier"].method == "chi-square p_value" and rows["tier"].p_value == pytest.approx(1.0)
+    assert rows["n"].n_reference == 399 and rows["n"].p_value == pytest.approx(1.0)
+    assert rows["ok"].method == "Z-test p_value" and not rows["ok"].drift
+    assert rows["tier"].effect.startswith("shares stayed close")
+
+
 def test_saved_reference_summary_gives_the_same_result():
     rng = np.random.default_rng(9)
     ref, cur = frame(2000, rng), frame(1500, rng, shifted=True)
