@@ -25,20 +25,18 @@ BOOSTER_SLOT = "xgboost-booster:model"  # stands in for the fitted XGBoost objec
 MAX_UNPACKED_BYTES = 2 * 1024**3
 
 # Types that skops does not trust by default but a workbench pipeline needs. Reviewed by hand: each is plain data or
-# a function of this project; skops' own defaults already cover scikit-learn estimators, numpy dtypes and arrays.
+# a function of this project; skops' own defaults already cover scikit-learn estimators and numpy arrays.
 TRUSTED_TYPES: tuple[str, ...] = (
-    "builtins.slice",
-    "core.preprocess.EncodedXGBClassifier",
-    "core.preprocess.as_float",
+    "core.preprocess.EncodedLabelClassifier",  # keeps a classifier's original labels (XGBoost needs 0..k-1)
+    "core.preprocess.as_flag",  # the module-level functions FunctionTransformer steps refer to
     "core.preprocess.as_text",
     "core.preprocess.date_parts",
     "core.preprocess.date_part_names",
-    "core.preprocess.same_names",
-    "sklearn.tree._tree.Tree",
-    "sklearn.neighbors._kd_tree.KDTree",
+    "numpy.dtype",  # OneHotEncoder's output dtype
+    "sklearn.tree._tree.Tree",  # the fitted trees of decision tree and random forest
+    "sklearn.neighbors._kd_tree.KDTree",  # k-nearest neighbours' search index, when it builds one
     "sklearn.neighbors._ball_tree.BallTree",
-    "sklearn.utils._bunch.Bunch",
-    "numpy.ndarray",
+    "xgboost.sklearn.XGBClassifier",  # the UNFITTED settings object inside the wrapper; its trees live in booster.ubj
 )
 
 _XGB_CLASSES = {"XGBClassifier", "XGBRegressor"}
@@ -124,7 +122,7 @@ def _detach_xgboost(pipeline: Any) -> tuple[Any, dict | None]:
     out = copy.copy(pipeline)
     if holder is not None:
         wrapper = copy.copy(holder)
-        wrapper.model_ = BOOSTER_SLOT
+        wrapper.estimator_ = BOOSTER_SLOT
         out.steps = [*steps[:-1], (name, wrapper)]
     else:
         out.steps = [*steps[:-1], (name, BOOSTER_SLOT)]
@@ -138,8 +136,8 @@ def _find_xgb(final: Any) -> tuple[Any, Any]:
         return None, None
     if isinstance(final, XGBModel):
         return final, None
-    inner = getattr(final, "model_", None)
-    if type(final).__name__ == "EncodedXGBClassifier" and isinstance(inner, XGBModel):
+    inner = getattr(final, "estimator_", None)
+    if type(final).__name__ == "EncodedLabelClassifier" and isinstance(inner, XGBModel):
         return inner, final
     return None, None
 
@@ -164,8 +162,8 @@ def _attach_xgboost(pipeline: Any, meta: dict, raw: bytes) -> None:
     name, final = steps[-1]
     if meta.get("slot") == "final" and final == BOOSTER_SLOT:
         pipeline.steps[-1] = (name, model)
-    elif meta.get("slot") == "wrapped" and type(final).__name__ == "EncodedXGBClassifier" \
-            and getattr(final, "model_", None) == BOOSTER_SLOT:
-        final.model_ = model
+    elif meta.get("slot") == "wrapped" and type(final).__name__ == "EncodedLabelClassifier" \
+            and getattr(final, "estimator_", None) == BOOSTER_SLOT:
+        final.estimator_ = model
     else:
         raise ArtifactRejected("The saved XGBoost model does not fit its pipeline, so it was not loaded. Retrain it.")

@@ -302,8 +302,8 @@ def _compare(col: ColumnSummary, series: pd.Series, options: DriftOptions, rng: 
     statistic, score = stats.run_test(key, ref, cur, col.std)
     row = ColumnDrift(col.name, col.kind, spec.label, key, statistic, n_reference=ref.n, n_current=cur.n)
     if options.calibrated:
-        null = stats.null_statistics(key, ref, ref.n, cur.n, col.std, options.n_boot, rng)
-        row.p_value, row.threshold = stats.calibrated_verdict(statistic, null, options.alpha)
+        null = stats.draw_null(key, ref, ref.n, cur.n, col.std, options.n_boot, rng)
+        row.p_value, row.threshold = stats.calibrate(statistic, null, options.alpha)
         row.drift = row.p_value <= options.alpha
         row.calibrated = True
         row.method = f"{spec.statistic}, threshold calibrated on the reference"
@@ -333,7 +333,7 @@ def _n_values(kind: str, ref: Counts, cur: Counts) -> int:
 
 def _apply_bh(rows: list[ColumnDrift], alpha: float) -> None:
     tested = [r for r in rows if not r.excluded and r.p_value is not None]
-    adjusted = stats.benjamini_hochberg(np.array([r.p_value for r in tested]))
+    adjusted = stats.adjust_benjamini_hochberg(np.array([r.p_value for r in tested]))
     for row, adj in zip(tested, adjusted):
         row.p_value_adjusted = float(adj)
         row.drift = bool(adj <= alpha)

@@ -36,7 +36,7 @@ NULL_ROWS = 20_000              # calibration splits at most this many reference
 
 
 @dataclass(frozen=True)
-class TestSpec:
+class StatTestSpec:
     """One statistical test: how it is labelled and how its score is compared with the threshold."""
 
     key: str
@@ -56,12 +56,12 @@ class TestSpec:
 
 
 TESTS = {
-    "ks": TestSpec("ks", "K-S p_value", "K-S statistic", "p-value", 0.05, True),
-    "chisquare": TestSpec("chisquare", "chi-square p_value", "chi-square statistic", "p-value", 0.05, False),
-    "z": TestSpec("z", "Z-test p_value", "Z statistic (absolute)", "p-value", 0.05, False),
-    "wasserstein": TestSpec("wasserstein", "Wasserstein distance (normed)", "Wasserstein distance (normed)",
+    "ks": StatTestSpec("ks", "K-S p_value", "K-S statistic", "p-value", 0.05, True),
+    "chisquare": StatTestSpec("chisquare", "chi-square p_value", "chi-square statistic", "p-value", 0.05, False),
+    "z": StatTestSpec("z", "Z-test p_value", "Z statistic (absolute)", "p-value", 0.05, False),
+    "wasserstein": StatTestSpec("wasserstein", "Wasserstein distance (normed)", "Wasserstein distance (normed)",
                             "distance", 0.1, True),
-    "jensenshannon": TestSpec("jensenshannon", "Jensen-Shannon distance", "Jensen-Shannon distance",
+    "jensenshannon": StatTestSpec("jensenshannon", "Jensen-Shannon distance", "Jensen-Shannon distance",
                               "distance", 0.1, True),
 }
 
@@ -122,7 +122,7 @@ def run_test(key: str, ref: Counts, cur: Counts, ref_std: float) -> tuple[float,
         res = ks_2samp(np.repeat(ref.keys, ref.counts), np.repeat(cur.keys, cur.counts))
         return float(res.statistic), float(res.pvalue)
     if key == "wasserstein":
-        w = wasserstein(ref, cur) / max(ref_std, 0.001)
+        w = _wasserstein(ref, cur) / max(ref_std, 0.001)
         return w, w
     _, a, b = align(ref, cur)
     if key == "chisquare":
@@ -132,7 +132,7 @@ def run_test(key: str, ref: Counts, cur: Counts, ref_std: float) -> tuple[float,
             res = chisquare(b, a * (b.sum() / a.sum()))
         return float(res.statistic), float(res.pvalue)
     if key == "z":
-        return z_test(a, b)
+        return _z_test(a, b)
     if key == "jensenshannon":
         from scipy.spatial.distance import jensenshannon
 
@@ -141,7 +141,7 @@ def run_test(key: str, ref: Counts, cur: Counts, ref_std: float) -> tuple[float,
     raise ValueError(f"unknown test {key!r}")
 
 
-def wasserstein(ref: Counts, cur: Counts) -> float:
+def _wasserstein(ref: Counts, cur: Counts) -> float:
     """Wasserstein-1 distance between two weighted samples: scipy's CDF formula on already sorted values."""
     x = np.concatenate((ref.keys, cur.keys))
     # Two sorted runs: a stable sort (timsort) merges them in linear time.
@@ -154,7 +154,7 @@ def wasserstein(ref: Counts, cur: Counts) -> float:
     return float(np.sum(np.abs(fa - fb) * np.diff(x)))
 
 
-def z_test(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+def _z_test(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Two-proportion z-test on "not the first value" as Evidently writes it; returns (|z|, two-sided p)."""
     from scipy.stats import norm
 
@@ -168,7 +168,7 @@ def z_test(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(abs(z)), float(2 * norm.sf(abs(z)))
 
 
-def null_statistics(key: str, ref: Counts, n_ref: int, n_cur: int, ref_std: float,
+def draw_null(key: str, ref: Counts, n_ref: int, n_cur: int, ref_std: float,
                     n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """Draws the test statistic's spread under no drift, from the reference alone, at the real sample sizes.
 
@@ -226,20 +226,20 @@ def _category_statistic(key: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown test {key!r}")
 
 
-def calibrated_verdict(observed: float, null: np.ndarray, alpha: float) -> tuple[float, float]:
+def calibrate(observed: float, null: np.ndarray, alpha: float) -> tuple[float, float]:
     """Returns (bootstrap p-value, threshold): drift when p <= alpha, which is the same as observed > threshold.
 
     p = (1 + #null >= observed) / (B + 1); the threshold is the null value that an observed statistic must exceed
-    for p <= alpha, so under no drift a column is flagged at most alpha of the time.
+    for p <= alpha, so under no drift a column is flagged about alpha of the time.
     """
     null = np.sort(null)[::-1]
     p = (1 + int(np.count_nonzero(null >= observed))) / (len(null) + 1)
-    allowed = int(np.floor(alpha * (len(null) + 1) - 1))   # most null values an alarm may leave at or above it
+    allowed = int(np.floor(alpha * (len(null) + 1) - 1 + 1e-9))  # most null values an alarm may leave at/above it
     threshold = float(null[allowed]) if 0 <= allowed < len(null) else float("inf")
     return p, threshold
 
 
-def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
+def adjust_benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
     """Returns Benjamini-Hochberg adjusted p-values (step-up, capped at 1), in the input order."""
     p = np.asarray(pvalues, dtype=np.float64)
     m = len(p)

@@ -168,7 +168,7 @@ def column_counts(series: pd.Series, kind: str, side: str) -> tuple[Counts, int]
     return counts, int(len(series) - counts.n)
 
 
-def family(series: pd.Series) -> str:
+def _family(series: pd.Series) -> str:
     """Names the broad type of a column, so both sides can be checked to hold the same sort of values."""
     if pd.api.types.is_bool_dtype(series):
         return "bool"
@@ -184,7 +184,7 @@ _FAMILY_WORDS = {"number": "numbers", "bool": "true/false values", "datetime": "
 
 def check_same_family(name: str, reference_family: str, series: pd.Series) -> None:
     """Raises SchemaMismatch when the current column holds another sort of values than the reference."""
-    current = family(series)
+    current = _family(series)
     if reference_family and current != reference_family and series.notna().any():
         example = str(series.dropna().iloc[0])[:40]
         raise SchemaMismatch(
@@ -206,7 +206,7 @@ def summarize_column(series: pd.Series, kind: str, max_categories: int) -> Colum
     if kind not in ("numeric", "categorical"):
         return ColumnSummary(name, kind, excluded=_SKIPPED[kind])
     summary = _summarize_compared(series, kind, max_categories)
-    summary.family = family(series)
+    summary.family = _family(series)
     return summary
 
 

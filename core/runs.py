@@ -184,9 +184,7 @@ def save_run(ws: Workspace, project, split, result, comparison_id: str | None = 
 
 def save_comparison(ws: Workspace, project, split, comparison) -> list[str]:
     """Saves every run of a comparison under the comparison's id, in training order; returns the run ids."""
-    # Saved in reverse so the first-trained run is the oldest and list order (newest first) reverses cleanly.
-    ids = [save_run(ws, project, split, r, comparison_id=comparison.id) for r in reversed(comparison.runs)]
-    return list(reversed(ids))
+    return [save_run(ws, project, split, r, comparison_id=comparison.id) for r in comparison.runs]
 
 
 def list_runs(ws: Workspace, project_id: str, comparison_id: str | None = None,

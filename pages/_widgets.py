@@ -25,8 +25,24 @@ def _shared_workspace() -> Workspace:
     return ws
 
 
+def _leave_legacy_multipage_mode() -> None:
+    """Reruns through the router when Streamlit ran a page file directly.
+
+    Until some session has called st.navigation, Streamlit treats a `pages/` folder as a legacy multipage app: the
+    first visitor who opens /data (or a shared /dashboard link) would run that page file directly, with the legacy
+    sidebar and without the router's role check. Switching the flag off and rerunning sends the run through
+    streamlit_app.py, which registers only the pages this session may use.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def get_workspace() -> Workspace:
     """Returns the server's workspace, acting with this browser session's role (editor or viewer)."""
+    _leave_legacy_multipage_mode()
     return _shared_workspace().as_role("viewer" if is_viewer() else "editor")
 
 

@@ -106,6 +106,8 @@ def page(browser, app_server):
 def wait_for_app(page, timeout: int = 60_000) -> None:
     """Waits until Streamlit has finished running the script for the current page."""
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
+    # The router's navigation (not Streamlit's legacy page list) is in place once its "Start" section shows.
+    page.locator("[data-testid='stSidebarNav']").get_by_text("Start", exact=True).wait_for(timeout=timeout)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]') || "
         "!document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')", timeout=timeout)

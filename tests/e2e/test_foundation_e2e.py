@@ -20,6 +20,23 @@ def _pages():
     return [p for p in streamlit_app.visible_pages(False)]
 
 
+def test_first_visit_to_a_page_url_goes_through_the_router(browser, tmp_path):
+    from tests.e2e.conftest import AppServer
+
+    server = AppServer(tmp_path / "ws", tmp_path / "streamlit.log")
+    try:
+        server.wait_healthy()
+        pg = browser.new_page()
+        pg.goto(f"{server.url}/data")
+        wait_for_app(pg)
+        links = [l.inner_text() for l in pg.get_by_role("link").all()]
+        assert any("Define the problem" in t for t in links), links
+        assert not any(t.strip() in ("widgets", "projects", "streamlit app") for t in links), links
+        pg.close()
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("entry", _pages(), ids=lambda p: _url_path(p[1]))
 def test_every_page_opens_without_errors(page, app_server, entry):
     path = "" if entry[1].endswith("00_home.py") else _url_path(entry[1])
@@ -47,3 +64,46 @@ def test_upload_a_csv_through_the_browser(page, app_server):
     table_text = page.locator("[data-testid='stDataFrame']").first.inner_text()
     screenshot(page, "data_after_upload")
     assert page.get_by_text("store sales e2e").count() > 0, table_text
+
+
+def _select(page, label: str, option: str) -> None:
+    """Picks an option in a Streamlit selectbox by its visible label."""
+    page.get_by_label(label).last.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_for_app(page)
+
+
+def test_upload_define_and_split_in_the_browser(page, app_server):
+    rows = ["visits,spend,region,bought"] + [
+        f"{i % 17},{(i * 7) % 50}.5,{'NSEW'[i % 4]},{'yes' if (i * 13) % 5 == 0 else 'no'}" for i in range(240)]
+    page.goto(f"{app_server.url}/data")
+    wait_for_app(page)
+    page.locator("input[type='file']").set_input_files(
+        files=[{"name": "shop visits.csv", "mimeType": "text/csv", "buffer": "\n".join(rows).encode()}])
+    page.get_by_text("Read as:").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Load into workspace").click()
+    page.get_by_text("Loaded shop visits").wait_for(timeout=30_000)
+
+    page.get_by_role("link", name="Define the problem").click()
+    wait_for_app(page)
+    page.get_by_role("tab", name="New project").click()
+    name = page.get_by_label("Project name")
+    name.fill("Shop conversion")
+    name.press("Enter")
+    wait_for_app(page)
+    _select(page, "Target: the column to predict", "bought")
+    page.get_by_role("button", name="Create project").click()
+    page.get_by_text("Created 'Shop conversion'").wait_for(timeout=30_000)
+    assert_page_clean(page)
+
+    page.get_by_role("link", name="Split").click()
+    wait_for_app(page)
+    create = page.get_by_role("button", name="Create split")
+    if not create.is_visible():  # a project without a split opens the form by itself
+        page.get_by_text("New split").first.click()
+    create.click()
+    page.get_by_text("Saved split").wait_for(timeout=60_000)
+    wait_for_app(page)
+    assert_page_clean(page)
+    screenshot(page, "split_after_browser_flow")
+    assert page.get_by_text("168 rows").count() > 0  # 70 % of 240 rows in training
