@@ -177,6 +177,15 @@ def default_criteria(task: str, class_shares: Mapping[Any, float] | None = None)
     return crit
 
 
+def suggested_threshold(task: str, metric: str) -> float:
+    """Returns a modest starting threshold for a metric: the task's default where one is set, else 0.5 (or 1.0)."""
+    for key, threshold in _DEFAULTS.get(task, ()):
+        if key == metric and threshold is not None:
+            return float(threshold)
+    entry = _metric_index().get(metric)
+    return 0.5 if entry is None or entry.higher_is_better else 1.0
+
+
 # -- validation ---------------------------------------------------------------------------------------------------------
 def validate_criteria(criteria: SuccessCriteria, task: str, columns: Sequence[str] | None = None) -> None:
     """Checks that the criteria can be measured for this task. Raises: SpecInvalid, NotFound."""

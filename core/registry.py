@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -275,6 +276,11 @@ def version_predictions(ws: Workspace, version: Version) -> pd.DataFrame:
     return df
 
 
+def finite_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Returns the metrics with undefined values (NaN, infinity) as None, as runs store them."""
+    return {str(k): None if isinstance(v, float) and not math.isfinite(v) else v for k, v in metrics.items()}
+
+
 def metrics_at_threshold(version_like: Any, df: pd.DataFrame) -> dict[str, float]:
     """Returns the catalog metrics of predictions already cut at the version's threshold."""
     from core.metrics import compute_metrics
@@ -335,7 +341,7 @@ def register_run(ws: Workspace, run_id: str, note: str = "", by: str = "") -> Ve
                   "artifact": artifact.to_dict(), "predictions_key": predictions_key,
                   "note": _clean_text(note), "registered_by": by, "registered_at": _now()}
         holder = Version.from_record({**frozen, "id": version_id, "project_id": run.project_id, "content_hash": ""})
-        frozen["metrics"] = metrics_at_threshold(holder, version_predictions(ws, holder))
+        frozen["metrics"] = finite_metrics(metrics_at_threshold(holder, version_predictions(ws, holder)))
         frozen["receipt"]["version"] = {"id": version_id, "number": number, "threshold": run.threshold}
         payload = {"schema_version": SCHEMA, **frozen, "content_hash": content_hash(frozen), "aliases": [],
                    "gate": None, "final_check": None}

@@ -228,12 +228,10 @@ def contributions_chart(result):
     return fig
 
 
-def fairness_groups_chart(groups: pd.DataFrame, attribute: str, measures: tuple[str, ...], outcome: Any = None):
-    """Per-group bars of the chosen rates for one attribute (and outcome); groups too small to judge are hatched."""
+def fairness_groups_chart(g: pd.DataFrame, measures: tuple[str, ...]):
+    """Per-group bars of the chosen rates (core.run_report.group_table); groups too small to judge are hatched."""
     go = _go()
-    g = groups[groups["attribute"] == attribute]
-    if outcome is not None:
-        g = g[g["outcome"].astype(str) == str(outcome)]
+    attribute = str(g["attribute"].iloc[0]) if len(g) else ""
     fig = _figure(f"By {attribute}", yaxis_title="Rate" if "mae" not in measures else "Error", barmode="group")
     for measure, color in zip(measures, (BLUE, ORANGE, GREEN, RED), strict=False):
         fig.add_trace(go.Bar(x=g["group"].astype(str).tolist(), y=_r(g[measure]), name=measure.replace("_", " "),

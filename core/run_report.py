@@ -92,6 +92,20 @@ def default_run(ws, project, split_id: str | None = None) -> Run | None:
     return max(real, key=score)  # max keeps the first (earliest trained) of equal scores
 
 
+def ranking_metric(project) -> tuple[str, bool]:
+    """Returns the metric runs are ranked by for this project, and whether higher is better."""
+    from core.catalog import metric_entry
+
+    metric = project.criteria.primary_metric
+    # A two-outcome rule such as "recall >= 0.7" is met by moving the threshold, so rank by how well models order rows.
+    if not metric or (project.task == "binary" and metric in RATE_METRICS):
+        metric = RANKING_METRIC.get(project.task, "accuracy")
+    try:
+        return metric, metric_entry(metric).higher_is_better
+    except NotFound:  # a metric outside the catalog ranks as higher-is-better
+        return metric, True
+
+
 def load_run_data(ws, run_id: str) -> RunData:
     """Loads a run, its project, its validation predictions and the same rows' input and sensitive columns.
 
@@ -303,8 +317,19 @@ def fairness_view(data: RunData, threshold: float | None = None):
     return fairness_report(y, data.predictions["y_pred"], data.sensitive, task=task, **common)
 
 
+def group_table(result, attribute: str, outcome: Any = None) -> pd.DataFrame:
+    """Returns the fairness report's group rows of one attribute (and, with several classes, one outcome)."""
+    groups = result.groups[result.groups["attribute"] == attribute]
+    if outcome is not None:
+        groups = groups[groups["outcome"].astype(str) == str(outcome)]
+    return groups.reset_index(drop=True)
+
+
 def tradeoff_view(data: RunData, attribute: str | None = None) -> pd.DataFrame | None:
-    """Returns, per threshold, the primary metric and the parity gaps for one sensitive column (two outcomes only)."""
+    """Returns, per threshold, the primary metric and the parity gaps for one sensitive column (two outcomes only).
+
+    The primary metric's column name is in `attrs["metric"]` (F1 when the project's metric ignores the threshold).
+    """
     from core.error_analysis import segment_labels
     from core.fairness import fairness_tradeoff
 
@@ -313,8 +338,10 @@ def tradeoff_view(data: RunData, attribute: str | None = None) -> pd.DataFrame |
     attribute = attribute if attribute in data.sensitive.columns else data.sensitive.columns[0]
     metric = data.project.criteria.primary_metric
     metric = metric if metric in RATE_METRICS else "f1"
-    return fairness_tradeoff(data.predictions["y_true"], data.predictions["score"].to_numpy(dtype=float),
-                             segment_labels(data.sensitive[attribute]), data.positive_class, primary_metric=metric)
+    table = fairness_tradeoff(data.predictions["y_true"], data.predictions["score"].to_numpy(dtype=float),
+                              segment_labels(data.sensitive[attribute]), data.positive_class, primary_metric=metric)
+    table.attrs.update(metric=metric, attribute=attribute)
+    return table
 
 
 # -- the command line --------------------------------------------------------------------------------------------------
@@ -357,20 +384,6 @@ def _threshold(data: RunData, threshold: float | None) -> float:
     if threshold is not None:
         return float(threshold)
     return float(data.run.threshold) if data.run.threshold is not None else 0.5
-
-
-def ranking_metric(project) -> tuple[str, bool]:
-    """Returns the metric runs are ranked by for this project, and whether higher is better."""
-    from core.catalog import metric_entry
-
-    metric = project.criteria.primary_metric
-    # A two-outcome rule such as "recall >= 0.7" is met by moving the threshold, so rank by how well models order rows.
-    if not metric or (project.task == "binary" and metric in RATE_METRICS):
-        metric = RANKING_METRIC.get(project.task, "accuracy")
-    try:
-        return metric, metric_entry(metric).higher_is_better
-    except NotFound:  # a metric outside the catalog ranks as higher-is-better
-        return metric, True
 
 
 def _same(a: Any, b: Any) -> bool:

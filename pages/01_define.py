@@ -10,6 +10,7 @@ from core.criteria import (
     COST_LABELS,
     TASK_LABELS,
     TASKS,
+    suggested_threshold,
     SuccessCriteria,
     criteria_warnings,
     default_criteria,
@@ -100,8 +101,11 @@ def _criteria_fields(p: str, task: str, columns: list[str], shares: dict, positi
     metric = left.selectbox("Primary metric", choices, key=metric_key, format_func=metric_label)
     left.caption(md_escape(metric_meaning(metric)))
     op = natural_op(metric)
-    threshold = right.number_input(f"Launch when {metric_label(metric)} {OP_SYMBOLS[op]}", value=float(start.threshold),
-                                   step=0.01, format="%.3f", key=f"define.{p}threshold")
+    # One key per metric: a threshold typed for one metric (or the task guessed before a target was chosen) must not
+    # carry over to another metric.
+    start_value = start.threshold if metric == start.primary_metric else suggested_threshold(task, metric)
+    threshold = right.number_input(f"Launch when {metric_label(metric)} {OP_SYMBOLS[op]}", value=float(start_value),
+                                   step=0.01, format="%.3f", key=f"define.{p}threshold.{metric}")
     st.markdown("**Guardrails**: other metrics that must stay within limits")
     guards = st.data_editor(
         pd.DataFrame([g.__dict__ for g in start.guardrails], columns=["metric", "op", "value"]),

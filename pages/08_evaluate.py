@@ -148,8 +148,8 @@ def _threshold_bar(run, view):
 
 
 def _checks(checks) -> None:
-    lines = [f"{'✅' if c.passed else '❌' if c.passed is False else '➖'} {md_escape(c.text)}"
-             for c in checks if c.kind != "key_result"]
+    mark = {True: ":green[:material/check_circle:]", False: ":red[:material/cancel:]", None: ":material/remove:"}
+    lines = [f"{mark[c.passed]} {md_escape(c.text)}" for c in checks if c.kind != "key_result"]
     st.markdown("  ·  ".join(lines))
 
 
@@ -314,7 +314,7 @@ def _fairness_tab(data, run, stamp, threshold, project) -> None:
         return
     tolerance = project.criteria.fairness_tolerance
     verdict = "passes" if result.passes else "does not pass"
-    box = st.success if result.passes else st.error
+    box = st.success if result.passes else st.warning
     box(f"At this threshold the model {verdict} the fairness tolerance of {tolerance:g} on every measure."
         if result.passes else f"At this threshold the model {verdict} the fairness tolerance of {tolerance:g}: see "
                               "the failing measures below.", icon=":material/balance:")
@@ -332,20 +332,15 @@ def _fairness_tab(data, run, stamp, threshold, project) -> None:
     outcome = right.selectbox("Outcome", outcomes, key="evaluate.fair_outcome", format_func=format_class) \
         if len(outcomes) > 1 else (outcomes[0] if outcomes else None)
     measures = ("mae", "rmse") if result.mode == "regression" else ("selection_rate", "recall", "fpr")
-    st.plotly_chart(charts.fairness_groups_chart(result.groups, attribute, measures, outcome),
+    st.plotly_chart(charts.fairness_groups_chart(run_report.group_table(result, attribute, outcome), measures),
                     key="evaluate.chart.groups", **_CHART)
-    shown = result.groups[result.groups["attribute"] == attribute]
-    st.dataframe(shown if outcome is None else shown[shown["outcome"] == outcome], hide_index=True,
-                 use_container_width=True)
+    st.dataframe(run_report.group_table(result, attribute, outcome), hide_index=True)
     if run.task == "binary":
         singles = list(data.sensitive.columns)
         trade_attr = st.selectbox("Trade-off for", singles, key="evaluate.tradeoff_attr") if len(singles) > 1 \
             else singles[0]
         table = _tradeoff(ws, run.id, stamp, trade_attr)
-        metric = next(c for c in table.columns if c not in ("threshold", "selection_rate",
-                                                            "demographic_parity_difference",
-                                                            "equalized_odds_difference"))
-        st.plotly_chart(charts.tradeoff_chart(table, metric, tolerance, threshold), key="evaluate.chart.tradeoff",
+        st.plotly_chart(charts.tradeoff_chart(table, table.attrs["metric"], tolerance, threshold), key="evaluate.chart.tradeoff",
                         **_CHART)
 
 

@@ -32,9 +32,9 @@ def test_shows_the_demo_project_for_editing(seeded_workspace):
     assert at.selectbox(key="define.edit.target").value == "churned"
     assert at.selectbox(key="define.edit.task").value == "binary"
     assert at.selectbox(key="define.edit.metric").value == "recall"
-    assert at.number_input(key="define.edit.threshold").value == 0.70
+    assert at.number_input(key="define.edit.threshold.recall").value == 0.70
     assert "retention team" in at.text_area(key="define.edit.users").value
-    at.number_input(key="define.edit.threshold").set_value(0.75)
+    at.number_input(key="define.edit.threshold.recall").set_value(0.75)
     at.button(key="define.save").click().run()
     _ok(at)
     from core.projects import get_project

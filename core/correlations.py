@@ -1,0 +1,205 @@
+"""Associations between columns on a fixed sample: Pearson, Spearman, Cramér's V and the correlation ratio.
+
+Numbers against numbers use Pearson and Spearman (both over the rows where both values are present and finite);
+categories against categories use Cramér's V; a number against a category uses the correlation ratio (eta), as
+ydata-profiling does. Everything runs in numpy on at most `SAMPLE_ROWS` rows fetched once through Arrow.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from core.profile_stats import SAMPLE_ROWS, Source
+from core.workspace import Workspace, quote_ident
+
+MAX_LEVELS = 50  # categories with more levels are left out: their associations are inflated by sparse cells
+MAX_MATRIX_COLUMNS = 40  # a heatmap wider than this is unreadable; the first 40 eligible columns are kept
+HIGH_CORRELATION = 0.9  # ydata-profiling's default threshold
+MIN_PAIR_ROWS = 10
+
+
+# -- the sample --------------------------------------------------------------------------------------------------------
+def fetch_sample(ws: Workspace, src: Source, rows: int, numeric: list[str], categorical: list[str],
+                 dates: list[str] = (), wanted: int = SAMPLE_ROWS) -> tuple[dict[str, np.ndarray], int]:
+    """Fetches a deterministic sample: numbers (and dates, as epoch seconds) as floats, categories as codes (-1 = none)."""
+    import pyarrow.compute as pc
+
+    sample = src.sampled(rows, wanted)
+    parts = ([f"CAST({quote_ident(c)} AS DOUBLE)" for c in numeric]
+             + [f"CAST(epoch({quote_ident(c)}) AS DOUBLE)" for c in dates]
+             + [f"CAST({quote_ident(c)} AS VARCHAR)" for c in categorical])
+    if not parts:
+        return {}, 0
+    aliased = ", ".join(f"{p} AS c{i}" for i, p in enumerate(parts))
+    table = ws.read_arrow(f"SELECT {aliased} FROM {sample.from_sql()}", sample.params)
+    out: dict[str, np.ndarray] = {}
+    names = list(numeric) + list(dates) + list(categorical)
+    for i, name in enumerate(names):
+        col = table.column(i)
+        if i < len(numeric) + len(dates):
+            x = col.to_numpy(zero_copy_only=False).astype(np.float64)
+            x[~np.isfinite(x)] = np.nan  # infinities carry no rank or moment information
+            out[name] = x
+        else:
+            encoded = pc.dictionary_encode(col).combine_chunks()
+            out[name] = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return out, table.num_rows
+
+
+# -- measures ----------------------------------------------------------------------------------------------------------
+def ranks(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based, ties shared) of x[mask] in the order of x[mask]; O(n) once x is sorted."""
+    order = np.argsort(x[mask], kind="stable")
+    sx = x[mask][order]
+    group = np.concatenate(([0], np.cumsum(sx[1:] != sx[:-1])))
+    size = np.bincount(group).astype(np.float64)
+    start = np.cumsum(size) - size
+    avg = start + (size + 1) / 2
+    out = np.empty(order.size)
+    out[order] = avg[group]
+    return out
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Pearson's r over rows where both are present, or None when either side does not vary."""
+    m = ~(np.isnan(x) | np.isnan(y))
+    if m.sum() < MIN_PAIR_ROWS:
+        return None
+    a, b = x[m] - x[m].mean(), y[m] - y[m].mean()
+    den = math.sqrt(float(a @ a) * float(b @ b))
+    return float(a @ b / den) if den > 0 else None
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Spearman's rho: Pearson's r of the average ranks, over rows where both are present."""
+    m = ~(np.isnan(x) | np.isnan(y))
+    if m.sum() < MIN_PAIR_ROWS:
+        return None
+    return pearson(ranks(x, m), ranks(y, m))
+
+
+def cramers_v(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Cramér's V of two coded categories (no bias correction), over rows where both are present."""
+    m = (a >= 0) & (b >= 0)
+    if m.sum() < MIN_PAIR_ROWS:
+        return None
+    a, b = np.unique(a[m], return_inverse=True)[1], np.unique(b[m], return_inverse=True)[1]
+    ka, kb = a.max() + 1, b.max() + 1
+    if ka < 2 or kb < 2:
+        return None
+    table = np.bincount(a * kb + b, minlength=ka * kb).reshape(ka, kb).astype(np.float64)
+    n = table.sum()
+    expected = np.outer(table.sum(1), table.sum(0)) / n
+    chi2 = float(((table - expected) ** 2 / expected).sum())
+    return float(math.sqrt(min(1.0, chi2 / (n * (min(ka, kb) - 1)))))
+
+
+def correlation_ratio(x: np.ndarray, codes: np.ndarray) -> float | None:
+    """The correlation ratio eta of a number by a category: sqrt(between-group over total sum of squares)."""
+    m = ~np.isnan(x) & (codes >= 0)
+    if m.sum() < MIN_PAIR_ROWS:
+        return None
+    x, g = x[m], np.unique(codes[m], return_inverse=True)[1]
+    if g.max() < 1:
+        return None
+    n = np.bincount(g).astype(np.float64)
+    means = np.bincount(g, weights=x) / n
+    total = float(((x - x.mean()) ** 2).sum())
+    if total <= 0:
+        return None
+    between = float((n * (means - x.mean()) ** 2).sum())
+    return float(math.sqrt(min(1.0, between / total)))
+
+
+def auc(score: np.ndarray, positive: np.ndarray) -> float | None:
+    """ROC AUC of a single score for a boolean outcome (ties count half), over rows with a score."""
+    m = ~np.isnan(score)
+    pos = positive[m]
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    r = ranks(score, m)
+    return float((r[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+# -- the matrix ----------------------------------------------------------------------------------------------------------
+def eligible_columns(stats: list[dict]) -> tuple[list[str], list[str]]:
+    """Chooses the columns worth correlating: varying numbers, and categories with 2..MAX_LEVELS levels."""
+    numeric, categorical = [], []
+    for s in stats:
+        if len(numeric) + len(categorical) >= MAX_MATRIX_COLUMNS:
+            break
+        if s["family"] == "numeric" and s["kind"] != "id" and (s.get("distinct") or 0) > 1 and s.get("std"):
+            numeric.append(s["name"])
+        elif s["family"] == "categorical" and s["kind"] != "id" and 2 <= (s.get("distinct") or 0) <= MAX_LEVELS:
+            categorical.append(s["name"])
+    return numeric, categorical
+
+
+def correlations(ws: Workspace, src: Source, stats: list[dict], rows: int) -> dict:
+    """Computes the association matrices and the list of strongly associated pairs."""
+    numeric, categorical = eligible_columns(stats)
+    data, n = fetch_sample(ws, src, rows, numeric, categorical)
+    names = numeric + categorical
+    k = len(names)
+    pear = np.full((len(numeric), len(numeric)), np.nan)
+    spear = np.full((len(numeric), len(numeric)), np.nan)
+    assoc = np.full((k, k), np.nan)
+    pairs = []
+    for i in range(k):
+        assoc[i, i] = 1.0
+        if i < len(numeric):
+            pear[i, i] = spear[i, i] = 1.0
+        for j in range(i + 1, k):
+            a, b = names[i], names[j]
+            if j < len(numeric):
+                p, s = pearson(data[a], data[b]), spearman(data[a], data[b])
+                pear[i, j] = pear[j, i] = _nan(p)
+                spear[i, j] = spear[j, i] = _nan(s)
+                value = abs(s) if s is not None else None
+                pairs += [{"a": a, "b": b, "method": "pearson", "value": p},
+                          {"a": a, "b": b, "method": "spearman", "value": s}]
+            elif i < len(numeric):
+                value = correlation_ratio(data[a], data[b])
+                pairs.append({"a": a, "b": b, "method": "correlation ratio", "value": value})
+            else:
+                value = cramers_v(data[a], data[b])
+                pairs.append({"a": a, "b": b, "method": "Cramér's V", "value": value})
+            assoc[i, j] = assoc[j, i] = _nan(value)
+    pairs = [p for p in pairs if p["value"] is not None]
+    pairs.sort(key=lambda p: -abs(p["value"]))
+    return {"sample_rows": n, "rows": rows, "columns": names, "numeric": numeric, "categorical": categorical,
+            "pearson": _matrix(pear), "spearman": _matrix(spear), "association": _matrix(assoc),
+            "pairs": [dict(p, value=round(p["value"], 6)) for p in pairs if abs(p["value"]) >= 0.3][:200]}
+
+
+def _nan(value: float | None) -> float:
+    return np.nan if value is None else value
+
+
+def _matrix(m: np.ndarray) -> list[list[float | None]]:
+    return [[None if np.isnan(v) else round(float(v), 6) for v in row] for row in m]
+
+
+def feature_data(ws: Workspace, src: Source, stats: list[dict], rows: int, target: str,
+                 wanted: int = SAMPLE_ROWS) -> tuple[dict[str, np.ndarray], dict[str, str], int]:
+    """Fetches the target and every usable feature for the target view; returns data, how each was encoded, n."""
+    numeric, dates, categorical, how = [], [], [], {}
+    for s in stats:
+        name = s["name"]
+        if s["family"] == "numeric":
+            numeric.append(name)
+            how[name] = "number"
+        elif s["family"] == "datetime":
+            dates.append(name)
+            how[name] = "number"
+        elif name == target or (s.get("distinct") or 0) <= MAX_LEVELS:
+            categorical.append(name)
+            how[name] = "category"
+    if target not in how:
+        categorical.append(target)
+        how[target] = "category"
+    data, n = fetch_sample(ws, src, rows, numeric, categorical, dates, wanted)
+    return data, how, n
