@@ -42,6 +42,7 @@ class ModelEntry:
     fixed: dict = field(default_factory=dict, hash=False)  # constructor arguments the user does not choose
     is_baseline: bool = False
     regression_params: tuple[Param, ...] | None = None  # when regression takes other settings than classification
+    cost: int = 1  # rough relative training time on large data; the costliest models are scheduled first
 
     def builder_for(self, task: str) -> str:
         return self.regression_builder if task == "regression" and self.regression_builder else self.builder
@@ -114,7 +115,7 @@ MODELS: tuple[ModelEntry, ...] = (
     ModelEntry("rbf_svm", "SVM (RBF kernel)", CLASSIFICATION | REGRESSION, "sklearn.svm:SVC",
                (Param("C", 1.0, 0.01, 100.0, log=True, help="Higher values fit the training data more closely."),
                 Param("gamma", "scale", choices=("scale", "auto"), help="How far one training row's influence reaches.")),
-               needs_scaling=True, max_rows=5_000, regression_builder="sklearn.svm:SVR",
+               needs_scaling=True, max_rows=5_000, regression_builder="sklearn.svm:SVR", cost=5,
                notes="Flexible boundaries, but training time grows with the square of the rows: trains on at most "
                      "5,000 rows."),
     ModelEntry("tree", "Decision tree", CLASSIFICATION | REGRESSION, "sklearn.tree:DecisionTreeClassifier",
@@ -123,23 +124,24 @@ MODELS: tuple[ModelEntry, ...] = (
                regression_builder="sklearn.tree:DecisionTreeRegressor",
                notes="A flowchart of yes/no questions anyone can read; unstable on its own."),
     ModelEntry("rf", "Random forest", CLASSIFICATION | REGRESSION, "sklearn.ensemble:RandomForestClassifier",
-               (Param("n_estimators", 150, 20, 500, help="Number of trees; more is steadier but slower."),
-                Param("max_depth", 12, 2, 40, help="Depth limit of each tree."),
-                Param("min_samples_leaf", 3, 1, 50, log=True, help="Fewest rows a final group may hold.")),
+               (Param("n_estimators", 100, 20, 500, help="Number of trees; more is steadier but slower."),
+                Param("max_depth", 10, 2, 40, help="Depth limit of each tree; deeper fits more detail (and noise)."),
+                Param("min_samples_leaf", 5, 1, 50, log=True, help="Fewest rows a final group may hold.")),
                regression_builder="sklearn.ensemble:RandomForestRegressor", fixed={"n_jobs": 2},
-               max_rows=50_000, notes="Many trees voting: robust with little tuning; trains on at most 50,000 rows."),
+               max_rows=50_000, cost=10,
+               notes="Many trees voting: robust with little tuning; trains on at most 50,000 rows."),
     ModelEntry("knn", "k-nearest neighbours", CLASSIFICATION | REGRESSION, "sklearn.neighbors:KNeighborsClassifier",
                (Param("n_neighbors", 25, 1, 200, log=True, help="How many similar rows vote on each prediction."),
                 Param("weights", "distance", choices=("uniform", "distance"), help="Whether nearer rows count more.")),
-               needs_scaling=True, max_rows=20_000, regression_builder="sklearn.neighbors:KNeighborsRegressor",
+               needs_scaling=True, max_rows=20_000, regression_builder="sklearn.neighbors:KNeighborsRegressor", cost=5,
                notes="Predicts from the most similar past rows; slow to predict on big data: uses at most 20,000 rows."),
     ModelEntry("xgb", "XGBoost", CLASSIFICATION | REGRESSION, "xgboost:XGBClassifier",
-               (Param("n_estimators", 300, 50, 1000, help="Number of boosting rounds."),
-                Param("max_depth", 4, 2, 10, help="Depth of each tree; deeper captures more interactions."),
-                Param("learning_rate", 0.08, 0.01, 0.3, log=True, help="Smaller steps generalise better but need more "
+               (Param("n_estimators", 200, 50, 1000, help="Number of boosting rounds."),
+                Param("max_depth", 3, 2, 10, help="Depth of each tree; deeper captures more interactions."),
+                Param("learning_rate", 0.05, 0.01, 0.3, log=True, help="Smaller steps generalise better but need more "
                                                                       "rounds."),
-                Param("subsample", 0.9, 0.5, 1.0, help="Share of rows each round sees.")),
-               regression_builder="xgboost:XGBRegressor", fixed={"n_jobs": 2, "tree_method": "hist"},
+                Param("subsample", 0.8, 0.5, 1.0, help="Share of rows each round sees.")),
+               regression_builder="xgboost:XGBRegressor", fixed={"n_jobs": 2, "tree_method": "hist"}, cost=3,
                notes="Gradient-boosted trees: usually the most accurate on tables."),
     ModelEntry("kmeans", "k-means clustering", CLUSTERING, "sklearn.cluster:KMeans",
                (Param("n_clusters", 4, 2, 12, help="How many groups to find."),),

@@ -219,6 +219,21 @@ def histogram_frame(summary: ReferenceSummary, current: pd.DataFrame, column: st
                          "share": np.concatenate([ref_share, cur_share])})
 
 
+def check_summary(check: DriftCheck) -> dict:
+    """Returns a JSON-safe summary of a check: verdict, share, sides, the drift table's rows, model results."""
+    r = check.result
+    return _json_safe({
+        "report_id": check.report_id, "verdict": r.verdict, "is_drifted": r.dataset_drift,
+        "drifted_share": r.drift_share, "n_drifted": len(r.drifted), "n_compared": len(r.compared),
+        "reference": check.reference_label, "current": check.current_label, "n_reference": r.n_reference,
+        "n_current": r.n_current, "reference_cached": check.reference_cached, "options": r.options.to_dict(),
+        "false_alarm_note": r.false_alarm_note, "notes": list(r.notes) + list(check.notes),
+        "columns": r.table().astype(object).where(r.table().notna(), None).to_dict("records"),
+        "model": check.model_label, "version_id": check.version_id, "model_quality": check.model_quality,
+        "report_notes": list(check.report.notes) if check.report is not None else [],
+        "report_error": check.report_error})
+
+
 # -- saved reports ---------------------------------------------------------------------------------------------------
 def current_user() -> str:
     """Names who runs the check: $WORKBENCH_USER, else the operating-system user."""
@@ -313,6 +328,6 @@ def _json_safe(value):
 
 __all__ = ["KIND", "SOURCE_KINDS", "SourceSpec", "TimeWindow", "DriftCheck", "DriftReport", "date_columns",
            "time_windows", "describe_source", "load_source", "default_reference", "default_current",
-           "compared_columns", "reference_summary", "run_check", "histogram_frame",
+           "compared_columns", "reference_summary", "run_check", "check_summary", "histogram_frame",
            "current_user", "save_drift_report", "list_drift_reports", "get_drift_report", "report_html",
            "latest_drift_status"]

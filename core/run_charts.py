@@ -38,10 +38,10 @@ def _markers(fig, points: list[tuple[str, dict | None, str]], x: str, y: str) ->
                                      marker={"size": 12, "color": color, "line": {"width": 1, "color": "white"}}))
 
 
-def _vline(fig, x: float | None, text: str, color: str, dash: str = "dash") -> None:
+def _vline(fig, x: float | None, text: str, color: str, dash: str = "dash", position: str = "top right") -> None:
     if x is not None:
         fig.add_vline(x=round(float(x), 4), line={"color": color, "dash": dash, "width": 1.5},
-                      annotation={"text": text, "font": {"size": 11, "color": color}})
+                      annotation={"text": text, "font": {"size": 11, "color": color}}, annotation_position=position)
 
 
 def threshold_chart(view, point: dict):
@@ -58,10 +58,12 @@ def threshold_chart(view, point: dict):
     if "value_per_1000" in t.columns:
         fig.add_trace(go.Scatter(x=_r(t["threshold"]), y=_r(t["value_per_1000"], 1), name="Value per 1,000",
                                  line={"color": "#6a3d9a", "dash": "dot"}, yaxis="y2"))
-        fig.update_layout(yaxis2={"title": "Value per 1,000 decisions", "overlaying": "y", "side": "right"})
-    _vline(fig, point["threshold"], "current", "black", "solid")
-    _vline(fig, view.best and view.best["threshold"], "best value", "#6a3d9a")
-    _vline(fig, view.criterion and view.criterion["threshold"], "meets rule", RED)
+        fig.update_layout(yaxis2={"title": "Value per 1,000 decisions", "overlaying": "y", "side": "right",
+                                  "tickmode": "auto", "showgrid": False, "tickformat": ",.0f"})
+    fig.update_xaxes(range=[0, 1])
+    _vline(fig, point["threshold"], "current", "black", "solid", "top right")
+    _vline(fig, view.best and view.best["threshold"], "best value", "#6a3d9a", "bottom right")
+    _vline(fig, view.criterion and view.criterion["threshold"], "meets rule", RED, "top left")
     return fig
 
 
@@ -129,12 +131,16 @@ def lift_chart(lift: pd.DataFrame):
     go = _go()
     fig = _figure("Lift and gain", xaxis_title="Share of rows, highest scores first", yaxis_title="Lift")
     share = _r(lift["cumulative_share_of_rows"])
-    fig.add_trace(go.Bar(x=share, y=_r(lift["lift"], 3), name="lift in this tenth", marker_color="#9ecae1"))
+    width = np.diff(np.concatenate([[0.0], lift["cumulative_share_of_rows"].to_numpy(dtype=float)]))
+    centre = lift["cumulative_share_of_rows"].to_numpy(dtype=float) - width / 2
+    fig.add_trace(go.Bar(x=_r(centre), y=_r(lift["lift"], 3), width=_r(width * 0.9), name="lift in this tenth",
+                         marker_color="#9ecae1"))
     fig.add_trace(go.Scatter(x=[0] + share, y=[0] + _r(lift["cumulative_gain"]), name="cumulative gain",
                              yaxis="y2", line={"color": ORANGE}))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="random gain", yaxis="y2", line={"color": GREY, "dash": "dot"}))
     fig.update_layout(yaxis2={"title": "Share of positives found", "overlaying": "y", "side": "right",
-                              "range": [0, 1.02]}, xaxis_tickformat=".0%")
+                              "range": [0, 1.02], "tickmode": "auto", "tickformat": ".0%", "showgrid": False},
+                      xaxis={"tickformat": ".0%", "range": [0, 1.01]})
     return fig
 
 

@@ -73,15 +73,15 @@ def build_estimator(spec: ModelSpec, task: str, seed: int = 42, n_jobs: int | No
     if kwargs.get("class_weight") == "none":
         kwargs["class_weight"] = None
     cls = _import(entry.builder_for(task))
-    accepted = set(inspect.signature(cls.__init__).parameters) | ({"random_state", "verbosity"}
-                                                                  if entry.key == "xgb" else set())
-    if "random_state" in accepted:
+    signature = inspect.signature(cls.__init__).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.values())  # XGBoost's **kwargs
+    if "random_state" in signature or takes_any:
         kwargs["random_state"] = int(seed)
     if entry.key == "xgb":
         kwargs["verbosity"] = 0
-    if n_jobs is not None and "n_jobs" in kwargs | ({"n_jobs": 1} if "n_jobs" in accepted else {}):
+    if n_jobs is not None and ("n_jobs" in signature or "n_jobs" in kwargs):
         kwargs["n_jobs"] = int(n_jobs)
-    estimator = cls(**{k: v for k, v in kwargs.items() if k in accepted})
+    estimator = cls(**{k: v for k, v in kwargs.items() if takes_any or k in signature})
     if entry.key == "xgb" and task in ("binary", "multiclass"):
         estimator = EncodedLabelClassifier(estimator)  # XGBoost wants labels 0..k-1; the wrapper keeps the originals
     return estimator
@@ -222,10 +222,12 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
                                    _scaled(progress, i, len(specs), f"Tuning {label}"), cancel)
                 specs[i] = ModelSpec(spec.key, tuned[i]["best_params"])
         tasks = []
-        for i, spec in enumerate(specs):
+        # Costliest models first, so the two workers finish together instead of one idling at the end.
+        order = sorted(range(len(specs)), key=lambda i: -model_entry(specs[i].key).cost if n_workers > 1 else i)
+        for i in order:
             for j in range(len(ctx.folds)):
-                tasks.append(workers.task(ctx, spec, i, fold=j, n_jobs=1 if n_workers > 1 else None))
-            tasks.append(workers.task(ctx, spec, i, fold=None, n_jobs=1 if n_workers > 1 else None))
+                tasks.append(workers.task(ctx, specs[i], i, fold=j, n_jobs=1 if n_workers > 1 else None))
+            tasks.append(workers.task(ctx, specs[i], i, fold=None, n_jobs=1 if n_workers > 1 else None))
         results: dict[int, dict] = {}
         done = 0
         for index, out in workers.run_tasks(tasks, n_workers, cancel):
@@ -271,7 +273,7 @@ def _assemble(ctx: _Context, spec: ModelSpec, i: int, pairs: list[tuple[dict, di
                     is_baseline=entry.is_baseline, train_rows_total=len(ctx.y))
     errors = [out["error"] for _, out in pairs if out.get("error")]
     caught = sorted({w for _, out in pairs for w in out.get("warnings", ())})
-    run.notes = sorted({n for _, out in pairs for n in out.get("notes", ())}) + caught
+    run.notes = [n for t, out in pairs if t["fold"] is None for n in out.get("notes", ())] + caught
     if errors:
         run.error = f"{entry.label} failed: {errors[0]}"
         return run

@@ -28,7 +28,7 @@ from core.workspace import new_id
 log = logging.getLogger(__name__)
 
 PROCESS_MIN_ROWS = 3_000  # below this, in-process is faster than starting worker processes
-TRAIN_METRIC_ROWS = 5_000  # train-set metrics (for the gap) are measured on at most this many fitted rows
+TRAIN_METRIC_ROWS = 2_000  # train-set metrics (for the gap) are measured on at most this many fitted rows
 _Y = "__wb_y__"
 _ROW = "_row"
 _FRAMES: dict[str, dict] = {}
@@ -187,8 +187,8 @@ def _fit_and_score(t: dict) -> dict:
     used = _sample(fit_idx, entry.max_rows, t["seed"])
     notes = []
     if len(used) < len(fit_idx):
-        notes.append(f"Trained on a seeded random sample of {entry.max_rows:,} of {len(fit_idx):,} training rows "
-                     f"(its row limit: {entry.notes.split(':')[0] if ':' in entry.notes else 'it slows down fast'}).")
+        notes.append(f"Trained on a seeded random sample of {entry.max_rows:,} of {len(fit_idx):,} training rows, "
+                     "its row limit to keep training time reasonable" + ("." if is_final else " (each CV fold too)."))
     pipe = build_pipeline(t["spec"], t["columns"], t["task"], t["seed"], target=t["target"], n_jobs=t["n_jobs"])
     X_fit = X.iloc[used]
     started = time.perf_counter()

@@ -54,3 +54,16 @@ else:
             revoke_share_link(ws, chosen)
             st.toast("Link revoked.")
             st.rerun()
+
+st.subheader("Lifecycle report")
+st.caption("One self-contained HTML file with the definition, data health, split, leaderboard, champion, drift, "
+           "launch verdict and ledger: for email or a slide deck. It opens offline.")
+if st.button("Build the report", key="share.report", icon=":material/description:"):
+    from core.report import build_report
+
+    with st.spinner("Building the report…"):
+        st.session_state["share.report_html"] = (project.id, build_report(ws, project.id))
+built = st.session_state.get("share.report_html")
+if built and built[0] == project.id:
+    st.download_button("Download report (HTML)", built[1], file_name=f"{project.name} - lifecycle report.html",
+                       mime="text/html", key="share.report_download", icon=":material/download:")
