@@ -122,7 +122,7 @@ def column_alerts(s: dict) -> list[dict]:
     if is_id_like(s):
         out.append(make_alert("id_like", [name], f"{name!r} has {distinct:,} distinct values in {count:,} filled rows"
                                                  f"{' (approximate count)' if not s.get('distinct_exact', True) else ''}."))
-    elif s["family"] in ("categorical", "text") and distinct > HIGH_CARDINALITY:
+    elif s["family"] == "categorical" and distinct > HIGH_CARDINALITY:  # free text is expected to vary
         out.append(make_alert("high_cardinality", [name], f"{name!r} has {distinct:,} distinct values "
                                                           f"({s['distinct_pct']:.1f}% of filled rows)."))
     if s["missing_pct"] >= MISSING_INFO_PCT:
@@ -153,23 +153,26 @@ def is_id_like(s: dict) -> bool:
 
 
 def _type_alerts(s: dict) -> list[dict]:
-    if "as_number" not in s or not s["count"]:
+    checked = s.get("type_check_values") or 0
+    if not checked:
         return []
-    name, count = s["name"], s["count"]
-    num, date = s["as_number"] / count, s["as_date"] / count
+    name = s["name"]
+    num, date = s["as_number"] / checked, s["as_date"] / checked
     examples = ", ".join(repr(v) for v in s.get("text_examples", [])[:3])
     odd = f" Values that are not: {examples}." if examples else ""
-    if num >= TEXT_TYPE_SHARE and s.get("leading_zero", 0) < 0.01 * count:
-        return [make_alert("numbers_as_text", [name], f"{num:.1%} of the values of {name!r} are numbers, but the "
-                                                      f"column is stored as text.{odd}")]
+    rows = s["count"] + s["missing"]
+    where = f" (in a sample of {s['type_check_rows']:,} rows)" if s.get("type_check_rows", rows) < rows else ""
+    if num >= TEXT_TYPE_SHARE and s.get("leading_zero", 0) < 0.01 * checked:
+        return [make_alert("numbers_as_text", [name], f"{num:.1%} of the values of {name!r} are numbers{where}, but "
+                                                      f"the column is stored as text.{odd}")]
     if date >= TEXT_TYPE_SHARE:
-        return [make_alert("dates_as_text", [name], f"{date:.1%} of the values of {name!r} are dates, but the column "
-                                                    f"is stored as text.{odd}")]
+        return [make_alert("dates_as_text", [name], f"{date:.1%} of the values of {name!r} are dates{where}, but the "
+                                                    f"column is stored as text.{odd}")]
     mixed = max(num, date)
     if MIXED_SHARE <= mixed < TEXT_TYPE_SHARE:
         what = "numbers" if num >= date else "dates"
         return [make_alert("mixed_types", [name], f"{mixed:.1%} of the values of {name!r} are {what} and "
-                                                  f"{1 - mixed:.1%} are text.{odd}")]
+                                                  f"{1 - mixed:.1%} are text{where}.{odd}")]
     return []
 
 

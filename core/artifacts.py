@@ -36,6 +36,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.tree._tree.Tree",  # the fitted trees of decision tree and random forest
     "sklearn.neighbors._kd_tree.KDTree",  # k-nearest neighbours' search index, when it builds one
     "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",  # the distance those indexes measure with
     "xgboost.sklearn.XGBClassifier",  # the UNFITTED settings object inside the wrapper; its trees live in booster.ubj
 )
 

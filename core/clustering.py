@@ -183,6 +183,7 @@ def project_pca(df: pd.DataFrame, columns: dict[str, str], seed: int = 42, max_p
     shown = _sample(len(rows), max_points, seed + 1)
     xy = full.transform(encoded[shown])[:, :2]
     points = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]})
+    points.attrs["rows"] = rows[shown]  # positions in df of the mapped rows
     names = [str(n) for n in pipe[:-1].get_feature_names_out()]
     loadings = pd.DataFrame({"feature": names, "pc1": full.components_[0], "pc2": full.components_[1]})
     loadings = loadings.reindex(loadings[["pc1", "pc2"]].abs().max(axis=1).sort_values(ascending=False).index)

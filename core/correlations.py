@@ -49,17 +49,34 @@ def fetch_sample(ws: Workspace, src: Source, rows: int, numeric: list[str], cate
 
 
 # -- measures ----------------------------------------------------------------------------------------------------------
+class Ranker:
+    """Sorts a column once, then gives average ranks (ties shared) within any subset of its rows in O(n)."""
+
+    def __init__(self, x: np.ndarray):
+        idx = np.flatnonzero(~np.isnan(x))
+        self.order = idx[np.argsort(x[idx], kind="stable")]
+        sx = x[self.order]
+        self.group = np.concatenate(([0], np.cumsum(sx[1:] != sx[:-1]))) if sx.size else np.zeros(0, np.int64)
+        self.n = x.size
+
+    def ranks(self, mask: np.ndarray) -> np.ndarray:
+        """Ranks (1-based) of the rows in `mask` (all present in x) among themselves, in row order."""
+        inside = mask[self.order]
+        size = np.bincount(self.group, weights=inside, minlength=int(self.group[-1]) + 1 if self.group.size else 0)
+        avg = np.cumsum(size) - size + (size + 1) / 2
+        out = np.empty(self.n)
+        out[self.order] = avg[self.group]
+        return out[mask]
+
+
 def ranks(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based, ties shared) of x[mask] in the order of x[mask]; O(n) once x is sorted."""
-    order = np.argsort(x[mask], kind="stable")
-    sx = x[mask][order]
-    group = np.concatenate(([0], np.cumsum(sx[1:] != sx[:-1])))
-    size = np.bincount(group).astype(np.float64)
-    start = np.cumsum(size) - size
-    avg = start + (size + 1) / 2
-    out = np.empty(order.size)
-    out[order] = avg[group]
-    return out
+    """Average ranks (1-based, ties shared) of x[mask], in the order of x[mask]."""
+    return Ranker(np.where(mask, x, np.nan)).ranks(mask)
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    # Plain multiply-and-sum: BLAS threads (a @ b) stall for tens of milliseconds on a busy two-core machine.
+    return float(np.sum(a * b))
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float | None:
@@ -67,17 +84,21 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float | None:
     m = ~(np.isnan(x) | np.isnan(y))
     if m.sum() < MIN_PAIR_ROWS:
         return None
-    a, b = x[m] - x[m].mean(), y[m] - y[m].mean()
-    den = math.sqrt(float(a @ a) * float(b @ b))
-    return float(a @ b / den) if den > 0 else None
+    return _pearson(x[m], y[m])
 
 
-def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
+def _pearson(x: np.ndarray, y: np.ndarray) -> float | None:
+    a, b = x - x.mean(), y - y.mean()
+    den = math.sqrt(_dot(a, a) * _dot(b, b))
+    return max(-1.0, min(1.0, _dot(a, b) / den)) if den > 0 else None
+
+
+def spearman(x: np.ndarray, y: np.ndarray, rx: Ranker | None = None, ry: Ranker | None = None) -> float | None:
     """Spearman's rho: Pearson's r of the average ranks, over rows where both are present."""
     m = ~(np.isnan(x) | np.isnan(y))
     if m.sum() < MIN_PAIR_ROWS:
         return None
-    return pearson(ranks(x, m), ranks(y, m))
+    return _pearson((rx or Ranker(x)).ranks(m), (ry or Ranker(y)).ranks(m))
 
 
 def cramers_v(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -85,11 +106,13 @@ def cramers_v(a: np.ndarray, b: np.ndarray) -> float | None:
     m = (a >= 0) & (b >= 0)
     if m.sum() < MIN_PAIR_ROWS:
         return None
-    a, b = np.unique(a[m], return_inverse=True)[1], np.unique(b[m], return_inverse=True)[1]
-    ka, kb = a.max() + 1, b.max() + 1
+    a, b = a[m], b[m]
+    ka, kb = int(a.max()) + 1, int(b.max()) + 1
+    table = np.bincount(a * kb + b, minlength=ka * kb).reshape(ka, kb).astype(np.float64)
+    table = table[table.sum(1) > 0][:, table.sum(0) > 0]  # levels absent from these rows
+    ka, kb = table.shape
     if ka < 2 or kb < 2:
         return None
-    table = np.bincount(a * kb + b, minlength=ka * kb).reshape(ka, kb).astype(np.float64)
     n = table.sum()
     expected = np.outer(table.sum(1), table.sum(0)) / n
     chi2 = float(((table - expected) ** 2 / expected).sum())
@@ -101,15 +124,17 @@ def correlation_ratio(x: np.ndarray, codes: np.ndarray) -> float | None:
     m = ~np.isnan(x) & (codes >= 0)
     if m.sum() < MIN_PAIR_ROWS:
         return None
-    x, g = x[m], np.unique(codes[m], return_inverse=True)[1]
-    if g.max() < 1:
-        return None
+    x, g = x[m], codes[m]
     n = np.bincount(g).astype(np.float64)
-    means = np.bincount(g, weights=x) / n
-    total = float(((x - x.mean()) ** 2).sum())
+    sums = np.bincount(g, weights=x)
+    used = n > 0
+    if used.sum() < 2:
+        return None
+    centred = x - x.mean()
+    total = _dot(centred, centred)
     if total <= 0:
         return None
-    between = float((n * (means - x.mean()) ** 2).sum())
+    between = float((n[used] * (sums[used] / n[used] - x.mean()) ** 2).sum())
     return float(math.sqrt(min(1.0, between / total)))
 
 
@@ -131,23 +156,25 @@ def eligible_columns(stats: list[dict]) -> tuple[list[str], list[str]]:
     for s in stats:
         if len(numeric) + len(categorical) >= MAX_MATRIX_COLUMNS:
             break
-        if s["family"] == "numeric" and s["kind"] != "id" and (s.get("distinct") or 0) > 1 and s.get("std"):
+        if s["family"] == "numeric" and s["kind"] != "id" and (s.get("distinct") or 0) > 1 and s["min"] != s["max"]:
             numeric.append(s["name"])
         elif s["family"] == "categorical" and s["kind"] != "id" and 2 <= (s.get("distinct") or 0) <= MAX_LEVELS:
             categorical.append(s["name"])
     return numeric, categorical
 
 
-def correlations(ws: Workspace, src: Source, stats: list[dict], rows: int) -> dict:
-    """Computes the association matrices and the list of strongly associated pairs."""
+def correlations(ws: Workspace, src: Source, stats: list[dict], rows: int,
+                 sample: tuple[dict[str, np.ndarray], int] | None = None) -> dict:
+    """Computes the association matrices and the list of strongly associated pairs (on `sample` when given)."""
     numeric, categorical = eligible_columns(stats)
-    data, n = fetch_sample(ws, src, rows, numeric, categorical)
+    data, n = sample if sample is not None else fetch_sample(ws, src, rows, numeric, categorical)
     names = numeric + categorical
     k = len(names)
     pear = np.full((len(numeric), len(numeric)), np.nan)
     spear = np.full((len(numeric), len(numeric)), np.nan)
     assoc = np.full((k, k), np.nan)
     pairs = []
+    rankers = {name: Ranker(data[name]) for name in numeric}
     for i in range(k):
         assoc[i, i] = 1.0
         if i < len(numeric):
@@ -155,7 +182,7 @@ def correlations(ws: Workspace, src: Source, stats: list[dict], rows: int) -> di
         for j in range(i + 1, k):
             a, b = names[i], names[j]
             if j < len(numeric):
-                p, s = pearson(data[a], data[b]), spearman(data[a], data[b])
+                p, s = pearson(data[a], data[b]), spearman(data[a], data[b], rankers[a], rankers[b])
                 pear[i, j] = pear[j, i] = _nan(p)
                 spear[i, j] = spear[j, i] = _nan(s)
                 value = abs(s) if s is not None else None

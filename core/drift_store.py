@@ -268,6 +268,14 @@ def list_drift_reports(ws: Workspace, project_id: str | None) -> list[DriftRepor
     return [DriftReport.from_record(r) for r in ws.list_records(KIND, project_id=project_id)]
 
 
+def reports_table(reports: list[DriftReport]) -> pd.DataFrame:
+    """Returns saved reports as a table for display: when, who, verdict, drifted share, both sides, model."""
+    return pd.DataFrame([{"when": r.created_at, "who": r.by, "drift": "yes" if r.is_drifted else "no",
+                          "drifted share": r.drifted_share, "verdict": r.verdict, "reference": r.reference,
+                          "current": r.current, "model": r.model_label or "—"} for r in reports],
+                        columns=["when", "who", "drift", "drifted share", "verdict", "reference", "current", "model"])
+
+
 def get_drift_report(ws: Workspace, report_id: str) -> DriftReport:
     """Returns a saved drift report. Raises: NotFound."""
     rec = ws.get_record(KIND, report_id)
@@ -329,5 +337,5 @@ def _json_safe(value):
 __all__ = ["KIND", "SOURCE_KINDS", "SourceSpec", "TimeWindow", "DriftCheck", "DriftReport", "date_columns",
            "time_windows", "describe_source", "load_source", "default_reference", "default_current",
            "compared_columns", "reference_summary", "run_check", "check_summary", "histogram_frame",
-           "current_user", "save_drift_report", "list_drift_reports", "get_drift_report", "report_html",
-           "latest_drift_status"]
+           "current_user", "save_drift_report", "list_drift_reports", "reports_table", "get_drift_report",
+           "report_html", "latest_drift_status"]

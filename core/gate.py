@@ -6,6 +6,9 @@ guardrail; the minimum improvement over the current champion with a paired boots
 rows both scored; the fairness tolerance (gap of the primary metric between groups of each sensitive column, at
 the version's threshold); the newest drift report and the launch simulator's verdict, when they exist.
 A check is "pass", "fail" or "not-run"; the gate passes when no check fails ("not-run" is never a failure).
+
+Also here, shared by scoring and the model card: `version_predictions(ws, version)` (validation predictions with
+y_pred cut at the version's threshold), `metrics_at_threshold(version, frame)`, `predict_frame(model, version, X)`.
 """
 
 from __future__ import annotations
@@ -103,11 +106,11 @@ def _fmt(x: float | None) -> str:
 
 
 def _validation_rows(ws, version) -> int:
-    from core.registry import version_predictions
+    from core.errors import NotFound
 
     try:
         return len(version_predictions(ws, version))
-    except Exception:  # noqa: BLE001 — only used for the evidence text
+    except NotFound:
         return 0
 
 
@@ -121,6 +124,43 @@ def _rule_check(key: str, label: str, c, rows: int) -> GateCheck:
     status = PASS if c.passed else FAIL
     return GateCheck(key, label, status, f"{metric_label(c.metric)} {c.actual:.3f} on {rows:,} validation rows ({need}).",
                      {"metric": c.metric, "actual": c.actual, "target": c.target, "op": c.op})
+
+
+# -- predictions and metrics at the version's threshold -------------------------------------------------------------
+def version_predictions(ws, version) -> pd.DataFrame:
+    """Returns the version's validation predictions (_row, y_true, y_pred, score | proba_*), y_pred at its threshold."""
+    from core.errors import NotFound
+
+    df = ws.get_frame(version.predictions_key) if version.predictions_key else None
+    if df is None:
+        raise NotFound(f"Version {version.label} has no saved validation predictions. Register its run again.")
+    df = df.sort_values("_row", kind="stable").reset_index(drop=True)
+    if version.task == "binary" and "score" in df and version.threshold is not None:
+        pos = version.positive_class
+        neg = next(c for c in version.classes if c != pos)
+        df["y_pred"] = np.where(df["score"].to_numpy(dtype=float) >= version.threshold, pos, neg)
+    return df
+
+
+def finite_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Returns the metrics with undefined values (NaN, infinity) as None, as runs store them."""
+    return {str(k): None if isinstance(v, float) and not math.isfinite(v) else v for k, v in metrics.items()}
+
+
+def metrics_at_threshold(version_like: Any, df: pd.DataFrame) -> dict[str, float]:
+    """Returns the catalog metrics of predictions already cut at the version's threshold."""
+    from core.metrics import compute_metrics
+
+    if version_like.task == "regression":
+        return compute_metrics("regression", df["y_true"].to_numpy(dtype=float), df["y_pred"].to_numpy(dtype=float))
+    if "score" in df:
+        scores = df["score"].to_numpy(dtype=float)
+    else:
+        scores = df[[f"proba_{c}" for c in version_like.classes]].to_numpy(dtype=float)
+    return compute_metrics(version_like.task, df["y_true"].to_numpy(), df["y_pred"].to_numpy(), scores,
+                           list(version_like.classes), version_like.positive_class,
+                           has_probabilities=version_like.score_kind == "probability")
+
 
 
 # -- the final check on the test set -----------------------------------------------------------------------------------
@@ -149,7 +189,7 @@ def _final_check(ws, version, crit, save: bool) -> GateCheck:
 
 def run_final_check(ws, version, save: bool = True) -> dict | None:
     """Scores the version once on its split's test rows and records it; None when the split has no test set."""
-    from core.registry import finite_metrics, get_version, load_version_model, metrics_at_threshold, save_gate_fields
+    from core.registry import get_version, load_version_model, save_gate_fields
     from core.splitting import get_split, split_frames
 
     stored = get_version(ws, version.id).final_check
@@ -200,8 +240,7 @@ def improvement_check(ws, version, champion, metric: str, min_improvement: float
                       seed: int = 0) -> GateCheck:
     """Compares the primary metric with the champion's on the validation rows both scored (paired bootstrap)."""
     from core.criteria import metric_label, natural_op
-    from core.registry import version_predictions
-
+    
     label = f"Beats the champion by ≥ {min_improvement:g} {metric_label(metric)}"
     if champion is None or champion.id == version.id:
         return GateCheck("improvement", label, NOT_RUN, "No champion yet, so there is nothing to beat.")
@@ -302,8 +341,7 @@ def fairness_check(ws, version, metric: str, attributes: list[str], tolerance: f
 def group_gaps(ws, version, metric: str, attributes: list[str]) -> pd.DataFrame:
     """Returns per sensitive column: the lowest and highest group value of the metric and their gap."""
     from core.error_analysis import segment_labels
-    from core.registry import version_predictions
-
+    
     preds = version_predictions(ws, version)
     groups = ws.frame(version.dataset_id, columns=list(attributes), row_ids=preds["_row"].tolist(), with_row_id=True)
     data = preds.merge(groups, on="_row", how="left")

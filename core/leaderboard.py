@@ -43,6 +43,8 @@ class RunResult:
     score_kind: str | None = None  # "probability" | "margin" (a squashed decision score) | None (regression)
     tuning: dict | None = None
     is_baseline: bool = False
+    total_seconds: float | None = None  # all of this model's work: CV folds plus the final fit, summed over workers
+    extras: dict = field(default_factory=dict)  # clustering: k_table, profiles, descriptions, explained variance
 
     @property
     def is_ok(self) -> bool:
@@ -298,3 +300,23 @@ def paired_comparison(run_a, run_b, metric: str) -> PairedComparison:
         sentence = (f"No clear difference: {run_b.label} minus {run_a.label} is {mean:+.3f} {name} {how}, within "
                     "what fold-to-fold noise produces.")
     return PairedComparison(metric, run_a.label, run_b.label, k, mean, lo, hi, float(t), float(p), sentence)
+
+
+def verdict(runs, metric: str, criteria=None) -> str:
+    """One sentence naming the best model against the primary metric and, when given, the success criteria."""
+    best = best_run(runs, metric)
+    if best is None:
+        return "No model trained successfully, so there is no best model yet. Read the errors on each row."
+    value = headline(best, metric)
+    where = "on validation" if _finite((best.validation_metrics or {}).get(metric)) else "in cross-validation"
+    text = f"{best.label} is the best model by {_label(metric)} ({value:.3f} {where})"
+    if criteria is None:
+        return text + "."
+    from core.criteria import evaluate_criteria
+
+    basis = best.validation_metrics or {k: v["mean"] for k, v in (best.cv_summary or {}).items()}
+    checks = [c for c in evaluate_criteria(criteria, basis) if c.kind in ("primary", "guardrail")]
+    failed = [c.text for c in checks if c.passed is not True]
+    if not failed:
+        return text + " and meets the success criteria."
+    return text + " but does not meet the success criteria: " + "; ".join(failed) + "."

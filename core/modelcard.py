@@ -1,12 +1,20 @@
-"""Model cards: one page per version on intended use, data, metrics at the chosen threshold, fairness, limitations
-and the launch gate, as Markdown or as standalone HTML (every user-supplied string escaped)."""
+"""Model cards and registry views: what a version is, how it did, and when it was live.
+
+- `model_card_markdown(ws, version)` / `model_card_html(ws, version)`: intended use, data, metrics at the chosen
+  threshold, fairness, limitations, the launch gate and its reigns as champion (HTML: every string escaped).
+- `champion_timeline(ws, project_id)`, `compare_versions(ws, project_id, ids)`, `gate_status(version, entries)`:
+  small frames and labels for the Registry page.
+"""
 
 from __future__ import annotations
 
 import html
 import math
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
+
+import pandas as pd
 
 from core.workspace import Workspace
 
@@ -65,6 +73,11 @@ def build_card(ws: Workspace, version) -> tuple[str, list[Section]]:
     sections.append(_fairness_section(ws, version, project))
     sections.append(Section("Limitations", _limitations(version, run, project)))
     sections.append(_gate_section(version))
+    reigns = champion_timeline(ws, project.id)
+    reigns = reigns[reigns["version_id"] == version.id]
+    sections.append(Section("Time as champion", [
+        f"From {r.start:%Y-%m-%d %H:%M} to {r.end:%Y-%m-%d %H:%M} ({r.how} by {r.by})" for r in reigns.itertuples()]
+        or ["It has not been champion."]))
     return title, sections
 
 
@@ -79,7 +92,7 @@ def _cv(s: dict | None) -> str:
 def _fairness_section(ws: Workspace, version, project) -> Section:
     from core.errors import WorkbenchError
     from core.fairness import fairness_report
-    from core.registry import version_predictions
+    from core.gate import version_predictions
 
     attrs = list(project.criteria.sensitive_attributes)
     if not attrs:
@@ -126,6 +139,49 @@ def _gate_section(version) -> Section:
     verdict = "passed" if gate.passed else "failed"
     return Section("Launch gate", [f"Evaluated {gate.evaluated_at.replace('T', ' ')}: {verdict}."],
                    [{"check": c.label, "status": c.status, "evidence": c.evidence} for c in gate.checks])
+
+
+# -- registry views (the page's badge, the timeline, the comparison) -------------------------------------------------------------------------------------------------------------
+def gate_status(version, entries: list) -> str:
+    """Returns 'not run', 'passed', 'overridden' (failed but promoted with a reason) or 'failed'."""
+    if not version.gate:
+        return "not run"
+    if version.gate.get("passed"):
+        return "passed"
+    if any(e.override and e.version_id == version.id for e in entries):
+        return "overridden"
+    return "failed"
+
+
+def champion_timeline(ws: Workspace, project_id: str, now: datetime | None = None) -> pd.DataFrame:
+    """Returns one row per reign: version, start, end (now for the current champion), how it began."""
+    rows = []
+    from core.registry import ledger
+
+    for e in ledger(ws, project_id):
+        if e.action not in ("promote", "rollback"):
+            continue
+        at = datetime.fromisoformat(e.at)
+        if rows:
+            rows[-1]["end"] = at
+        rows.append({"version": f"v{e.version_number}", "version_id": e.version_id, "start": at, "end": None,
+                     "how": e.action, "by": e.by})
+    if rows:
+        rows[-1]["end"] = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    return pd.DataFrame(rows, columns=["version", "version_id", "start", "end", "how", "by"])
+
+
+def compare_versions(ws: Workspace, project_id: str, version_ids: list[str] | None = None) -> pd.DataFrame:
+    """Returns the versions' validation metrics side by side: one row per metric, one column per version."""
+    from core.registry import list_versions
+
+    versions = sorted((v for v in list_versions(ws, project_id) if version_ids is None or v.id in version_ids),
+                      key=lambda v: v.number)
+    names = sorted({m for v in versions for m in v.metrics})
+    data = {"metric": names}
+    for v in versions:
+        data[v.label] = [v.metrics.get(m) for m in names]
+    return pd.DataFrame(data)
 
 
 # -- rendering ---------------------------------------------------------------------------------------------------------

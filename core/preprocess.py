@@ -22,7 +22,7 @@ _FALSE_WORDS = frozenset({"false", "no", "n", "0", "f"})
 
 def feature_columns(columns: dict[str, str], target: str | None) -> list[str]:
     """Returns the columns a model reads: every number, category, boolean or date column except the target."""
-    return [c for c, kind in columns.items() if kind in USED_KINDS and c != target]
+    return [str(c) for c, kind in columns.items() if kind in USED_KINDS and c != target]
 
 
 # -- module-level functions used by FunctionTransformer (saved by name, so they must stay importable) ------------------
@@ -76,7 +76,8 @@ def build_preprocessor(columns: dict[str, str], features: list[str], needs_scali
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-    by_kind = {kind: [c for c in features if columns.get(c) == kind] for kind in USED_KINDS}
+    kinds = {str(c): k for c, k in columns.items()}
+    by_kind = {kind: [str(c) for c in features if kinds.get(str(c)) == kind] for kind in USED_KINDS}
     if not any(by_kind.values()):
         raise SpecInvalid("No column can feed a model: every column is an identifier, free text or the target. "
                           "Upload data with number, category, yes/no or date columns.")

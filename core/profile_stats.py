@@ -72,10 +72,6 @@ def is_float(col: ColumnInfo) -> bool:
     return col.dtype.upper().startswith(_FLOATS)
 
 
-def _finite(col: ColumnInfo, x: str) -> str:
-    return f"isfinite({x})" if is_float(col) else f"{x} IS NOT NULL"
-
-
 def clean(value: Any) -> Any:
     """Turns a database value into plain JSON: NaN and infinities become None, numpy scalars Python numbers."""
     if value is None:
@@ -94,87 +90,85 @@ def clean(value: Any) -> Any:
         return str(value)
 
 
-# -- the one-pass aggregate ----------------------------------------------------------------------------------------------
-def _exprs(col: ColumnInfo, exact: bool) -> list[tuple[str, str]]:
+# -- pass one: counts, extremes, sums ---------------------------------------------------------------------------------
+def _value(col: ColumnInfo) -> str:
+    """The column as a finite DOUBLE (NULL for NaN and infinities) for numbers; the raw column otherwise."""
     x = quote_ident(col.name)
+    if family(col) != "numeric":
+        return x
+    v = f"CAST({x} AS DOUBLE)"
+    return f"CASE WHEN isfinite({v}) THEN {v} END" if is_float(col) else v
+
+
+def _exprs(col: ColumnInfo, i: int, exact: bool) -> list[tuple[str, str]]:
+    r, f = f"r{i}", f"f{i}"  # raw value and finite value, from the inner query
     fam = family(col)
-    out = [("count", f"count({x})")]
-    if is_float(col):
-        out.append(("nan", f"count_if(isnan({x}))"))
+    out = [("count", f"count({r})")]
     if fam == "numeric":
-        v = f"CAST({x} AS DOUBLE)"
-        fin = f"FILTER (WHERE {_finite(col, v)})"
-        out += [("min", f"min({v}) {fin}"), ("max", f"max({v}) {fin}"), ("mean", f"avg({v}) {fin}"),
-                ("std", f"stddev_samp({v}) {fin}"), ("skewness", f"skewness({v}) {fin}"),
-                ("zeros", f"count_if({v} = 0)"), ("negatives", f"count_if({v} < 0)"),
-                ("integral", f"bool_and({v} = round({v})) {fin}")]
+        out += [("finite", f"count({f})"), ("min", f"min({f})"), ("max", f"max({f})"), ("sum", f"sum({f})"),
+                ("zeros", f"count_if({f} = 0)"), ("negatives", f"count_if({r} < 0)")]
         if is_float(col):
-            out.append(("infinite", f"count_if(isinf({v}))"))
-        nan_free = f"FILTER (WHERE NOT isnan({v}))" if is_float(col) else ""
-        out.append(("distinct", f"count(DISTINCT {v}) {nan_free}" if exact else f"approx_count_distinct({v}) {nan_free}"))
+            out += [("nan", f"count_if(isnan({r}))"), ("infinite", f"count_if(isinf({r}))"),
+                    ("fraction", f"count_if({f} <> round({f}))")]
+            value = f"CASE WHEN NOT isnan({r}) THEN {r} END"
+        else:
+            value = r
+        out.append(("distinct", f"count(DISTINCT {value})" if exact else f"approx_count_distinct({value})"))
         if exact:
-            out.append(("quantiles", f"quantile_cont({v}, {list(QUANTILES)}) {fin}"))
+            out.append(("quantiles", f"quantile_cont({f}, {list(QUANTILES)})"))
     elif fam == "datetime":
-        out += [("min", f"min({x})"), ("max", f"max({x})"),
-                ("distinct", f"count(DISTINCT {x})" if exact else f"approx_count_distinct({x})")]
+        out += [("min", f"min({r})"), ("max", f"max({r})"),
+                ("distinct", f"count(DISTINCT {r})" if exact else f"approx_count_distinct({r})")]
     if col.dtype.upper().startswith("VARCHAR"):
-        out += [("len_min", f"min(length({x}))"), ("len_mean", f"avg(length({x}))"), ("len_max", f"max(length({x}))"),
-                ("bytes", f"sum(strlen({x}))"), ("as_number", f"count(TRY_CAST({x} AS DOUBLE))"),
-                ("as_date", f"count(TRY_CAST({x} AS TIMESTAMP))"),
-                ("leading_zero", f"count_if(length({x}) > 1 AND {x}[1] = '0' AND {x}[2] <> '.' "
-                                 f"AND TRY_CAST({x} AS DOUBLE) IS NOT NULL)")]
+        out += [("len_min", f"min(length({r}))"), ("len_sum", f"sum(length({r}))"), ("len_max", f"max(length({r}))"),
+                ("bytes", f"sum(strlen({r}))")]
     return out
 
 
 def column_aggregates(ws: Workspace, src: Source, columns: list[ColumnInfo], exact: bool) -> tuple[int, list[dict]]:
-    """Returns the row count and, per column, counts, missing values, moments, extremes and text shares."""
+    """Returns the row count and, per column, counts, missing values, extremes, sums and text lengths in one scan."""
     stats: list[dict] = []
-    rows = None
+    rows = 0
     for start in range(0, max(len(columns), 1), _BATCH):
         batch = columns[start:start + _BATCH]
-        plan = [(i, key, expr) for i, col in enumerate(batch) for key, expr in _exprs(col, exact)]
+        inner = [f"{quote_ident(c.name)} AS r{i}" for i, c in enumerate(batch)]
+        inner += [f"{_value(c)} AS f{i}" for i, c in enumerate(batch) if family(c) == "numeric"]
+        plan = [(i, key, expr) for i, col in enumerate(batch) for key, expr in _exprs(col, i, exact)]
         select = ", ".join(["count(*)"] + [expr for _, _, expr in plan])
-        values = ws.read_rows(f"SELECT {select} FROM {src.from_sql()}", src.params)[0]
+        sql = f"SELECT {select} FROM (SELECT {', '.join(inner) or '1'} FROM {src.from_sql()})"
+        values = ws.read_rows(sql, src.params)[0]
         rows = int(values[0])
         found: list[dict] = [{} for _ in batch]
         for (i, key, _), value in zip(plan, values[1:]):
             found[i][key] = value
-        for col, raw in zip(batch, found):
-            stats.append(_finish(col, raw, rows, exact))
-    return int(rows or 0), stats
+        stats.extend(_finish(col, raw, rows, exact) for col, raw in zip(batch, found))
+    return rows, stats
 
 
 def _finish(col: ColumnInfo, raw: dict, rows: int, exact: bool) -> dict:
     fam = family(col)
-    nan = int(raw.get("nan") or 0)
-    count = int(raw["count"]) - nan  # NaN is missing, as in pandas
+    count = int(raw["count"]) - int(raw.get("nan") or 0)  # NaN is missing, as in pandas
     missing = rows - count
     out: dict[str, Any] = {"name": col.name, "dtype": col.dtype, "kind": col.kind, "family": fam, "count": count,
                            "missing": missing, "missing_pct": _pct(missing, rows)}
     if fam in ("numeric", "datetime"):
-        distinct = int(raw.get("distinct") or 0)
-        out.update(distinct=min(distinct, count), distinct_exact=exact)
+        out.update(distinct=min(int(raw.get("distinct") or 0), count), distinct_exact=exact)
+        out["distinct_pct"] = _pct(out["distinct"], count)
     if fam == "numeric":
-        for key in ("min", "max", "mean", "std", "skewness"):
-            out[key] = clean(raw.get(key))
-        if out["std"] == 0 or (out["std"] is None and count > 1):
-            out["skewness"] = None  # undefined for a constant column
-        out["integral"] = bool(raw.get("integral")) if raw.get("integral") is not None else False
+        finite = int(raw["finite"] or 0)
+        out.update(finite=finite, min=clean(raw["min"]), max=clean(raw["max"]),
+                   mean=clean(raw["sum"] / finite) if finite else None, std=None, skewness=None,
+                   integral=not raw.get("fraction"))
         for key in ("zeros", "negatives", "infinite"):
             out[key] = int(raw.get(key) or 0)
             out[f"{key}_pct"] = _pct(out[key], rows)
-        qs = raw.get("quantiles")
-        if qs is not None:
-            out.update({label: clean(q) for label, q in zip(QUANTILE_LABELS, qs)})
+        if raw.get("quantiles") is not None:
+            out.update({label: clean(q) for label, q in zip(QUANTILE_LABELS, raw["quantiles"])})
     elif fam == "datetime":
         out.update(min=clean(raw.get("min")), max=clean(raw.get("max")))
     if "len_min" in raw:
-        out.update(length_min=clean(raw["len_min"]), length_mean=clean(raw["len_mean"]),
-                   length_max=clean(raw["len_max"]), text_bytes=int(raw.get("bytes") or 0),
-                   as_number=int(raw["as_number"]), as_date=int(raw["as_date"]),
-                   leading_zero=int(raw["leading_zero"]))
-    if "distinct" in out:
-        out["distinct_pct"] = _pct(out["distinct"], count)
+        out.update(length_min=clean(raw["len_min"]), length_max=clean(raw["len_max"]),
+                   length_mean=clean(raw["len_sum"] / count) if count else None, text_bytes=int(raw.get("bytes") or 0))
     return out
 
 
@@ -182,25 +176,115 @@ def _pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 4) if whole else 0.0
 
 
-# -- quantiles on a sample -----------------------------------------------------------------------------------------------
-def sample_quantiles(ws: Workspace, src: Source, columns: list[ColumnInfo], rows: int) -> dict[str, dict]:
-    """Returns quantiles of the numeric columns over a deterministic sample of the source (large tables)."""
-    numeric = [c for c in columns if family(c) == "numeric"]
-    if not numeric:
-        return {}
+def add_quantiles(stats: list[dict], sample: dict[str, np.ndarray], sample_rows: int) -> None:
+    """Fills quantiles from a sample (numpy's default linear interpolation, the same as DuckDB's quantile_cont)."""
+    for s in stats:
+        x = sample.get(s["name"])
+        if s["family"] != "numeric" or x is None:
+            continue
+        x = x[~np.isnan(x)]
+        qs = np.quantile(x, QUANTILES) if x.size else [None] * len(QUANTILES)
+        s.update({label: clean(q) for label, q in zip(QUANTILE_LABELS, qs)}, quantile_sample_rows=sample_rows)
+
+
+# -- text columns that hold numbers or dates -----------------------------------------------------------------------------
+def add_text_shares(ws: Workspace, src: Source, stats: list[dict], rows: int) -> None:
+    """Counts, on a sample, how many values of each text column parse as numbers or as dates."""
+    texts = [s for s in stats if s["dtype"].upper().startswith("VARCHAR") and s["count"]]
+    if not texts:
+        return
     sample = src.sampled(rows)
-    out: dict[str, dict] = {}
-    for start in range(0, len(numeric), _BATCH):
-        batch = numeric[start:start + _BATCH]
-        parts = []
-        for col in batch:
-            v = f"CAST({quote_ident(col.name)} AS DOUBLE)"
-            parts.append(f"quantile_cont({v}, {list(QUANTILES)}) FILTER (WHERE {_finite(col, v)})")
-        values = ws.read_rows(f"SELECT count(*), {', '.join(parts)} FROM {sample.from_sql()}", sample.params)[0]
-        for col, qs in zip(batch, values[1:]):
-            out[col.name] = {label: clean(q) for label, q in zip(QUANTILE_LABELS, qs or [None] * 5)}
-            out[col.name]["sample_rows"] = int(values[0])
-    return out
+    parts = []
+    for s in texts:
+        x = quote_ident(s["name"])
+        parts += [f"count({x})", f"count(TRY_CAST({x} AS DOUBLE))", f"count(TRY_CAST({x} AS TIMESTAMP))",
+                  f"count_if(length({x}) > 1 AND {x}[1] = '0' AND {x}[2] <> '.' AND TRY_CAST({x} AS DOUBLE) IS NOT NULL)"]
+    values = ws.read_rows(f"SELECT count(*), {', '.join(parts)} FROM {sample.from_sql()}", sample.params)[0]
+    for j, s in enumerate(texts):
+        n, num, date, zero = values[1 + 4 * j: 5 + 4 * j]
+        s.update(type_check_rows=int(values[0]), type_check_values=int(n), as_number=int(num), as_date=int(date),
+                 leading_zero=int(zero))
+
+
+# -- pass two: spread, shape and bins ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bins:
+    lo: float
+    step: float
+    nb: int
+    hi: float
+
+    def edges(self) -> list[float]:
+        return [self.lo + i * self.step for i in range(self.nb)] + [self.hi]
+
+
+def choose_bins(lo: float | None, hi: float | None, integral: bool, bins: int = HIST_BINS) -> Bins | None:
+    """One bar per value for small whole-number ranges, else `bins` equal-width bins; None without values."""
+    if lo is None or hi is None:
+        return None
+    if integral and hi - lo < MAX_INTEGER_BINS:
+        n = int(hi - lo) + 1
+        return Bins(lo - 0.5, 1.0, n, lo - 0.5 + n * 1.0)
+    if hi == lo or not math.isfinite(hi - lo):
+        return Bins(lo - 0.5, 1.0, 1, lo + 0.5) if hi == lo else Bins(lo, hi - lo, 1, hi)
+    return Bins(lo, (hi - lo) / bins, bins, hi)
+
+
+def spread_and_bins(ws: Workspace, src: Source, stats: list[dict], columns: dict[str, ColumnInfo]) -> None:
+    """Second scan: standard deviation and skewness from central moments, histograms, and the modal share of
+    numeric columns whose 5th and 95th percentiles coincide (a value held by >= 95 % of rows must sit there).
+
+    Bins are closed on the right, as DuckDB's histogram(x, boundaries) counts them: [e0, e1], (e1, e2], ...
+    (pandas.cut(..., right=True, include_lowest=True)); it costs half the CPU of binning by arithmetic.
+    """
+    jobs = []  # (stat, field, finite-value expression, bins, wants moments)
+    for s in stats:
+        if s["family"] == "numeric" and s.get("finite"):
+            bins = choose_bins(s["min"], s["max"], s["integral"])
+            jobs.append((s, "histogram", _value(columns[s["name"]]), bins, True))
+        elif s["family"] == "text" and s["count"]:
+            bins = choose_bins(s["length_min"], s["length_max"], True)
+            jobs.append((s, "length_histogram", f"CAST(length({quote_ident(s['name'])}) AS DOUBLE)", bins, False))
+    for start in range(0, len(jobs), _BATCH):
+        batch = jobs[start:start + _BATCH]
+        inner = ", ".join(f"{expr} AS f{i}" for i, (_, _, expr, _, _) in enumerate(batch))
+        outer, plan, params = [], [], []
+        for i, (s, field, _, b, moments) in enumerate(batch):
+            f = f"f{i}"
+            outer.append(f"histogram({f}, ?::DOUBLE[])")
+            params.append(b.edges()[1:])
+            plan.append((s, field, b))
+            if moments:
+                d = f"({f} - ({float(s['mean'])!r}))"
+                outer += [f"sum({d} * {d})", f"sum({d} * {d} * {d})"]
+                plan += [(s, "m2", None), (s, "m3", None)]
+                if s.get("q05") is not None and s.get("q05") == s.get("q95") and (s.get("distinct") or 0) > 1:
+                    outer.append(f"count_if({f} = ?)")
+                    params.append(float(s["q50"]))
+                    plan.append((s, "mode", None))
+        sql = f"SELECT {', '.join(outer)} FROM (SELECT {inner} FROM {src.from_sql()})"
+        values = ws.read_rows(sql, params + list(src.params))[0]
+        for (s, field, b), value in zip(plan, values):
+            if b is not None:
+                s[field] = {"edges": b.edges(), "counts": _decode(value, b), "closed": "right"}
+            elif field == "mode":
+                s["mode_pct"] = _pct(int(value), s["count"])
+            else:
+                s[field] = float(value or 0.0)
+    for s in stats:
+        if "m2" in s:
+            _shape(s, s.pop("m2"), s.pop("m3"))
+
+
+def _shape(s: dict, m2: float, m3: float) -> None:
+    """Sample standard deviation and adjusted Fisher-Pearson skewness (pandas' definitions) from central sums."""
+    n = s["finite"]
+    s["std"] = math.sqrt(m2 / (n - 1)) if n > 1 else None
+    if n > 2 and m2 > 0 and s["std"] > 1e-12 * max(abs(s["mean"]), 1.0):
+        g1 = (m3 / n) / (m2 / n) ** 1.5
+        s["skewness"] = g1 * math.sqrt(n * (n - 1)) / (n - 2)
+    else:
+        s["skewness"] = None  # undefined for a constant column
 
 
 # -- top values of categories and texts --------------------------------------------------------------------------------
@@ -241,49 +325,7 @@ def add_top_values(stat: dict, found: dict | None) -> None:
         stat["balance"] = None
 
 
-# -- histograms --------------------------------------------------------------------------------------------------------
-def histogram_edges(lo: float | None, hi: float | None, integral: bool, bins: int = HIST_BINS) -> list[float]:
-    """Chooses bin edges: one bar per value for small integer ranges, else `bins` equal-width bins (as numpy)."""
-    if lo is None or hi is None:
-        return []
-    if integral and hi - lo < MAX_INTEGER_BINS:
-        return [lo - 0.5 + i for i in range(int(hi - lo) + 2)]
-    if hi == lo or not math.isfinite(hi - lo):
-        return [lo - 0.5, hi + 0.5] if hi == lo else [lo, hi]
-    return [float(e) for e in np.linspace(lo, hi, bins + 1)]
-
-
-def binned_counts(ws: Workspace, src: Source, targets: list[tuple[str, str, list[float]]]) -> dict[str, list[int]]:
-    """Counts values per bin in one scan; `targets` are (key, SQL expression, edges). Last bin includes its edge."""
-    targets = [t for t in targets if len(t[2]) >= 2]
-    out: dict[str, list[int]] = {}
-    for start in range(0, len(targets), _BATCH):
-        batch = targets[start:start + _BATCH]
-        inner, outer, params = [], [], []
-        for i, (_, expr, edges) in enumerate(batch):
-            lo, hi, nb = edges[0], edges[-1], len(edges) - 1
-            v = f"CAST({expr} AS DOUBLE)"
-            # floor((v - lo) * nb / (hi - lo)) may land one bin off at an edge; comparing with the edges fixes it,
-            # exactly as numpy.histogram does, so both agree bin for bin.
-            inner.append(f"{v} AS v{i}, least(greatest(floor(({v} - ({lo!r})) * ({nb / (hi - lo)!r})), 0), {nb - 1})"
-                         f"::BIGINT AS b{i}")
-            e = f"e{i}"
-            outer.append(f"histogram(CASE WHEN v{i} < ({lo!r}) OR v{i} > ({hi!r}) OR NOT isfinite(v{i}) THEN NULL "
-                         f"WHEN v{i} < {e}[b{i} + 1] THEN b{i} - 1 "
-                         f"WHEN v{i} >= {e}[b{i} + 2] AND b{i} < {nb - 1} THEN b{i} + 1 ELSE b{i} END)")
-            params.append([float(x) for x in edges])
-        edge_cols = ", ".join(f"?::DOUBLE[] AS e{i}" for i in range(len(batch)))
-        sql = (f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {src.from_sql()}), "
-               f"(SELECT {edge_cols})")
-        values = ws.read_rows(sql, list(src.params) + params)[0]
-        for (key, _, edges), hist in zip(batch, values):
-            counts = [0] * (len(edges) - 1)
-            for b, c in (hist or {}).items():
-                counts[int(b)] += int(c)
-            out[key] = counts
-    return out
-
-
+# -- dates ----------------------------------------------------------------------------------------------------------------
 def month_counts(ws: Workspace, src: Source, col: ColumnInfo) -> dict:
     """Counts a date column's values by month (or by year when it spans more than MAX_MONTHS months)."""
     x = quote_ident(col.name)
@@ -331,3 +373,33 @@ def stored_bytes(ws: Workspace, table: str) -> int | None:
     except Exception:  # noqa: BLE001 — storage details are optional; in-memory or unusual tables have none
         return None
     return int(rows[0][0]) * 262_144 if rows and rows[0][0] else None
+
+
+def bin_counts(ws: Workspace, src: Source, jobs: list[tuple[str, str, Bins]]) -> dict[str, list[int]]:
+    """Counts values per bin (closed on the right, as in spread_and_bins) for several expressions in one scan."""
+    out: dict[str, list[int]] = {}
+    jobs = [j for j in jobs if j[2] is not None]
+    for start in range(0, len(jobs), _BATCH):
+        batch = jobs[start:start + _BATCH]
+        inner = ", ".join(f"{expr} AS f{i}" for i, (_, expr, _) in enumerate(batch))
+        outer = ", ".join(f"histogram(f{i}, ?::DOUBLE[])" for i in range(len(batch)))
+        params = [b.edges()[1:] for _, _, b in batch]
+        values = ws.read_rows(f"SELECT {outer} FROM (SELECT {inner} FROM {src.from_sql()})", params + list(src.params))[0]
+        for (key, _, b), value in zip(batch, values):
+            out[key] = _decode(value, b)
+    return out
+
+
+def _decode(found: dict | None, bins: Bins) -> list[int]:
+    """Turns DuckDB's {upper boundary: count} map into counts per bin."""
+    index = {e: k for k, e in enumerate(bins.edges()[1:])}
+    counts = [0] * bins.nb
+    for bound, c in (found or {}).items():
+        if bound in index:
+            counts[index[bound]] += int(c)
+    return counts
+
+
+def value_expression(col: ColumnInfo) -> str:
+    """The SQL expression whose values a column's histogram counts (finite DOUBLEs for numbers)."""
+    return _value(col)

@@ -7,8 +7,8 @@ Public API:
 - `describe_source(ws, src, columns, rows=None) -> dict`: statistics of any row set (a slice, a split set); the
   comparison page builds on it.
 - `data_health(ws, dataset_id) -> dict | None`: rows, missing %, alerts by severity, from the cache only.
-- Display helpers: `summary_items(profile)`, `columns_frame(profile)`, `alerts_frame(profile)`,
-  `associations_frame(profile)`.
+- Display helpers: `summary_items(profile)`, `columns_frame(profile)`, `column_details(stat)`,
+  `alerts_frame(alerts)`, `associations_frame(view)`.
 Statistics are over the rows as stored; means, deviations, quantiles and skewness over finite values only
 (infinities are counted separately, NaN counts as missing, as in pandas).
 """
@@ -20,22 +20,21 @@ import time
 import pandas as pd
 
 from core.alerts import count_by_severity, find_alerts, sort_alerts
-from core.correlations import correlations
+from core.correlations import correlations, eligible_columns, fetch_sample
 from core.errors import PermissionDenied
 from core.profile_stats import (
     EXACT_LIMIT,
-    QUANTILE_LABELS,
     Source,
+    add_quantiles,
+    add_text_shares,
     add_top_values,
-    binned_counts,
     clean,
     column_aggregates,
     duplicate_rows,
     family,
-    histogram_edges,
     memory_bytes,
     month_counts,
-    sample_quantiles,
+    spread_and_bins,
     stored_bytes,
     top_values,
 )
@@ -95,9 +94,8 @@ def _store(ws: Workspace, key: str, profile: dict) -> None:
 def _compute(ws: Workspace, info: DatasetInfo) -> dict:
     started = time.perf_counter()
     src = Source(info.table, label=info.name)
-    described = describe_source(ws, src, list(info.columns), rows=info.rows)
-    stats, rows = described["columns"], described["rows"]
-    corr = correlations(ws, src, stats, rows)
+    described = describe_source(ws, src, list(info.columns), rows=info.rows, correlate=True)
+    stats, corr = described["columns"], described["correlations"]
     summary = described["summary"]
     summary.update(file_bytes=info.size_bytes, stored_bytes=stored_bytes(ws, info.table))
     profile = {"schema": SCHEMA, "dataset_id": info.id, "dataset_name": info.name,
@@ -108,7 +106,8 @@ def _compute(ws: Workspace, info: DatasetInfo) -> dict:
     return profile
 
 
-def describe_source(ws: Workspace, src: Source, columns: list[ColumnInfo], rows: int | None = None) -> dict:
+def describe_source(ws: Workspace, src: Source, columns: list[ColumnInfo], rows: int | None = None, *,
+                    correlate: bool = False) -> dict:
     """Computes the summary and per-column statistics (with chart bins) of any set of rows of a dataset."""
     if rows is None:
         rows = int(ws.read_rows(f"SELECT count(*) FROM {src.from_sql()}", src.params)[0][0])
@@ -120,14 +119,17 @@ def describe_source(ws: Workspace, src: Source, columns: list[ColumnInfo], rows:
     found = top_values(ws, src, grouped)
     for c in grouped:
         add_top_values(by_name[c.name], found.get(c.name))
+    numeric, categorical = eligible_columns(stats) if correlate else ([], [])
+    wanted = [s["name"] for s in stats if s["family"] == "numeric" and s.get("finite")] if not exact else numeric
+    sample = fetch_sample(ws, src, rows, list(dict.fromkeys(wanted + numeric)), categorical) if wanted or categorical \
+        else ({}, 0)
     if not exact:
-        for name, qs in sample_quantiles(ws, src, columns, rows).items():
-            by_name[name].update({k: qs[k] for k in QUANTILE_LABELS}, quantile_sample_rows=qs["sample_rows"])
-    _add_histograms(ws, src, stats, cols)
+        add_quantiles(stats, *sample)
+    add_text_shares(ws, src, stats, rows)
+    spread_and_bins(ws, src, stats, cols)
     for s in stats:
         if s["family"] == "datetime" and s["count"]:
             s["by_period"] = month_counts(ws, src, cols[s["name"]])
-    _add_modes(ws, src, stats, cols)
     _add_text_examples(ws, src, stats)
     dup, dup_exact = duplicate_rows(ws, src, columns, rows)
     missing = sum(s["missing"] for s in stats)
@@ -139,46 +141,19 @@ def describe_source(ws: Workspace, src: Source, columns: list[ColumnInfo], rows:
                "duplicate_rows": dup, "duplicate_pct": round(100.0 * dup / rows, 4) if rows else 0.0,
                "duplicates_exact": dup_exact, "memory_bytes": memory_bytes(stats, rows), "kinds": kinds,
                "exact": exact}
-    return {"summary": summary, "columns": stats, "rows": rows, "label": src.label}
-
-
-def _add_histograms(ws: Workspace, src: Source, stats: list[dict], cols: dict[str, ColumnInfo]) -> None:
-    targets = []
-    for s in stats:
-        if s["family"] == "numeric" and s["count"]:
-            edges = histogram_edges(s.get("min"), s.get("max"), s.get("integral", False))
-            targets.append((s["name"], f"CAST({quote_ident(s['name'])} AS DOUBLE)", edges))
-        if s["family"] == "text" and s["count"]:
-            edges = histogram_edges(s.get("length_min"), s.get("length_max"), True)
-            targets.append(("len:" + s["name"], f"length({quote_ident(s['name'])})", edges))
-    counts = binned_counts(ws, src, targets)
-    for key, _, edges in targets:
-        if key in counts:
-            name = key[4:] if key.startswith("len:") else key
-            field = "length_histogram" if key.startswith("len:") else "histogram"
-            next(s for s in stats if s["name"] == name)[field] = {"edges": edges, "counts": counts[key]}
-
-
-def _add_modes(ws: Workspace, src: Source, stats: list[dict], cols: dict[str, ColumnInfo]) -> None:
-    """Measures the share of the most common value of numeric columns whose 5th and 95th percentiles coincide."""
-    # A value held by >= 95 % of rows must sit at the 5th, 50th and 95th percentile, so only those columns need it.
-    flat = [s for s in stats if s["family"] == "numeric" and (s.get("distinct") or 0) > 1
-            and s.get("q05") is not None and s.get("q05") == s.get("q95")]
-    if not flat:
-        return
-    parts = [f"count_if(CAST({quote_ident(s['name'])} AS DOUBLE) = ?)" for s in flat]
-    values = ws.read_rows(f"SELECT {', '.join(parts)} FROM {src.from_sql()}", [s["q50"] for s in flat] + list(src.params))[0]
-    for s, n in zip(flat, values):
-        s["mode_pct"] = round(100.0 * int(n) / s["count"], 4) if s["count"] else None
+    out = {"summary": summary, "columns": stats, "rows": rows, "label": src.label}
+    if correlate:
+        out["correlations"] = correlations(ws, src, stats, rows, sample)
+    return out
 
 
 def _add_text_examples(ws: Workspace, src: Source, stats: list[dict]) -> None:
     """Keeps up to three text values of columns that are mostly numbers or dates, as evidence for the alert."""
     for s in stats:
-        if "as_number" not in s or not s["count"]:
+        if not s.get("type_check_values"):
             continue
         parsed, kind = max((s["as_number"], "DOUBLE"), (s["as_date"], "TIMESTAMP"))
-        if 0.05 * s["count"] <= parsed < s["count"]:
+        if 0.05 * s["type_check_values"] <= parsed < s["type_check_values"]:
             x = quote_ident(s["name"])
             narrowed = src.narrowed(f"{x} IS NOT NULL AND TRY_CAST({x} AS {kind}) IS NULL")
             rows = ws.read_rows(f"SELECT DISTINCT {x} FROM {narrowed.from_sql()} LIMIT 3", narrowed.params)
@@ -232,6 +207,37 @@ def columns_frame(profile: dict) -> pd.DataFrame:
         if col in frame:
             frame[col] = frame[col].map(lambda v: "" if v is None else (v if isinstance(v, str) else f"{v:,.6g}"))
     return frame
+
+
+def column_details(stat: dict) -> pd.DataFrame:
+    """A column's statistics as a two-column table of labels and formatted values, in reading order."""
+    items = [("Type", f"{stat['kind']} ({stat['dtype']})"), ("Filled", f"{stat['count']:,}"),
+             ("Missing", f"{stat['missing']:,} ({stat['missing_pct']:.2f}%)")]
+    if stat.get("distinct") is not None:
+        approx = "" if stat.get("distinct_exact", True) else " (approximate)"
+        items.append(("Distinct", f"{stat['distinct']:,} ({stat.get('distinct_pct', 0):.2f}%){approx}"))
+    if stat["family"] == "numeric":
+        items += [(label, _num(stat.get(key))) for label, key in (
+            ("Minimum", "min"), ("5th percentile", "q05"), ("25th percentile", "q25"), ("Median", "q50"),
+            ("75th percentile", "q75"), ("95th percentile", "q95"), ("Maximum", "max"), ("Mean", "mean"),
+            ("Standard deviation", "std"), ("Skewness", "skewness"))]
+        items += [(label, f"{stat.get(key, 0):,} ({stat.get(key + '_pct', 0):.2f}%)")
+                  for label, key in (("Zeros", "zeros"), ("Negative values", "negatives"), ("Infinite values", "infinite"))]
+        if stat.get("quantile_sample_rows"):
+            items.append(("Percentiles from", f"a sample of {stat['quantile_sample_rows']:,} rows"))
+    elif stat["family"] == "datetime":
+        items += [("Earliest", str(stat.get("min"))), ("Latest", str(stat.get("max")))]
+    if stat.get("length_min") is not None:
+        items.append(("Text length", f"{stat['length_min']:,} – {stat['length_max']:,} characters, mean "
+                                     f"{stat['length_mean']:,.1f}"))
+    if stat.get("top"):
+        items.append(("Other values", f"{stat.get('other_count', 0):,} rows ({stat.get('other_pct', 0):.2f}%) "
+                                      "outside the most common values shown"))
+    return pd.DataFrame(items, columns=["Statistic", "Value"])
+
+
+def _num(value) -> str:
+    return "–" if value is None else f"{value:,.6g}"
 
 
 def alerts_frame(alerts: list[dict]) -> pd.DataFrame:

@@ -2,14 +2,14 @@
 
 Public API (the Registry, Scoring, Drift and Launch pages build on it):
 - `register_run(ws, run_id, note="", by="") -> Version`; `get_version(ws, id)`, `list_versions(ws, project_id)`
-  (newest first), `resolve_version(ws, ref)` (an id, or "PROJECT:NUMBER"), `champion(ws, project_id)`.
+  (newest first), `champion(ws, project_id)`.
 - `promote(ws, version_id, by, why="", override_reason=None, expected_seq=None) -> LedgerEntry` runs the launch
   gate (core.gate); past a failed gate only with a written override reason. `rollback(ws, project_id, by, ...)`,
   `set_challenger(...)`, `archive_version(..., archived=True)` are recorded the same way.
-- `registry_state(ws, project_id) -> RegistryState`, `ledger(ws, project_id) -> [LedgerEntry]` (oldest first),
-  `champion_timeline(...)` and `compare_versions(...)` as frames for charts.
-- `load_version_model(ws, version)`: the fitted pipeline, checksum and type allow-list checked before every load.
-- `version_predictions(ws, version)`: its validation predictions with decisions at the version's threshold.
+- `registry_state(ws, project_id) -> RegistryState`, `ledger(ws, project_id) -> [LedgerEntry]` (oldest first);
+  the timeline, the version comparison and the gate badge for the page live in core.modelcard.
+- `load_version_model(ws, version)`: the fitted pipeline, checksum and type allow-list checked before every load;
+  `core.gate.version_predictions(ws, version)`: validation predictions with decisions at the version's threshold.
 
 Record "version" (id "ver_<12 hex>", project_id). Frozen at registration and covered by `content_hash`: number,
 run_id, model_key, model_label, task, target, positive_class, classes, threshold, score_kind, metrics (validation,
@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-
-import pandas as pd
 
 from core.errors import ArtifactRejected, NameInvalid, NotFound, SpecInvalid, WorkbenchError, unknown
 from core.workspace import ArtifactRef, Workspace, new_id
@@ -101,20 +100,14 @@ class Version:
 
     @classmethod
     def from_record(cls, rec: dict) -> "Version":
-        return cls(id=rec["id"], project_id=rec["project_id"], number=int(rec["number"]), run_id=rec["run_id"],
-                   model_key=rec["model_key"], model_label=rec.get("model_label", rec["model_key"]), task=rec["task"],
-                   target=rec.get("target"), artifact=ArtifactRef.from_dict(rec["artifact"]),
-                   content_hash=rec["content_hash"], positive_class=rec.get("positive_class"),
-                   classes=tuple(rec.get("classes") or ()), threshold=rec.get("threshold"),
-                   score_kind=rec.get("score_kind"), metrics=dict(rec.get("metrics") or {}),
-                   cv_summary=dict(rec.get("cv_summary") or {}), dataset_id=rec.get("dataset_id", ""),
-                   dataset_hash=rec.get("dataset_hash", ""), split_id=rec.get("split_id", ""),
-                   split_hash=rec.get("split_hash", ""), features=tuple(rec.get("features") or ()),
-                   schema=dict(rec.get("schema") or {}), receipt=dict(rec.get("receipt") or {}),
-                   predictions_key=rec.get("predictions_key"), note=rec.get("note", ""),
-                   registered_by=rec.get("registered_by", ""), registered_at=rec.get("registered_at", ""),
-                   aliases=tuple(rec.get("aliases") or ()), gate=rec.get("gate"), final_check=rec.get("final_check"),
-                   payload={k: rec.get(k) for k in FROZEN})
+        values = {k: rec[k] for k in cls.__dataclass_fields__ if rec.get(k) is not None and k != "payload"}
+        values.update(number=int(rec["number"]), artifact=ArtifactRef.from_dict(rec["artifact"]),
+                      payload={k: rec.get(k) for k in FROZEN})
+        for key in ("classes", "features", "aliases"):
+            values[key] = tuple(values.get(key) or ())
+        for key in ("metrics", "cv_summary", "schema", "receipt"):
+            values[key] = dict(values.get(key) or {})
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -199,24 +192,6 @@ def list_versions(ws: Workspace, project_id: str) -> list[Version]:
                   key=lambda v: -v.number)
 
 
-def resolve_version(ws: Workspace, ref: str) -> Version:
-    """Returns a version by id or by 'PROJECT:NUMBER' (name or id, number with or without 'v'). Raises: NotFound."""
-    if ws.get_record(KIND, ref) is not None:
-        return get_version(ws, ref)
-    project_ref, sep, number = str(ref).rpartition(":")
-    if sep and number.lower().lstrip("v").isdigit():
-        from core.projects import get_project
-
-        project = get_project(ws, project_ref)
-        for v in list_versions(ws, project.id):
-            if v.number == int(number.lower().lstrip("v")):
-                return v
-        raise NotFound(f"Project {project.name!r} has no version {number}. Its versions: "
-                       f"{', '.join(v.label for v in list_versions(ws, project.id)) or 'none yet'}.")
-    raise NotFound(f"No model version {ref!r}. Give a version id, or the project and number such as "
-                   "'Customer churn:2'.")
-
-
 def ledger(ws: Workspace, project_id: str) -> list[LedgerEntry]:
     """Returns the project's ledger entries, oldest first."""
     return sorted((LedgerEntry.from_record(r) for r in ws.list_records(LEDGER, project_id=project_id)),
@@ -261,41 +236,6 @@ def load_version_model(ws: Workspace, version: Version | str):
     return load_model(ws.read_artifact(version.artifact))
 
 
-def version_predictions(ws: Workspace, version: Version) -> pd.DataFrame:
-    """Returns the version's validation predictions (_row, y_true, y_pred, score | proba_*), y_pred at its threshold."""
-    import numpy as np
-
-    df = ws.get_frame(version.predictions_key) if version.predictions_key else None
-    if df is None:
-        raise NotFound(f"Version {version.label} has no saved validation predictions. Register its run again.")
-    df = df.sort_values("_row", kind="stable").reset_index(drop=True)
-    if version.task == "binary" and "score" in df and version.threshold is not None:
-        pos = version.positive_class
-        neg = next(c for c in version.classes if c != pos)
-        df["y_pred"] = np.where(df["score"].to_numpy(dtype=float) >= version.threshold, pos, neg)
-    return df
-
-
-def finite_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """Returns the metrics with undefined values (NaN, infinity) as None, as runs store them."""
-    return {str(k): None if isinstance(v, float) and not math.isfinite(v) else v for k, v in metrics.items()}
-
-
-def metrics_at_threshold(version_like: Any, df: pd.DataFrame) -> dict[str, float]:
-    """Returns the catalog metrics of predictions already cut at the version's threshold."""
-    from core.metrics import compute_metrics
-
-    if version_like.task == "regression":
-        return compute_metrics("regression", df["y_true"].to_numpy(dtype=float), df["y_pred"].to_numpy(dtype=float))
-    if "score" in df:
-        scores = df["score"].to_numpy(dtype=float)
-    else:
-        scores = df[[f"proba_{c}" for c in version_like.classes]].to_numpy(dtype=float)
-    return compute_metrics(version_like.task, df["y_true"].to_numpy(), df["y_pred"].to_numpy(), scores,
-                           list(version_like.classes), version_like.positive_class,
-                           has_probabilities=version_like.score_kind == "probability")
-
-
 # -- registering -------------------------------------------------------------------------------------------------------
 def register_run(ws: Workspace, run_id: str, note: str = "", by: str = "") -> Version:
     """Freezes a saved run as the project's next version (model file copied, checked and hashed).
@@ -304,7 +244,8 @@ def register_run(ws: Workspace, run_id: str, note: str = "", by: str = "") -> Ve
     """
     from core.artifacts import load_model
     from core.receipts import build_receipt
-    from core.runs import get_run
+    from core.gate import finite_metrics, metrics_at_threshold, version_predictions
+    from core.runs import get_run, run_predictions
     from core.scoring import capture_schema
     from core.splitting import get_split
 
@@ -320,7 +261,11 @@ def register_run(ws: Workspace, run_id: str, note: str = "", by: str = "") -> Ve
     data = ws.read_artifact(run.artifact)
     load_model(data)  # refuse a tampered or foreign file now, not when someone scores with it
     split = get_split(ws, run.split_id)
-    preds = _run_predictions_or_refuse(ws, run)
+    try:
+        preds = run_predictions(ws, run.id)
+    except NotFound:
+        raise SpecInvalid(f"Run {run.model_label!r} has no validation predictions (its split has no validation set), "
+                          "so the launch gate could not judge it. Train it on a split with validation rows.") from None
     with _lock(ws, run.project_id):
         existing = list_versions(ws, run.project_id)
         twin = next((v for v in existing if v.run_id == run.id), None)
@@ -347,46 +292,42 @@ def register_run(ws: Workspace, run_id: str, note: str = "", by: str = "") -> Ve
                    "gate": None, "final_check": None}
         ws.put_record(KIND, version_id, payload, project_id=run.project_id)
         version = get_version(ws, version_id)
-        _append(ws, version, "register", by, note or "Registered", registry_state(ws, run.project_id))
+        _append(ws, version, "register", by, _clean_text(note) or "Registered", ledger(ws, run.project_id))
     return version
 
 
-def _run_predictions_or_refuse(ws: Workspace, run) -> pd.DataFrame:
-    from core.runs import run_predictions
-
-    try:
-        return run_predictions(ws, run.id)
-    except NotFound:
-        raise SpecInvalid(f"Run {run.model_label!r} has no validation predictions (its split has no validation "
-                          "set), so the launch gate could not judge it. Train it on a split with a validation "
-                          "set, then register it.") from None
-
-
 # -- alias changes -----------------------------------------------------------------------------------------------------
-def _append(ws: Workspace, version: Version, action: str, by: str, why: str, state: RegistryState,
+@contextmanager
+def _changing(ws: Workspace, project_id: str, expected_seq: int | None) -> Iterator[list[LedgerEntry]]:
+    """Holds the project's lock while a change reads the ledger, checks it and appends to it."""
+    ws._require_editor()
+    with _lock(ws, project_id):
+        entries = ledger(ws, project_id)
+        head = entries[-1].seq if entries else 0
+        if expected_seq is not None and int(expected_seq) != head:
+            last = entries[-1] if entries else None
+            raise RegistryConflict("The registry changed since you opened it" + (
+                f": {last.by} recorded '{last.action}' of v{last.version_number} at {last.at}" if last else "")
+                + ". Look at the new state, then try again.")
+        yield entries
+
+
+def _append(ws: Workspace, version: Version, action: str, by: str, why: str, entries: list[LedgerEntry],
             gate: dict | None = None, override: bool = False) -> LedgerEntry:
     """Writes the next ledger entry; its sequence number can be written once, so a lost race is refused."""
-    seq = state.seq + 1
-    after = registry_state(ws, version.project_id, ledger(ws, version.project_id) + [LedgerEntry(
-        seq, action, version.id, version.number, by, why, _now())])
-    payload = {"schema": SCHEMA, "seq": seq, "action": action, "version_id": version.id,
-               "version_number": version.number, "by": by, "why": why, "at": _now(), "gate": gate,
-               "override": override, "champion_after": after.champion, "challenger_after": after.challenger}
+    seq = (entries[-1].seq if entries else 0) + 1
+    entry = LedgerEntry(seq, action, version.id, version.number, by, why, _now(), gate, override)
+    after = registry_state(ws, version.project_id, [*entries, entry])
+    payload = {"schema": SCHEMA, **asdict(entry), "champion_after": after.champion, "challenger_after": after.challenger}
     try:
         ws.append_record(LEDGER, f"led_{version.project_id}_{seq:06d}", payload, project_id=version.project_id)
     except NameInvalid:
         raise RegistryConflict("Someone else changed this project's registry at the same moment, so your change was "
                                "not recorded. Reload to see the new state, then try again.") from None
-    _sync_aliases(ws, version.project_id, after)
+    for rec in ws.list_records(KIND, project_id=version.project_id):  # the ledger is the truth; records mirror it
+        if list(rec.get("aliases") or []) != after.aliases_of(rec["id"]):
+            _update(ws, rec, aliases=after.aliases_of(rec["id"]))
     return LedgerEntry.from_record(payload)
-
-
-def _sync_aliases(ws: Workspace, project_id: str, state: RegistryState) -> None:
-    """Writes each version's aliases as the ledger says (the ledger is the source of truth)."""
-    for rec in ws.list_records(KIND, project_id=project_id):
-        wanted = state.aliases_of(rec["id"])
-        if list(rec.get("aliases") or []) != wanted:
-            _update(ws, rec, aliases=wanted)
 
 
 def _update(ws: Workspace, rec: dict, **changes: Any) -> None:
@@ -394,26 +335,12 @@ def _update(ws: Workspace, rec: dict, **changes: Any) -> None:
     if set(changes) & set(FROZEN):
         raise SpecInvalid("A registered version is frozen; register the run again to change it.")
     payload = {k: v for k, v in rec.items() if k not in ("id", "kind", "project_id", "created_at", "updated_at")}
-    payload.update(changes)
-    ws.put_record(KIND, rec["id"], payload, project_id=rec["project_id"])
+    ws.put_record(KIND, rec["id"], {**payload, **changes}, project_id=rec["project_id"])
 
 
 def save_gate_fields(ws: Workspace, version_id: str, **changes: Any) -> None:
     """Stores a version's latest gate result or its final check (used by core.gate)."""
-    rec = ws.get_record(KIND, version_id)
-    if rec is None:
-        raise unknown("model version", version_id, [])
-    _update(ws, rec, **changes)
-
-
-def _begin(ws: Workspace, project_id: str, expected_seq: int | None) -> tuple[list[LedgerEntry], RegistryState]:
-    entries = ledger(ws, project_id)
-    state = registry_state(ws, project_id, entries)
-    if expected_seq is not None and int(expected_seq) != state.seq:
-        last = entries[-1]
-        raise RegistryConflict(f"The registry changed since you opened it: {last.by} recorded '{last.action}' of "
-                               f"v{last.version_number} at {last.at}. Look at the new state, then try again.")
-    return entries, state
+    _update(ws, ws.get_record(KIND, version_id) or {"id": version_id, "project_id": None}, **changes)
 
 
 def _check_intact(ws: Workspace, version: Version) -> None:
@@ -432,27 +359,24 @@ def promote(ws: Workspace, version_id: str, by: str, why: str = "", override_rea
     """
     from core.gate import evaluate_gate
 
-    ws._require_editor()
-    by = _clean_name(by)
-    version = get_version(ws, version_id)
-    with _lock(ws, version.project_id):
-        _, state = _begin(ws, version.project_id, expected_seq)
+    by, version = _clean_name(by), get_version(ws, version_id)
+    with _changing(ws, version.project_id, expected_seq) as entries:
+        state = registry_state(ws, version.project_id, entries)
         if state.champion == version.id:
             raise SpecInvalid(f"{version.label} is already the champion; nothing to change.")
         if version.id in state.archived:
             raise SpecInvalid(f"{version.label} is archived. Restore it first, then promote it.")
         _check_intact(ws, version)
-        current = get_version(ws, state.champion) if state.champion else None
-        gate = evaluate_gate(ws, version, current, **gate_options)
+        gate = evaluate_gate(ws, version, get_version(ws, state.champion) if state.champion else None, **gate_options)
         reason = _clean_text(override_reason)
         if not gate.passed and not reason:
-            failed = ", ".join(c.label for c in gate.checks if c.status == "fail")
+            failed = ", ".join(c.label for c in gate.failed)
             raise SpecInvalid(f"{version.label} failed the launch gate ({failed}), so it was not promoted. Fix "
                               "those checks, or promote it with an override and a written reason.")
-        text = _clean_text(why) or (f"Override: {reason}" if not gate.passed else "Passed the launch gate")
-        if not gate.passed and reason not in text:
-            text = f"{text} — override: {reason}"
-        return _append(ws, version, "promote", by, text, state, gate=gate.to_dict(), override=not gate.passed)
+        text = _clean_text(why) or ("Passed the launch gate" if gate.passed else "")
+        if not gate.passed:
+            text = f"{text} — override: {reason}" if text else f"Override: {reason}"
+        return _append(ws, version, "promote", by, text, entries, gate=gate.to_dict(), override=not gate.passed)
 
 
 def rollback(ws: Workspace, project_id: str, by: str, to_version_id: str | None = None, why: str = "",
@@ -461,80 +385,46 @@ def rollback(ws: Workspace, project_id: str, by: str, to_version_id: str | None 
 
     Raises: SpecInvalid (nothing to roll back to), RegistryConflict, NameInvalid, PermissionDenied.
     """
-    ws._require_editor()
     by = _clean_name(by)
-    with _lock(ws, project_id):
-        _, state = _begin(ws, project_id, expected_seq)
+    with _changing(ws, project_id, expected_seq) as entries:
+        state = registry_state(ws, project_id, entries)
         if state.champion is None:
             raise SpecInvalid("There is no champion yet, so there is nothing to roll back. Promote a version first.")
+        current = get_version(ws, state.champion)
         targets = state.rollback_targets()
         if not targets:
-            raise SpecInvalid(f"{get_version(ws, state.champion).label} is the only champion so far (earlier ones "
-                              "are archived or were rolled back from), so there is no earlier one to return to.")
-        target_id = to_version_id or targets[0]
-        if target_id not in targets:
-            label = get_version(ws, target_id).label
-            raise SpecInvalid(f"{label} is not an earlier champion you can return to. Promote it instead: that "
-                              "runs the launch gate.")
-        target = get_version(ws, target_id)
+            raise SpecInvalid(f"{current.label} is the only champion so far (earlier ones are archived or were rolled "
+                              "back from), so there is no earlier one to return to.")
+        if to_version_id is not None and to_version_id not in targets:
+            raise SpecInvalid(f"{get_version(ws, to_version_id).label} is not an earlier champion you can return to. "
+                              "Promote it instead: that runs the launch gate.")
+        target = get_version(ws, to_version_id or targets[0])
         _check_intact(ws, target)
-        text = _clean_text(why) or f"Rolled back from {get_version(ws, state.champion).label}"
-        return _append(ws, target, "rollback", by, text, state, gate=target.gate)
+        text = _clean_text(why) or f"Rolled back from {current.label}"
+        return _append(ws, target, "rollback", by, text, entries, gate=target.gate)
 
 
 def set_challenger(ws: Workspace, version_id: str, by: str, why: str = "", expected_seq: int | None = None) -> LedgerEntry:
     """Marks a version as the challenger (the one being tested against the champion). Raises: SpecInvalid."""
-    ws._require_editor()
-    by = _clean_name(by)
-    version = get_version(ws, version_id)
-    with _lock(ws, version.project_id):
-        _, state = _begin(ws, version.project_id, expected_seq)
-        if version.id in (state.champion, state.challenger) or version.id in state.archived:
-            role = "the champion" if version.id == state.champion else (
-                "already the challenger" if version.id == state.challenger else "archived")
-            raise SpecInvalid(f"{version.label} is {role}, so it cannot become the challenger.")
-        return _append(ws, version, "challenger", by, _clean_text(why) or "Chosen for testing", state)
+    by, version = _clean_name(by), get_version(ws, version_id)
+    with _changing(ws, version.project_id, expected_seq) as entries:
+        state = registry_state(ws, version.project_id, entries)
+        roles = {state.champion: "the champion", state.challenger: "already the challenger",
+                 **{a: "archived" for a in state.archived}}
+        if version.id in roles:
+            raise SpecInvalid(f"{version.label} is {roles[version.id]}, so it cannot become the challenger.")
+        return _append(ws, version, "challenger", by, _clean_text(why) or "Chosen for testing", entries)
 
 
 def archive_version(ws: Workspace, version_id: str, by: str, why: str = "", archived: bool = True,
                     expected_seq: int | None = None) -> LedgerEntry:
     """Archives a version (kept, but never promoted or rolled back to) or restores it. Raises: SpecInvalid."""
-    ws._require_editor()
-    by = _clean_name(by)
-    version = get_version(ws, version_id)
-    with _lock(ws, version.project_id):
-        _, state = _begin(ws, version.project_id, expected_seq)
+    by, version = _clean_name(by), get_version(ws, version_id)
+    with _changing(ws, version.project_id, expected_seq) as entries:
+        state = registry_state(ws, version.project_id, entries)
         if archived and state.champion == version.id:
             raise SpecInvalid(f"{version.label} is the champion. Promote or roll back to another version first.")
         if archived == (version.id in state.archived):
             raise SpecInvalid(f"{version.label} is {'already' if archived else 'not'} archived.")
         action = "archive" if archived else "restore"
-        return _append(ws, version, action, by, _clean_text(why) or action.capitalize() + "d", state)
-
-
-# -- views -------------------------------------------------------------------------------------------------------------
-def champion_timeline(ws: Workspace, project_id: str, now: datetime | None = None) -> pd.DataFrame:
-    """Returns one row per reign: version, start, end (now for the current champion), how it began."""
-    rows = []
-    for e in ledger(ws, project_id):
-        if e.action not in ("promote", "rollback"):
-            continue
-        at = datetime.fromisoformat(e.at)
-        if rows:
-            rows[-1]["end"] = at
-        rows.append({"version": f"v{e.version_number}", "version_id": e.version_id, "start": at, "end": None,
-                     "how": e.action, "by": e.by})
-    if rows:
-        rows[-1]["end"] = now or datetime.now(timezone.utc).replace(tzinfo=None)
-    return pd.DataFrame(rows, columns=["version", "version_id", "start", "end", "how", "by"])
-
-
-def compare_versions(ws: Workspace, project_id: str, version_ids: list[str] | None = None) -> pd.DataFrame:
-    """Returns the versions' validation metrics side by side: one row per metric, one column per version."""
-    versions = sorted((v for v in list_versions(ws, project_id) if version_ids is None or v.id in version_ids),
-                      key=lambda v: v.number)
-    names = sorted({m for v in versions for m in v.metrics})
-    data = {"metric": names}
-    for v in versions:
-        data[v.label] = [v.metrics.get(m) for m in names]
-    return pd.DataFrame(data)
+        return _append(ws, version, action, by, _clean_text(why) or action.capitalize() + "d", entries)

@@ -61,9 +61,9 @@ def threshold_chart(view, point: dict):
         fig.update_layout(yaxis2={"title": "Value per 1,000 decisions", "overlaying": "y", "side": "right",
                                   "tickmode": "auto", "showgrid": False, "tickformat": ",.0f"})
     fig.update_xaxes(range=[0, 1])
-    _vline(fig, point["threshold"], "current", "black", "solid", "top right")
-    _vline(fig, view.best and view.best["threshold"], "best value", "#6a3d9a", "bottom right")
-    _vline(fig, view.criterion and view.criterion["threshold"], "meets rule", RED, "top left")
+    _vline(fig, point["threshold"], "current", "black", "solid")
+    _vline(fig, view.best and view.best["threshold"], "best value", "#6a3d9a", position="bottom right")
+    _vline(fig, view.criterion and view.criterion["threshold"], "meets rule", RED, position="top left")
     return fig
 
 
@@ -172,14 +172,15 @@ def regression_charts(views) -> dict[str, Any]:
 
 
 def segments_chart(table: pd.DataFrame, metric: str, label: str):
-    """The worst segments as bars with their intervals; segments too small to judge in grey."""
+    """The worst segments as bars with their intervals: clearly worse in red, within the noise pale, too small grey."""
     go = _go()
     t = table.iloc[::-1]
     names = [f"{c} = {s}" for c, s in zip(t["column"], t["segment"], strict=True)]
     fig = _figure(f"Worst segments · {label}", xaxis_title=label, height=max(300, 26 * len(t) + 80))
     fig.add_trace(go.Bar(
         y=names, x=_r(t[metric]), orientation="h", name=label,
-        marker_color=[GREY if s else RED for s in t["is_small"]],
+        marker_color=[GREY if small else RED if worse else "#f4a582"
+                      for small, worse in zip(t["is_small"], t["is_clearly_worse"], strict=True)],
         error_x={"type": "data", "symmetric": False, "array": _r(t["ci_high"] - t[metric]),
                  "arrayminus": _r(t[metric] - t["ci_low"])},
         customdata=t["rows"].tolist(), hovertemplate="%{y}: %{x:.3g} (%{customdata} rows)<extra></extra>"))
@@ -209,8 +210,8 @@ def pdp_chart(result):
     fig = _figure(f"Effect of {result.feature}", xaxis_title=result.feature, yaxis_title=result.output[:60])
     x = _r(p["value"]) if result.is_numeric else [str(format_class(v)) for v in p["value"]]
     if result.is_numeric:
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=_r(p["high"]) + _r(p["low"])[::-1], fill="toself", name="10–90% of rows",
-                                 line={"width": 0}, fillcolor="rgba(31,119,180,0.15)"))
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=_r(p["high"]) + _r(p["low"])[::-1], fill="toself",
+                                 name="10–90% of rows", line={"width": 0}, fillcolor="rgba(31,119,180,0.15)"))
         fig.add_trace(go.Scatter(x=x, y=_r(p["prediction"]), mode="lines+markers", name="average",
                                  line={"color": BLUE}))
     else:
@@ -249,7 +250,7 @@ def fairness_groups_chart(g: pd.DataFrame, measures: tuple[str, ...]):
 
 
 def tradeoff_chart(table: pd.DataFrame, metric: str, tolerance: float, threshold: float):
-    """How the primary metric and the parity gaps move across thresholds, with the tolerance and the current threshold."""
+    """How the primary metric and the parity gaps move across thresholds, with the tolerance and current threshold."""
     go = _go()
     fig = _figure("Trade-off across thresholds", xaxis_title="Threshold", yaxis_title="Value", yaxis_range=[0, 1.02])
     lines = ((metric, BLUE, "solid"), ("demographic_parity_difference", ORANGE, "dash"),

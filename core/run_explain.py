@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import unknown
-from core.run_report import RunData
+from core.run_report import RunData, format_number
 
 # The score shuffled columns are judged by: one that every model of the task has and that ignores the threshold.
 IMPORTANCE_SCORING = {"binary": ("roc_auc", "ROC-AUC"), "multiclass": ("balanced_accuracy", "balanced accuracy"),
@@ -62,8 +62,8 @@ def pdp_view(model, data: RunData, feature: str, explain_class: Any = None):
 
     if feature not in data.features.columns:
         raise unknown("column", feature, data.features.columns, where="the model's inputs")
-    return partial_dependence_curve(model, data.features, feature, positive_class=_class_to_explain(data, explain_class),
-                                    target_name=data.project.target)
+    return partial_dependence_curve(model, data.features, feature, target_name=data.project.target,
+                                    positive_class=_class_to_explain(data, explain_class))
 
 
 def row_choices(data: RunData) -> pd.DataFrame:
@@ -136,7 +136,7 @@ def what_if_view(model, data: RunData, record: dict, explain_class: Any = None,
                     f"so this row is {'flagged' if flagged else 'not flagged'} as "
                     f"{format_class(data.positive_class)!r}.")
     elif data.task == "regression":
-        decision = f"Predicted {data.project.target}: {result.prediction:,.4g}."
+        decision = f"Predicted {data.project.target}: {format_number(result.prediction)}."
     else:
         decision = f"The model predicts {label!r}; {result.output}: {result.prediction:.2f}."
     return {"result": result, "decision": decision}

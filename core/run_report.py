@@ -3,7 +3,7 @@
 Every function returns plain, chart-ready data (frames, dicts, result dataclasses) so the Evaluate page and the
 `workbench evaluate` command only draw. The heavy part of a two-outcome run, the threshold table, is computed once
 (`threshold_view`); moving the threshold then only looks rows up (`operating_point`). Explanations (importance,
-partial dependence, what-if) live in `core.run_explain`.
+partial dependence, what-if) live in `core.run_explain`, errors and fairness in `core.run_fairness`.
 """
 
 from __future__ import annotations
@@ -128,14 +128,19 @@ def load_run_data(ws, run_id: str) -> RunData:
                              f"{run.model_label!r} reads. Train it again on the current data.")
     wanted = list(project.criteria.sensitive_attributes)
     sensitive = [c for c in wanted if c in present]
-    notes = [f"Sensitive column {c!r} is no longer in the dataset, so it is left out." for c in wanted if c not in present]
-    columns = list(dict.fromkeys(features + sensitive))
+    notes = [f"Sensitive column {c!r} is no longer in the dataset, so it is left out."
+             for c in wanted if c not in present]
+    columns = list(dict.fromkeys(features + sensitive + ([run.target] if run.target in present else [])))
     rows = ws.frame(info.id, columns, row_ids=predictions["_row"].tolist(), with_row_id=True).set_index("_row")
     missing = predictions["_row"][~predictions["_row"].isin(rows.index)]
     if len(missing):
         raise SchemaMismatch(f"{len(missing):,} validation rows of {run.model_label!r} are no longer in the dataset. "
                              "Train the model again on the current data.")
     rows = rows.loc[predictions["_row"].to_numpy()].reset_index(drop=True)
+    if run.target in rows.columns and not _same_outcomes(rows[run.target], predictions["y_true"]):
+        # Row ids that are positions instead of dataset ids would pair each prediction with another row's inputs.
+        raise SchemaMismatch(f"The saved predictions of {run.model_label!r} do not line up with the dataset's rows "
+                             "(their outcomes differ). Train the model again on the Train page.")
     try:
         if get_split(ws, run.split_id).content_hash != run.split_hash:
             notes.append("The split has changed since this model was trained; the figures use the model's own "
@@ -145,7 +150,7 @@ def load_run_data(ws, run_id: str) -> RunData:
     return RunData(run, project, predictions, rows[features], rows[sensitive], tuple(notes))
 
 
-# -- two outcomes: thresholds, value, curves -----------------------------------------------------------------------------
+# -- two outcomes: thresholds, value, curves ---------------------------------------------------------------------------
 def threshold_view(data: RunData, step: float = THRESHOLD_STEP) -> ThresholdView:
     """Returns the threshold table with the project's costs, the best-value and criterion rows, and every curve.
 
@@ -259,6 +264,20 @@ def headline(point: dict, noun: str = "rows") -> str:
     return text
 
 
+def criteria_checks(data: RunData) -> list:
+    """Returns the launch rule and guardrails checked against the run's validation metrics (no threshold involved)."""
+    from core.criteria import evaluate_criteria
+
+    return [c for c in evaluate_criteria(data.project.criteria, data.run.validation_metrics) if c.kind != "key_result"]
+
+
+def format_number(value: float) -> str:
+    """Formats a measured number for people: 44,370 rather than 4.437e+04, 0.1234 rather than 0.12341234."""
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.4g}"
+
+
 # -- several classes, regression ---------------------------------------------------------------------------------------
 def multiclass_view(data: RunData) -> dict:
     """Returns the confusion (counts and rates), the per-class report and a summary for a multiclass run."""
@@ -280,70 +299,6 @@ def regression_view(data: RunData):
     return views
 
 
-# -- errors and fairness -----------------------------------------------------------------------------------------------
-def predicted_positive(data: RunData, threshold: float) -> np.ndarray:
-    """Returns, per validation row, whether a two-outcome run flags it at `threshold` (score >= threshold)."""
-    return data.predictions["score"].to_numpy(dtype=float) >= float(threshold)
-
-
-def error_view(data: RunData, threshold: float | None = None, top: int = 15) -> pd.DataFrame:
-    """Returns the worst segments of the validation rows (error rate, or MAE for regression), with intervals."""
-    from core.error_analysis import error_segments
-    from core.evaluation import is_positive
-
-    frame = pd.concat([data.features, data.sensitive.drop(columns=data.features.columns, errors="ignore")], axis=1)
-    y, kwargs = data.predictions["y_true"], {"min_rows": SMALL_SEGMENT, "top": top}
-    if data.task == "regression":
-        return error_segments(frame, y, data.predictions["y_pred"], metric="mae", **kwargs)
-    if data.task == "binary":
-        correct = is_positive(y, data.positive_class) == predicted_positive(data, _threshold(data, threshold))
-        return error_segments(frame, None, correct, **kwargs)
-    return error_segments(frame, y, data.predictions["y_pred"], **kwargs)
-
-
-def fairness_view(data: RunData, threshold: float | None = None):
-    """Returns the fairness report at a threshold for the project's sensitive columns, or None when none is declared."""
-    from core.fairness import fairness_report
-
-    if data.sensitive.shape[1] == 0:
-        return None
-    crit = data.project.criteria
-    common = {"tolerance": crit.fairness_tolerance, "min_group": SMALL_SEGMENT}
-    y = data.predictions["y_true"]
-    if data.task == "binary":
-        return fairness_report(y, data.predictions["score"].to_numpy(dtype=float), data.sensitive,
-                               data.positive_class, threshold=_threshold(data, threshold), **common)
-    task = "regression" if data.task == "regression" else "classification"
-    return fairness_report(y, data.predictions["y_pred"], data.sensitive, task=task, **common)
-
-
-def group_table(result, attribute: str, outcome: Any = None) -> pd.DataFrame:
-    """Returns the fairness report's group rows of one attribute (and, with several classes, one outcome)."""
-    groups = result.groups[result.groups["attribute"] == attribute]
-    if outcome is not None:
-        groups = groups[groups["outcome"].astype(str) == str(outcome)]
-    return groups.reset_index(drop=True)
-
-
-def tradeoff_view(data: RunData, attribute: str | None = None) -> pd.DataFrame | None:
-    """Returns, per threshold, the primary metric and the parity gaps for one sensitive column (two outcomes only).
-
-    The primary metric's column name is in `attrs["metric"]` (F1 when the project's metric ignores the threshold).
-    """
-    from core.error_analysis import segment_labels
-    from core.fairness import fairness_tradeoff
-
-    if data.task != "binary" or data.sensitive.shape[1] == 0:
-        return None
-    attribute = attribute if attribute in data.sensitive.columns else data.sensitive.columns[0]
-    metric = data.project.criteria.primary_metric
-    metric = metric if metric in RATE_METRICS else "f1"
-    table = fairness_tradeoff(data.predictions["y_true"], data.predictions["score"].to_numpy(dtype=float),
-                              segment_labels(data.sensitive[attribute]), data.positive_class, primary_metric=metric)
-    table.attrs.update(metric=metric, attribute=attribute)
-    return table
-
-
 # -- the command line --------------------------------------------------------------------------------------------------
 def summarize_run(ws, run_id: str, threshold: float | None = None) -> dict:
     """Returns a run's evaluation as plain JSON-ready data: metrics at the threshold, best threshold, fairness."""
@@ -354,7 +309,7 @@ def summarize_run(ws, run_id: str, threshold: float | None = None) -> dict:
     used = None
     if run.task == "binary":
         view = threshold_view(data)
-        used = _threshold(data, threshold)
+        used = decision_threshold(data, threshold)
         point = operating_point(view, used, data.project.criteria, run.validation_metrics)
         out["threshold"] = used
         out["metrics"] = {m: point[m] for m in RATE_METRICS} | {k: point[k] for k in ("tp", "fp", "fn", "tn")}
@@ -372,18 +327,34 @@ def summarize_run(ws, run_id: str, threshold: float | None = None) -> dict:
         out["per_class"] = view["report"].to_dict("records")
     else:
         out["metrics"] = regression_view(data).summary
+    from core.run_fairness import fairness_description, fairness_verdict, fairness_view
+
     fairness = fairness_view(data, used)
-    out["fairness"] = None if fairness is None else {
-        "passes": fairness.passes, "description": fairness.description, "warnings": fairness.warnings,
-        "measures": _records(fairness.summary), "groups": _records(fairness.groups)}
+    if fairness is None:
+        out["fairness"] = None
+    else:
+        status, sentence = fairness_verdict(fairness, used)
+        out["fairness"] = {"status": status, "verdict": sentence, "passes": fairness.passes,
+                           "description": fairness_description(data, fairness, used), "warnings": fairness.warnings,
+                           "measures": _records(fairness.summary), "groups": _records(fairness.groups)}
     return out
 
 
 # -- helpers -----------------------------------------------------------------------------------------------------------
-def _threshold(data: RunData, threshold: float | None) -> float:
+def decision_threshold(data: RunData, threshold: float | None = None) -> float:
+    """Returns the threshold to judge a two-outcome run at: the one given, else its saved one, else 0.5."""
     if threshold is not None:
         return float(threshold)
     return float(data.run.threshold) if data.run.threshold is not None else 0.5
+
+
+def _same_outcomes(stored: pd.Series, saved: pd.Series) -> bool:
+    a, b = stored.reset_index(drop=True), saved.reset_index(drop=True)
+    if a.isna().any():  # rows without an outcome never reach validation predictions
+        return False
+    if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b) and not pd.api.types.is_bool_dtype(a):
+        return bool(np.allclose(a.to_numpy(dtype=float), b.to_numpy(dtype=float), equal_nan=True))
+    return bool((a.astype(str) == b.astype(str)).all())
 
 
 def _same(a: Any, b: Any) -> bool:

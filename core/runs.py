@@ -33,8 +33,16 @@ Record: kind "run", id "run_<12 hex>", project_id = the project's id. Payload (s
     warnings, notes   plain sentences (leaderboard warnings; stated samples and caps)
     tuning            None, or {"method", "trials", "seconds", "metric", "default_score", "best_score", "gain",
                       "best_params", "history": [{"trial", "params", "score"}]}
+    total_seconds     all the model's work (CV folds + final fit, summed over workers)
+    extras            {} — clustering runs: {"k_table": [{"k", "inertia", "silhouette"}], "best_k", "profiles": [...],
+                      "descriptions": [...], "explained": [{"component", "variance_ratio", "cumulative"}]}
 Validation predictions (`run_predictions`): `_row` (dataset row id), `y_true`, `y_pred`, then `score` (binary:
 positive-class score) or `proba_<class>` per class (multiclass, columns in `classes` order); regression has no score.
+Clustering runs store instead a sample of at most 5,000 training rows: `_row`, `y_pred` (group, 1-based), `x`, `y`
+(the PCA map).
+
+`train_and_save(ws, project, split, specs, ...)` and `cluster_and_save(ws, project, split, ...)` read the split,
+train, and save in one call (the Train page runs them as background jobs; the CLI calls them directly).
 """
 
 from __future__ import annotations
@@ -95,6 +103,8 @@ class Run:
     notes: tuple = ()
     tuning: dict | None = None
     is_baseline: bool = False
+    total_seconds: float | None = None
+    extras: dict = field(default_factory=dict)
     created_at: datetime | None = None
 
     @property
@@ -128,7 +138,8 @@ class Run:
             artifact=ArtifactRef.from_dict(art) if art else None, predictions_key=rec.get("predictions_key"),
             threshold=rec.get("threshold"), score_kind=rec.get("score_kind"), error=rec.get("error"),
             warnings=tuple(rec.get("warnings") or ()), notes=tuple(rec.get("notes") or ()), tuning=rec.get("tuning"),
-            is_baseline=bool(rec.get("is_baseline")), created_at=rec.get("created_at"))
+            is_baseline=bool(rec.get("is_baseline")), total_seconds=rec.get("total_seconds"),
+            extras=dict(rec.get("extras") or {}), created_at=rec.get("created_at"))
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -176,7 +187,8 @@ def save_run(ws: Workspace, project, split, result, comparison_id: str | None = 
         "predictions_key": predictions_key,
         "threshold": 0.5 if project.task == "binary" and result.error is None else None,
         "score_kind": result.score_kind, "error": result.error, "warnings": list(result.warnings),
-        "notes": list(result.notes), "tuning": result.tuning,
+        "notes": list(result.notes), "tuning": result.tuning, "total_seconds": result.total_seconds,
+        "extras": dict(result.extras or {}),
     }
     ws.put_record(KIND, run_id, payload, project_id=project.id)
     return run_id
@@ -253,3 +265,59 @@ def set_run_threshold(ws: Workspace, run_id: str, threshold: float) -> Run:
     payload = {k: v for k, v in rec.items() if k not in ("id", "kind", "project_id", "created_at", "updated_at")}
     payload["threshold"] = value
     return Run.from_record(ws.put_record(KIND, run_id, payload, project_id=rec["project_id"]))
+
+
+# -- train and save in one call (the page's background job, the CLI) ---------------------------------------------------
+def _columns_and_frames(ws: Workspace, project, split, parts: tuple[str, ...]):
+    from core.splitting import split_frames
+
+    if split.project_id != project.id:
+        raise SpecInvalid(f"Split {split.name!r} belongs to another project. Choose one of {project.name!r}'s splits.")
+    if (split.target or None) != (project.target or None):
+        raise SpecInvalid(f"Split {split.name!r} was made when the target was {split.target!r}, but the project now "
+                          f"predicts {project.target!r}. Create a new split on the Split page.")
+    columns = ws.dataset(split.dataset_id).kinds()
+    return columns, split_frames(ws, split, [p for p in parts if p in split.parts], with_row_id=True)
+
+
+def train_and_save(ws: Workspace, project, split, specs, *, cv: int = 5, seed: int = 42, tune_trials: int = 0,
+                   tune_seconds: float | None = None, tune_method: str = "random", n_jobs: int | None = None,
+                   progress=None, cancel=None):
+    """Compares models on the split's train rows, scores them on validation and saves every run.
+
+    Returns (ComparisonResult, run ids). Raises: SpecInvalid, TargetNotUsable, TrainingCancelled, PermissionDenied.
+    """
+    from core.training import compare
+
+    ws._require_editor()
+    columns, frames = _columns_and_frames(ws, project, split, ("train", "validation"))
+    result = compare(frames["train"], frames.get("validation"), project.target, project.task, specs, columns, cv=cv,
+                     seed=seed, positive_class=project.positive_class,
+                     primary_metric=project.criteria.primary_metric, tune_trials=tune_trials,
+                     tune_seconds=tune_seconds, tune_method=tune_method, n_jobs=n_jobs, progress=progress,
+                     cancel=cancel)
+    if progress:
+        progress(1.0, "Saving the runs…")
+    return result, save_comparison(ws, project, split, result)
+
+
+def cluster_and_save(ws: Workspace, project, split, k_range=range(2, 9), seed: int = 42, progress=None, cancel=None):
+    """Groups the split's train rows with k-means (k chosen by silhouette), maps them with PCA and saves the run.
+
+    Returns (ClusterResult, PcaResult, run id). Raises: SpecInvalid, TrainingCancelled, PermissionDenied.
+    """
+    from core.clustering import cluster, cluster_run, project_pca
+
+    ws._require_editor()
+    columns, frames = _columns_and_frames(ws, project, split, ("train",))
+    train = frames["train"]
+    result = cluster(train, columns, k_range, seed, progress=progress, cancel=cancel)
+    pca = project_pca(train, columns, seed)
+    run = cluster_run(result)
+    sample = pca.points.attrs["rows"]  # the rows on the map (at most SAMPLE_ROWS, seeded)
+    run.predictions = pd.DataFrame({"_row": train["_row"].to_numpy()[sample], "y_pred": result.labels[sample],
+                                    "x": pca.points["x"].to_numpy(), "y": pca.points["y"].to_numpy()})
+    run.extras = {"k_table": result.k_table.to_dict("records"), "best_k": result.best_k,
+                  "profiles": result.profiles.to_dict("records"), "descriptions": list(result.descriptions),
+                  "explained": pca.explained.to_dict("records"), "pca_notes": list(pca.notes)}
+    return result, pca, save_run(ws, project, split, run, comparison_id=new_id("cmp"))

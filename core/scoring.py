@@ -130,11 +130,17 @@ def check_input(ws: Workspace, version, source: Any, batch_rows: int = BATCH_ROW
             findings.append(Finding("error", "missing", name, f"Column {name!r} is missing; the model needs it."
                                     f"{did_you_mean(name, [h for h in have if h not in expected])} Add it to the "
                                     "file (empty cells are allowed) and load it again.", 0))
-    ignored = [c for c in have if c not in expected and c != schema.get("target")]
-    if ignored:
-        shown = ", ".join(map(repr, ignored[:8])) + (" …" if len(ignored) > 8 else "")
-        findings.append(Finding("tolerated", "extra", None, f"{len(ignored)} column(s) the model does not use are "
-                                f"ignored: {shown}.", len(ignored)))
+    ids = [c for c in schema.get("id_columns", []) if c in have and c not in expected]
+    ignored = [c for c in have if c not in expected and c not in ids]
+    if ids or ignored:
+        parts = []
+        if ignored:
+            parts.append(f"{len(ignored)} column(s) the model does not use are ignored: {_names(ignored)}"
+                         + (" (including the outcome it predicts)" if schema.get("target") in ignored else ""))
+        if ids:
+            parts.append(f"identifier column(s) {_names(ids)} are copied to the output so you can match rows")
+        text = "; ".join(parts) + "."
+        findings.append(Finding("tolerated", "extra", None, text[0].upper() + text[1:], len(ignored) + len(ids)))
     present = [c for c in schema["columns"] if c["name"] in have]
     tally = {c["name"]: {"bad": 0, "bad_examples": {}, "unseen": {}, "empty": 0} for c in present}
     rows = 0
@@ -145,6 +151,10 @@ def check_input(ws: Workspace, version, source: Any, batch_rows: int = BATCH_ROW
     for col in present:
         findings += _column_findings(col, tally[col["name"]])
     return SchemaReport(rows=rows if present else _source_rows(ws, source), findings=tuple(findings))
+
+
+def _names(names: list[str], limit: int = 8) -> str:
+    return ", ".join(map(repr, names[:limit])) + (" …" if len(names) > limit else "")
 
 
 def _tally(values: pd.Series, col: dict, t: dict) -> None:
@@ -252,12 +262,12 @@ def score(ws: Workspace, version, source: Any, *, progress: Progress | None = No
         elif version.task == "binary":
             neg = next(c for c in version.classes if c != version.positive_class)
             most_likely = np.where(preds["score"].to_numpy() >= 0.5, version.positive_class, neg)
-            part["predicted_class"] = [format_class(v) for v in most_likely]
+            part["predicted_class"] = [format_class(v) for v in most_likely.tolist()]
             part["score"] = preds["score"].to_numpy(dtype=float)
-            part["decision"] = [format_class(v) for v in preds["y_pred"]]
+            part["decision"] = [format_class(v) for v in preds["y_pred"].tolist()]
         else:
             proba = preds[[f"proba_{c}" for c in version.classes]].to_numpy(dtype=float)
-            part["predicted_class"] = [format_class(v) for v in preds["y_pred"]]
+            part["predicted_class"] = [format_class(v) for v in preds["y_pred"].tolist()]
             part["score"] = proba.max(axis=1)
             part["decision"] = part["predicted_class"]
         parts.append(part)

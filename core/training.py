@@ -174,7 +174,7 @@ def _prepare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, t
     if val is None or not len(val):
         notes.append("There is no validation set, so models are compared on cross-validation only.")
         val = None
-    ctx = _Context(task, target, dict(columns), features, y, classes, positive_class, folds, int(seed), "",
+    ctx = _Context(task, target, {str(c): k for c, k in columns.items()}, features, y, classes, positive_class, folds, int(seed), "",
                    val is not None, notes, counts)
     return ctx, train, y, val
 
@@ -205,6 +205,8 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
     """
     from core import workers
 
+    if task not in DEFAULT_METRIC:
+        raise SpecInvalid(f"Training compares models that predict a target; a {task} project uses clustering instead.")
     specs = _normalise_specs(specs, task)
     metric = _primary(primary_metric, task)
     ctx, train, y, val = _prepare(train_df, val_df, target, task, columns, cv, seed, positive_class)
@@ -290,6 +292,7 @@ def _assemble(ctx: _Context, spec: ModelSpec, i: int, pairs: list[tuple[dict, di
     run.predictions = final.get("predictions")
     run.train_rows = final.get("train_rows", len(ctx.y))
     run.score_kind = final.get("score_kind")
+    run.total_seconds = sum(out.get("task_seconds", 0.0) for _, out in pairs)
     if tuning:
         run.notes.append(f"Tuned over {len(tuning['history'])} trials ({tuning['method']} search); the CV score of the "
                          "best trial is optimistic, the validation score is the honest one.")

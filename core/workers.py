@@ -136,7 +136,9 @@ def run_tasks(tasks: list[dict], n_workers: int, cancel=None) -> Iterator[tuple[
             if cancel is not None and cancel.is_set():
                 return
     finally:
-        gen.close()
+        with warnings.catch_warnings():  # closing early (cancel) makes joblib warn that queued tasks were dropped
+            warnings.simplefilter("ignore")
+            gen.close()
 
 
 def _indexed(i: int, t: dict) -> tuple[int, dict]:
@@ -145,11 +147,13 @@ def _indexed(i: int, t: dict) -> tuple[int, dict]:
 
 def run_task(t: dict) -> dict:
     """Fits and scores one task; any failure comes back as {"error": message}, never raised."""
+    started = time.perf_counter()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             out = _fit_and_score(t)
         out["warnings"] = _warning_notes(caught)
+        out["task_seconds"] = time.perf_counter() - started
         return out
     except MemoryError:
         return {"error": "it ran out of memory. Choose a lighter model or fewer rows."}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import run_charts as charts
-from core import run_explain, run_report
+from core import run_explain, run_fairness, run_report
 from core.criteria import format_class, metric_label
 from core.errors import WorkbenchError
 from core.runs import get_run, load_run_model, set_run_threshold
@@ -36,17 +36,17 @@ def _thresholds(_ws, run_id: str, stamp: str):
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _errors(_ws, run_id: str, stamp: str, threshold: float | None):
-    return run_report.error_view(_data(_ws, run_id, stamp), threshold)
+    return run_fairness.error_view(_data(_ws, run_id, stamp), threshold)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _fairness(_ws, run_id: str, stamp: str, threshold: float | None):
-    return run_report.fairness_view(_data(_ws, run_id, stamp), threshold)
+    return run_fairness.fairness_view(_data(_ws, run_id, stamp), threshold)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _tradeoff(_ws, run_id: str, stamp: str, attribute: str):
-    return run_report.tradeoff_view(_data(_ws, run_id, stamp), attribute)
+    return run_fairness.tradeoff_view(_data(_ws, run_id, stamp), attribute)
 
 
 @st.cache_data(show_spinner="Shuffling each column to see what the model relies on…", max_entries=8)
@@ -65,7 +65,7 @@ def _what_if(_ws, run_id: str, stamp: str, record: tuple, explain_class, thresho
                                     threshold)
 
 
-# -- picking the run -----------------------------------------------------------------------------------------------------
+# -- picking the run ---------------------------------------------------------------------------------------------------
 def _read_link(project) -> None:
     """On a session's first run, a link's ?run= (and ?row=) opens that model, on its split, at that row."""
     if st.session_state.get("evaluate.url_read"):
@@ -114,7 +114,7 @@ def _set_threshold(value: float) -> None:
     st.session_state[_KEY] = round(float(value), 2)
 
 
-# -- the views -----------------------------------------------------------------------------------------------------------
+# -- the views ---------------------------------------------------------------------------------------------------------
 def _threshold_bar(run, view):
     """The one slider that moves every view, with shortcuts to the marked thresholds and the save button."""
     saved = float(run.threshold if run.threshold is not None else 0.5)
@@ -189,6 +189,7 @@ def _multiclass_performance(data) -> None:
     cols[1].metric("Balanced accuracy", f"{s['balanced_accuracy']:.3f}")
     cols[2].metric("Macro F1", f"{s['macro_f1']:.3f}")
     cols[3].metric("Kappa", f"{s['kappa']:.3f}", help="How far above chance agreement the model is (0 = chance).")
+    _checks(run_report.criteria_checks(data))
     left, right = st.columns(2)
     conf = view["confusion"]
     left.plotly_chart(charts.confusion_chart(conf.counts, conf.rates), key="evaluate.chart.confusion", **_CHART)
@@ -202,12 +203,15 @@ def _regression_performance(data) -> None:
     views = run_report.regression_view(data)
     s = views.summary
     cols = st.columns(5)
-    cols[0].metric("MAE", f"{s['mae']:,.4g}", help="Average size of an error, in the target's units.")
-    cols[1].metric("RMSE", f"{s['rmse']:,.4g}")
+    number = run_report.format_number
+    cols[0].metric("MAE", number(s["mae"]), help="Average size of an error, in the target's units.")
+    cols[1].metric("RMSE", number(s["rmse"]))
     cols[2].metric("R²", f"{s['r2']:.3f}")
-    cols[3].metric("Bias", f"{s['bias']:+,.4g}", help="Average of actual − predicted: above 0 means it predicts low.")
+    cols[3].metric("Bias", ("+" if s["bias"] > 0 else "") + number(s["bias"]),
+                   help="Average of actual − predicted: above 0 means it predicts too low.")
     cols[4].metric("Cost per 1,000 predictions", "no cost set" if s["cost_per_1000"] is None
-                   else f"{s['cost_per_1000']:,.0f}", help="MAE × the project's cost per unit of error × 1,000.")
+                   else number(s["cost_per_1000"]), help="MAE × the project's cost per unit of error × 1,000.")
+    _checks(run_report.criteria_checks(data))
     figs = charts.regression_charts(views)
     for names in (("scatter", "residual"), ("histogram", "deciles")):
         for col, name in zip(st.columns(2), names, strict=True):
@@ -221,12 +225,18 @@ def _errors_tab(run, stamp, threshold) -> None:
         return
     metric = "mae" if run.task == "regression" else "error_rate"
     label = "mean absolute error" if metric == "mae" else "share predicted wrongly"
-    st.caption(f"Where the model errs most on the validation rows ({label}, 95% interval). Grey bars are segments "
-               f"under {run_report.SMALL_SEGMENT} rows: too few to judge." +
+    st.caption(f"Where the model errs most on the validation rows ({label}, with 95% intervals). Red: worse than "
+               "overall beyond doubt; pale: within the noise of its size; grey: under "
+               f"{run_report.SMALL_SEGMENT} rows, too few to judge." +
                (f" Follows the threshold ({threshold:.2f})." if threshold is not None else ""))
     st.plotly_chart(charts.segments_chart(table, metric, label), key="evaluate.chart.segments", **_CHART)
-    st.dataframe(table.drop(columns="overall"), hide_index=True,
-                 column_config={"is_small": st.column_config.CheckboxColumn("too small to judge")})
+    number = st.column_config.NumberColumn
+    st.dataframe(table, hide_index=True, column_config={
+        metric: number(label, format="%.3f" if metric == "error_rate" else "%.4g"),
+        "ci_low": number("95% low", format="%.3f" if metric == "error_rate" else "%.4g"),
+        "ci_high": number("95% high", format="%.3f" if metric == "error_rate" else "%.4g"),
+        "overall": None, "is_small": st.column_config.CheckboxColumn("too small to judge"),
+        "is_clearly_worse": st.column_config.CheckboxColumn("clearly worse")})
 
 
 def _explain_tab(data, run, stamp, threshold) -> None:
@@ -313,18 +323,18 @@ def _fairness_tab(data, run, stamp, threshold, project) -> None:
             pass
         return
     tolerance = project.criteria.fairness_tolerance
-    verdict = "passes" if result.passes else "does not pass"
-    box = st.success if result.passes else st.warning
-    box(f"At this threshold the model {verdict} the fairness tolerance of {tolerance:g} on every measure."
-        if result.passes else f"At this threshold the model {verdict} the fairness tolerance of {tolerance:g}: see "
-                              "the failing measures below.", icon=":material/balance:")
-    st.caption(md_escape(result.description))
+    status, sentence = run_fairness.fairness_verdict(result, threshold)
+    box = st.success if status == "pass" else st.warning  # a failing check is a finding, not an error of the page
+    box(md_escape(sentence), icon={"pass": ":material/balance:", "unclear": ":material/help:",
+                                   "fail": ":material/gpp_bad:"}[status])
+    st.caption(md_escape(run_fairness.fairness_description(data, result, threshold)))
     for warning in result.warnings:
         st.warning(md_escape(warning), icon=":material/warning:")
-    st.dataframe(result.summary, hide_index=True,
-                 column_config={"value": st.column_config.NumberColumn(format="%.3f"),
-                                "ci_low": st.column_config.NumberColumn("95% low", format="%.3f"),
-                                "ci_high": st.column_config.NumberColumn("95% high", format="%.3f")})
+    number = st.column_config.NumberColumn
+    st.dataframe(run_fairness.fairness_table(result), hide_index=True, column_config={
+        "value": number(format="%.3f"), "ci_low": number("95% low", format="%.3f"),
+        "ci_high": number("95% high", format="%.3f"), "limit": number(format="%.3g"),
+        "small_groups": number("small groups")})
     attributes = list(dict.fromkeys(result.groups["attribute"]))
     outcomes = [o for o in dict.fromkeys(result.groups["outcome"]) if o is not None]
     left, right = st.columns(2)
@@ -332,19 +342,20 @@ def _fairness_tab(data, run, stamp, threshold, project) -> None:
     outcome = right.selectbox("Outcome", outcomes, key="evaluate.fair_outcome", format_func=format_class) \
         if len(outcomes) > 1 else (outcomes[0] if outcomes else None)
     measures = ("mae", "rmse") if result.mode == "regression" else ("selection_rate", "recall", "fpr")
-    st.plotly_chart(charts.fairness_groups_chart(run_report.group_table(result, attribute, outcome), measures),
+    st.plotly_chart(charts.fairness_groups_chart(run_fairness.group_table(result, attribute, outcome), measures),
                     key="evaluate.chart.groups", **_CHART)
-    st.dataframe(run_report.group_table(result, attribute, outcome), hide_index=True)
+    st.dataframe(run_fairness.group_table(result, attribute, outcome), hide_index=True,
+                 column_config={"attribute": None, "is_small": st.column_config.CheckboxColumn("too small to judge")})
     if run.task == "binary":
         singles = list(data.sensitive.columns)
         trade_attr = st.selectbox("Trade-off for", singles, key="evaluate.tradeoff_attr") if len(singles) > 1 \
             else singles[0]
         table = _tradeoff(ws, run.id, stamp, trade_attr)
-        st.plotly_chart(charts.tradeoff_chart(table, table.attrs["metric"], tolerance, threshold), key="evaluate.chart.tradeoff",
-                        **_CHART)
+        st.plotly_chart(charts.tradeoff_chart(table, table.attrs["metric"], tolerance, threshold),
+                        key="evaluate.chart.tradeoff", **_CHART)
 
 
-# -- the page ------------------------------------------------------------------------------------------------------------
+# -- the page ----------------------------------------------------------------------------------------------------------
 ws = get_workspace()
 page_header("Evaluate a model", "How it errs, at which threshold, why it predicts what it does, and whether it treats "
                                 "groups alike: on the validation rows.")
@@ -367,20 +378,26 @@ for note in (*data.notes, *run.warnings):
     st.info(md_escape(note), icon=":material/info:")
 threshold = _threshold_bar(run, view) if view is not None else None
 
-performance, errors, explain, fairness = st.tabs(["Performance", "Errors", "Explain", "Fairness"])
+# Only the open tab runs (its name is in the address bar, so a link opens the same tab): the slider stays instant.
+performance, errors, explain, fairness = st.tabs(["Performance", "Errors", "Explain", "Fairness"], key="evaluate.tab",
+                                                 bind="query-params")
 try:
-    with performance:
-        if run.task == "binary":
-            _binary_performance(project, run, view, threshold)
-        elif run.task == "multiclass":
-            _multiclass_performance(data)
-        else:
-            _regression_performance(data)
-    with errors:
-        _errors_tab(run, stamp, threshold)
-    with fairness:
-        _fairness_tab(data, run, stamp, threshold, project)
-    with explain:
-        _explain_tab(data, run, stamp, threshold)
+    if performance.open is not False:
+        with performance:
+            if run.task == "binary":
+                _binary_performance(project, run, view, threshold)
+            elif run.task == "multiclass":
+                _multiclass_performance(data)
+            else:
+                _regression_performance(data)
+    if errors.open:
+        with errors:
+            _errors_tab(run, stamp, threshold)
+    if explain.open:
+        with explain:
+            _explain_tab(data, run, stamp, threshold)
+    if fairness.open:
+        with fairness:
+            _fairness_tab(data, run, stamp, threshold, project)
 except WorkbenchError as err:
     show_error(err)

@@ -1,0 +1,261 @@
+"""Train & compare: pick catalog models, train them in the background, and read an honest leaderboard."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.catalog import ModelSpec, metric_entry, metrics_for, models_for
+from core.errors import WorkbenchError
+from core.jobs import get_job, start_job
+from core.leaderboard import leaderboard_frame, paired_comparison, verdict
+from core.runs import cluster_and_save, latest_comparison, list_runs, run_predictions, train_and_save
+from pages._projects import criteria_banner, md_escape, require_project, require_split
+from pages._widgets import get_workspace, is_viewer, page_header, show_error
+
+EVALUATE_PAGE, REGISTRY_PAGE = "pages/08_evaluate.py", "pages/09_registry.py"
+JOB = "train.job_id"
+
+ws = get_workspace()
+page_header("Train and compare models", "Cross-validated on the train set, scored once on validation; the test set "
+                                        "stays untouched until the final check in the registry.")
+project = require_project(ws)
+criteria_banner(project)
+split = require_split(ws, project)
+is_clustering = project.task == "clustering"
+metric_keys = [m.key for m in metrics_for(project.task)]
+metric = project.criteria.primary_metric if project.criteria.primary_metric in metric_keys else metric_keys[0]
+
+
+def _link(path: str, label: str, icon: str) -> None:
+    try:
+        st.page_link(path, label=label, icon=icon)
+    except Exception:  # noqa: BLE001 — a page run alone (tests) has no navigation to resolve links against
+        st.caption(f"Next: {label}")
+
+
+def _param_inputs(entry) -> dict:
+    values = {}
+    for p in entry.params_for(project.task):
+        key = f"train.p.{entry.key}.{p.name}"
+        if p.choices is not None:
+            values[p.name] = st.selectbox(p.name, list(p.choices), index=list(p.choices).index(p.default), key=key,
+                                          help=p.help)
+        elif p.is_int:
+            values[p.name] = int(st.number_input(p.name, int(p.low), int(p.high), int(p.default), 1, key=key,
+                                                 help=p.help))
+        else:
+            values[p.name] = float(st.number_input(p.name, float(p.low), float(p.high), float(p.default), key=key,
+                                                   help=p.help, format="%g"))
+    return values
+
+
+def _start(fn, *args, **kw) -> None:
+    if st.session_state.get("train.sync"):  # tests: run in the script itself
+        try:
+            with st.spinner("Training…"):
+                fn(*args, **kw)
+            st.session_state["train.flash"] = ("success", "Training finished; the runs are saved.")
+        except WorkbenchError as err:
+            st.session_state["train.flash"] = ("error", str(err))
+        st.rerun()
+    job = start_job(fn, *args, name=f"Train · {project.name}", **kw)
+    st.session_state[JOB] = job.id
+    st.rerun()
+
+
+def _form() -> None:
+    entries = [m for m in models_for(project.task) if not m.is_baseline]
+    by_key = {m.key: m for m in entries}
+    with st.container(border=True):
+        if is_clustering:
+            low, high = st.slider("Numbers of groups to try (k)", 2, 12, (2, 8), key="train.k_range",
+                                  help="k-means runs once per k; the k whose groups are most clearly separated "
+                                       "(highest silhouette) is kept.")
+            seed = int(st.number_input("Seed", 0, 2**31 - 1, 42, 1, key="train.seed"))
+            if st.button("Find groups", type="primary", key="train.go", icon=":material/bubble_chart:"):
+                _start(cluster_and_save, ws, project, split, range(low, high + 1), seed)
+            return
+        chosen = st.multiselect("Models", list(by_key), default=list(by_key), key="train.models",
+                                format_func=lambda k: by_key[k].label,
+                                help="The baseline (a guess that ignores every column) is always included.")
+        for key in chosen:
+            if by_key[key].notes:
+                st.caption(f"**{md_escape(by_key[key].label)}:** {md_escape(by_key[key].notes)}")
+        left, mid, right = st.columns(3)
+        cv = int(left.number_input("Cross-validation folds", 2, 10, 5, 1, key="train.cv",
+                                   help="The train set is cut into this many parts; each model trains on all but one "
+                                        "and is scored on the one left out, in turn."))
+        seed = int(mid.number_input("Seed", 0, 2**31 - 1, 42, 1, key="train.seed",
+                                    help="The same seed gives the same folds and the same numbers."))
+        tuning = right.toggle("Tune settings automatically", key="train.tune",
+                              help="Tries other settings within each model's ranges and keeps the best.")
+        specs = []
+        for key in chosen:
+            with st.expander(f"Settings · {by_key[key].label}", icon=":material/tune:"):
+                specs.append(ModelSpec(key, _param_inputs(by_key[key])))
+        budget = {}
+        if tuning:
+            a, b, c = st.columns(3)
+            budget["tune_trials"] = int(a.number_input("Trials per model", 2, 200, 10, 1, key="train.tune_trials"))
+            minutes = b.number_input("Minutes per model (0 = no limit)", 0.0, 120.0, 2.0, 0.5, key="train.tune_minutes")
+            budget["tune_seconds"] = minutes * 60 or None
+            budget["tune_method"] = c.radio("Search", ["random", "grid"], horizontal=True, key="train.tune_method")
+        if st.button("Train", type="primary", key="train.go", icon=":material/model_training:", disabled=not chosen):
+            _start(train_and_save, ws, project, split, specs, cv=cv, seed=seed, **budget)
+
+
+@st.fragment(run_every=1)
+def _progress(job_id: str) -> None:
+    job = get_job(job_id)
+    if job is None or job.done:
+        st.rerun()  # the whole page picks up the result
+    fraction, text = job.progress
+    st.progress(fraction, text=md_escape(text))
+    if st.button("Cancel", key="train.cancel", icon=":material/cancel:"):
+        job.cancel()
+        st.caption("Cancelling after the current fold…")
+
+
+def _finished_job() -> None:
+    job = get_job(st.session_state.get(JOB))
+    if job is None:
+        st.session_state.pop(JOB, None)
+        return
+    if not job.done:
+        _progress(job.id)
+        return
+    st.session_state.pop(JOB, None)
+    if job.state == "done":
+        st.session_state["train.flash"] = ("success", "Training finished; the runs are saved.")
+    else:
+        st.session_state["train.flash"] = ("info" if job.state == "cancelled" else "error", job.error or "Stopped.")
+
+
+def _leaderboard(runs) -> None:
+    board = leaderboard_frame(runs, project.task, metric, project.criteria)
+    label = metric_entry(metric).label
+    st.markdown(md_escape(verdict(runs, metric, project.criteria)))
+    shown = board.assign(
+        meets=board["meets_criteria"].map({True: "✅ meets", False: "✖ not yet"}).fillna("—"),
+        size_kb=board["size_bytes"] / 1024)
+    others = {f"val_{k}": st.column_config.NumberColumn(metric_entry(k).label, format="%.3f")
+              for k in metric_keys if k != metric}
+    columns = ["rank", "model", "meets", "cv_mean", "cv_sd", "validation", "gap", *others, "fit_seconds",
+               "predict_ms_per_1k", "size_kb", "warnings", "error"]
+    st.dataframe(shown[columns], hide_index=True, width="stretch", key="train.board", column_config={
+        "rank": st.column_config.NumberColumn("#", width="small"), "model": "Model", "meets": "Success criteria",
+        "cv_mean": st.column_config.NumberColumn(f"{label} · CV mean", format="%.3f"),
+        "cv_sd": st.column_config.NumberColumn("± SD", format="%.3f"),
+        "validation": st.column_config.NumberColumn(f"{label} · validation", format="%.3f"),
+        "gap": st.column_config.NumberColumn("Train − validation", format="%+.3f"), **others,
+        "fit_seconds": st.column_config.NumberColumn("Fit (s)", format="%.2f"),
+        "predict_ms_per_1k": st.column_config.NumberColumn("Predict (ms / 1k rows)", format="%.1f"),
+        "size_kb": st.column_config.NumberColumn("Size (KB)", format="%.0f"),
+        "warnings": st.column_config.TextColumn("Warnings", width="large"), "error": "Error"})
+    for r in runs:
+        for w in r.warnings:
+            st.warning(f"**{md_escape(r.model_label)}:** {md_escape(w)}", icon=":material/warning:")
+        if r.error:
+            st.error(md_escape(r.error), icon=":material/error:")
+        if r.tuning and r.tuning.get("gain") is not None:
+            t = r.tuning
+            st.info(f"**{md_escape(r.model_label)}** tuned over {t['trials']} trials ({t['method']} search): the best "
+                    f"settings score {t['best_score']:.3f} vs {t['default_score']:.3f} with the defaults "
+                    f"({t['gain']:+.3f} {md_escape(metric_entry(t['metric']).label)} in cross-validation).",
+                    icon=":material/tune:")
+    notes = [(r.model_label, n) for r in runs for n in r.notes]
+    if notes:
+        with st.expander("Notes on how each model was trained", icon=":material/info:"):
+            for who, note in notes:
+                st.markdown(f"- **{md_escape(who)}:** {md_escape(note)}")
+    _paired(runs)
+    left, right = st.columns(2)
+    with left:
+        _link(EVALUATE_PAGE, "Evaluate a model: thresholds, costs, errors", ":material/insights:")
+    with right:
+        _link(REGISTRY_PAGE, "Register the best model", ":material/inventory_2:")
+
+
+def _paired(runs) -> None:
+    usable = [r for r in runs if not r.error and r.fold_metrics]
+    if len(usable) < 2:
+        return
+    st.subheader("Is one model really better?", anchor=False)
+    by_id = {r.id: r for r in usable}
+    ids = list(by_id)
+    best = max(usable, key=lambda r: (not r.is_baseline, (r.cv_summary.get(metric) or {}).get("mean") or 0))
+    left, right = st.columns(2)
+    a = left.selectbox("Model A", ids, index=0, key="train.pair_a", format_func=lambda i: by_id[i].model_label)
+    b = right.selectbox("Model B", ids, index=ids.index(best.id) if best.id != ids[0] else 1, key="train.pair_b",
+                        format_func=lambda i: by_id[i].model_label)
+    if a == b:
+        st.caption("Choose two different models.")
+        return
+    try:
+        st.markdown(md_escape(paired_comparison(by_id[a], by_id[b], metric).sentence))
+    except WorkbenchError as err:
+        show_error(err)
+
+
+def _clusters(run) -> None:
+    extras = run.extras or {}
+    st.markdown(md_escape(f"Best k = {extras.get('best_k')}: silhouette "
+                          f"{run.validation_metrics.get('silhouette', float('nan')):.3f} (higher = clearer groups)."))
+    import pandas as pd
+
+    table = pd.DataFrame(extras.get("k_table") or [])
+    if not table.empty:
+        left, right = st.columns(2)
+        left.caption("Elbow: spread within groups by k (look for the bend)")
+        left.line_chart(table, x="k", y="inertia", height=220)
+        right.caption("Silhouette by k (higher = better separated)")
+        right.line_chart(table, x="k", y="silhouette", height=220)
+    for sentence in extras.get("descriptions") or []:
+        st.markdown(f"- {md_escape(sentence)}")
+    if extras.get("profiles"):
+        st.dataframe(pd.DataFrame(extras["profiles"]), hide_index=True, width="stretch")
+    described = set(extras.get("descriptions") or [])
+    for note in [n for n in run.notes if n not in described] + list(extras.get("pca_notes") or []):
+        st.caption(md_escape(note))
+    st.subheader("Map of the rows (PCA)", anchor=False)
+    explained = pd.DataFrame(extras.get("explained") or [])
+    if not explained.empty:
+        st.caption(md_escape(f"The two axes keep {explained['cumulative'].iloc[min(1, len(explained) - 1)]:.0%} of "
+                             "the variation in the data."))
+    try:
+        points = run_predictions(ws, run.id).rename(columns={"y_pred": "group"})
+        points["group"] = "Group " + points["group"].astype(str)
+        st.scatter_chart(points, x="x", y="y", color="group", height=380)
+    except WorkbenchError as err:
+        show_error(err)
+
+
+if not is_viewer() and st.session_state.get(JOB):
+    _finished_job()
+flash = st.session_state.pop("train.flash", None)
+if flash:
+    {"success": st.success, "info": st.info}.get(flash[0], st.error)(md_escape(flash[1]))
+if not is_viewer():
+    if not st.session_state.get(JOB):
+        with st.expander("Train models" if not is_clustering else "Find groups", expanded=True,
+                         icon=":material/play_arrow:"):
+            _form()
+
+all_runs = list_runs(ws, project.id, split_id=split.id)
+if not all_runs:
+    st.info("No runs on this split yet." + ("" if is_viewer() else " Choose models above and press Train."),
+            icon=":material/info:")
+    st.stop()
+comparisons = list(dict.fromkeys(r.comparison_id for r in all_runs))
+chosen = comparisons[0]
+if len(comparisons) > 1:
+    stamp = {c: next(r.created_at for r in all_runs if r.comparison_id == c) for c in comparisons}
+    chosen = st.selectbox("Comparison", comparisons, key="train.comparison",
+                          format_func=lambda c: f"{stamp[c]:%Y-%m-%d %H:%M} · "
+                                                f"{sum(r.comparison_id == c for r in all_runs)} runs")
+runs = [r for r in reversed(all_runs) if r.comparison_id == chosen] if chosen else latest_comparison(ws, project.id)
+st.subheader("Groups" if is_clustering else "Leaderboard", anchor=False)
+if is_clustering:
+    _clusters(runs[-1])
+else:
+    _leaderboard(runs)

@@ -1,0 +1,137 @@
+"""The Launch page: set-up on the demo project with two trained runs, a verdict per strategy, the demo, viewer mode."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "12_launch.py")
+RUN_KEYS = {"launch.shadow.run", "launch.ab.run", "launch.canary.run", "launch.demo"}
+VERDICTS = ("Ship", "Roll back", "Keep testing")
+
+
+@pytest.fixture(scope="module")
+def trained_template(_seeded_template, tmp_path_factory):
+    """The seeded sample workspace plus two fast models trained on the demo project's split."""
+    from core.catalog import ModelSpec
+    from core.projects import get_project
+    from core.runs import save_comparison
+    from core.splitting import list_splits, split_frames
+    from core.training import compare
+    from core.workspace import close_workspace, open_workspace
+
+    template, project_id = _seeded_template
+    home = tmp_path_factory.mktemp("launch_page") / "workspace"
+    shutil.copytree(template, home)
+    ws = open_workspace(home, seed_samples=False)
+    project = get_project(ws, project_id)
+    split = list_splits(ws, project_id)[0]
+    parts = split_frames(ws, split, parts=("train", "validation"), with_row_id=True)
+    comparison = compare(parts["train"].head(1500), parts["validation"], project.target, project.task,
+                         [ModelSpec("logreg"), ModelSpec("tree", {"max_depth": 4})], ws.dataset(project.dataset_id).kinds(),
+                         cv=0, positive_class=project.positive_class, n_jobs=1)
+    save_comparison(ws, project, split, comparison)
+    close_workspace(home)
+    return home, project_id
+
+
+@pytest.fixture
+def trained(trained_template, tmp_path, monkeypatch):
+    import streamlit as st
+
+    from core.workspace import close_workspace
+
+    template, project_id = trained_template
+    home = tmp_path / "workspace"
+    shutil.copytree(template, home)
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield home, project_id
+    st.cache_resource.clear()
+    close_workspace(home)
+
+
+def _app(project_id: str, **state) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state.project_id = project_id
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _verdicts(container) -> list[str]:
+    return [d for m in container.markdown if m.value.startswith("###") for d in VERDICTS if d in m.value]
+
+
+def test_page_renders_the_set_up_with_two_trained_runs(trained):
+    at = _app(trained[1])
+    _ok(at)
+    assert {"launch.champion", "launch.challenger"} <= {s.key for s in at.selectbox}
+    assert at.selectbox(key="launch.challenger").value != at.selectbox(key="launch.champion").value
+    assert RUN_KEYS <= {b.key for b in at.button}
+    assert [t.label for t in at.tabs] == ["Shadow", "A/B test", "Canary"]
+    assert any("No Shadow simulation saved yet" in i.value for i in at.info)
+    assert any("Launch when" in m.value for m in at.markdown)  # the criteria banner
+
+
+def test_each_strategy_simulate_button_shows_a_verdict(trained):
+    at = _app(trained[1])
+    at.number_input(key="launch.traffic").set_value(5000)
+    at.number_input(key="launch.days").set_value(10)
+    for i, key in enumerate(("shadow", "ab", "canary")):
+        at.button(key=f"launch.{key}.run").click().run()
+        _ok(at)
+        assert len(_verdicts(at.tabs[i])) == 1, key
+        assert any("Simulated, not live traffic" in c.value for c in at.tabs[i].caption)
+    from core.launch import list_simulations
+    from core.workspace import open_workspace
+
+    sims = list_simulations(open_workspace(trained[0], seed_samples=False), trained[1])
+    assert [s.strategy for s in sims] == ["canary", "ab", "shadow"]
+    assert sims[1].spec.traffic_per_day == 5000 and "peeking" in sims[1].result.frames
+    history = [d.value for d in at.dataframe if "evidence" in d.value.columns]
+    assert len(history) == 1 and history[0]["verdict"].tolist() == [s.decision for s in sims]
+
+
+def test_the_demo_story_rolls_the_degrading_challenger_back(trained):
+    at = _app(trained[1])
+    at.button(key="launch.demo").click().run()
+    _ok(at)
+    assert _verdicts(at.tabs[2]) == ["Roll back"]
+    assert any("Aborted at step" in m.value for m in at.tabs[2].markdown)
+
+
+def test_viewer_sees_saved_results_and_no_simulate_controls(trained):
+    from core.launch import default_pair, simulate_launch
+    from core.launch_replay import ReplaySource
+    from core.projects import get_project
+    from core.rollout import RolloutSpec
+    from core.workspace import open_workspace
+
+    ws = open_workspace(trained[0], seed_samples=False)
+    project = get_project(ws, trained[1])
+    sim = simulate_launch(ws, project, *default_pair(ws, project), ReplaySource("test"),
+                          RolloutSpec("shadow", days=5, traffic_per_day=2000))
+    at = _app(trained[1], role="viewer")
+    _ok(at)
+    assert not RUN_KEYS & {b.key for b in at.button}
+    assert not {"launch.champion", "launch.traffic"} & {w.key for w in [*at.selectbox, *at.number_input]}
+    assert _verdicts(at.tabs[0]) == [sim.decision]
+    assert any("No Canary simulation saved yet" in i.value for i in at.info)
+
+
+def test_without_two_models_the_page_says_what_to_do(seeded_workspace):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state.project_id = seeded_workspace.demo_project_id
+    at.run()
+    _ok(at)
+    assert any("has 0 saved model(s)" in i.value for i in at.info)

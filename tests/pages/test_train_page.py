@@ -1,0 +1,99 @@
+"""The Train page: training two fast models in the background, the saved leaderboard, viewer mode, clustering."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "07_train.py")
+
+
+def _app(seeded, **state) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state.project_id = seeded.demo_project_id
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _train_two(at: AppTest) -> AppTest:
+    at.multiselect(key="train.models").set_value(["logreg", "tree"])
+    at.number_input(key="train.cv").set_value(3)
+    return at.button(key="train.go").click().run()
+
+
+def test_training_runs_in_the_background_and_shows_the_leaderboard(seeded_workspace):
+    at = _app(seeded_workspace)
+    _ok(at)
+    assert any("No runs on this split yet" in i.value for i in at.info)
+    at = _train_two(at)
+    assert at.session_state["train.job_id"]  # the click returned at once; the job runs in a thread
+    deadline = time.monotonic() + 90
+    while "train.job_id" in at.session_state and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    _ok(at)
+    assert any("Training finished" in s.value for s in at.success)
+    board = at.dataframe[0].value
+    assert set(board["model"]) == {"Logistic regression", "Decision tree", "Baseline (no model)"}
+    assert board.iloc[-1]["model"] == "Baseline (no model)"
+    assert any("is the best model by Recall" in m.value for m in at.markdown)
+    assert any("95% CI" in m.value for m in at.markdown)  # the paired comparison of two runs
+    from core.runs import list_runs
+
+    assert len(list_runs(seeded_workspace.ws, seeded_workspace.demo_project_id)) == 3
+
+
+def test_saved_runs_show_on_load_and_viewers_get_no_controls(seeded_workspace):
+    at = _train_two(_app(seeded_workspace, **{"train.sync": True}))
+    _ok(at)
+    assert at.dataframe and any("Training finished" in s.value for s in at.success)
+    fresh = _app(seeded_workspace)  # a new session: the runs persisted
+    _ok(fresh)
+    assert len(fresh.dataframe[0].value) == 3
+    viewer = _app(seeded_workspace, role="viewer")
+    _ok(viewer)
+    assert not [b for b in viewer.button if b.key == "train.go"] and not viewer.multiselect
+    assert len(viewer.dataframe[0].value) == 3
+
+
+def test_cancel_button_stops_a_running_job(seeded_workspace):
+    at = _app(seeded_workspace)
+    at.multiselect(key="train.models").set_value(["rf", "xgb", "knn", "rbf_svm"])
+    at.button(key="train.go").click().run()
+    _ok(at)
+    job_id = at.session_state["train.job_id"]
+    at.button(key="train.cancel").click().run()
+    from core.jobs import get_job
+
+    assert get_job(job_id).wait(60)
+    deadline = time.monotonic() + 30
+    while "train.job_id" in at.session_state and time.monotonic() < deadline:
+        at.run()
+    assert not at.exception
+    assert any("cancelled" in i.value for i in at.info)
+
+
+def test_a_clustering_project_finds_groups(seeded_workspace):
+    from core.projects import create_project
+    from core.splitting import SplitSpec, split_project
+
+    ws = seeded_workspace.ws
+    project = create_project(ws, "House groups", "house_prices", None)
+    split_project(ws, project, SplitSpec("random"))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state.project_id = project.id
+    at.session_state["train.sync"] = True
+    at.run()
+    at.slider(key="train.k_range").set_value((2, 4))
+    at.button(key="train.go").click().run()
+    _ok(at)
+    assert any("Best k =" in m.value for m in at.markdown)
+    assert any("Group 1 ·" in m.value for m in at.markdown)

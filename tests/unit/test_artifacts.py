@@ -1,0 +1,113 @@
+"""Saved models load without running code: skops with a fixed allow-list, XGBoost in its own format, never pickle."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.artifacts import TRUSTED_TYPES, dump_model, load_model
+from core.catalog import MODELS, ModelSpec
+from core.errors import ArtifactRejected
+from core.training import build_pipeline
+
+COLUMNS = {"num": "number", "cat": "category", "flag": "boolean", "when": "datetime"}
+
+
+def _frame(n: int = 120) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    return pd.DataFrame({"num": rng.normal(size=n), "cat": rng.choice(["a", "b", "c"], size=n),
+                         "flag": rng.random(n) < 0.4, "when": pd.date_range("2024-01-01", periods=n, freq="12h")})
+
+
+def _target(df: pd.DataFrame, task: str):
+    signal = df["num"].to_numpy() + (df["cat"] == "a").to_numpy()
+    return {"binary": np.where(signal > 0.2, "churn", "stay"), "multiclass": np.digitize(signal, [-0.4, 0.6]),
+            "regression": 2.0 * signal, "clustering": None}[task]
+
+
+@pytest.mark.parametrize("key,task", [(m.key, t) for m in MODELS for t in sorted(m.tasks)])
+def test_every_catalog_entry_round_trips_and_predicts_identically(key, task):
+    df = _frame()
+    y = _target(df, task)
+    pipe = build_pipeline(ModelSpec(key), COLUMNS, task, seed=3)
+    pipe.fit(df) if y is None else pipe.fit(df, y)
+    data = dump_model(pipe)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = set(zf.namelist())
+        assert not any(n.endswith((".pkl", ".pickle", ".joblib")) for n in names)
+        assert ("booster.ubj" in names) == (key == "xgb")
+    loaded = load_model(data)
+    fresh = _frame(40)
+    if key == "pca":
+        np.testing.assert_allclose(loaded.transform(fresh), pipe.transform(fresh))
+        return
+    if task == "regression":  # forests sum trees in thread order, so the last bit may differ
+        np.testing.assert_allclose(loaded.predict(fresh), pipe.predict(fresh), rtol=1e-12)
+    else:
+        np.testing.assert_array_equal(loaded.predict(fresh), pipe.predict(fresh))
+    if hasattr(pipe, "predict_proba"):
+        np.testing.assert_allclose(loaded.predict_proba(fresh), pipe.predict_proba(fresh))
+    if task in ("binary", "multiclass"):
+        assert loaded.classes_.tolist() == pipe.classes_.tolist()
+    assert list(loaded.feature_names_in_) == list(pipe.feature_names_in_)
+    assert list(loaded[:-1].get_feature_names_out()) == list(pipe[:-1].get_feature_names_out())
+
+
+class _Payload:
+    """Writes a marker file when unpickled: what a malicious 'model' would do."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickle_disguised_as_a_model_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_Payload(str(marker)))
+    with pytest.raises(ArtifactRejected, match="not a model saved by the workbench"):
+        load_model(payload)
+    # The same pickle inside a zip that looks like ours: skops refuses it as a file format, nothing is unpickled.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("format.json", json.dumps({"format": "workbench-model", "version": 1, "xgboost": None}))
+        zf.writestr("pipeline.skops", payload)
+    with pytest.raises(ArtifactRejected):
+        load_model(buf.getvalue())
+    assert not marker.exists()
+
+
+def test_untrusted_types_inside_a_skops_file_are_refused(tmp_path):
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    marker = tmp_path / "ran"
+    evil = Pipeline([("step", FunctionTransformer(os.system))])  # a function outside the allow-list
+    with pytest.raises(ArtifactRejected, match="does not trust.*system"):
+        load_model(dump_model(evil))
+    assert not marker.exists()
+    assert not any("system" in t or "builtins.eval" in t or t.startswith("os.") for t in TRUSTED_TYPES)
+
+
+def test_unexpected_members_and_damaged_files_are_refused():
+    pipe = build_pipeline(ModelSpec("logreg"), COLUMNS, "binary").fit(_frame(), _target(_frame(), "binary"))
+    data = dump_model(pipe)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(buf, "w") as dst:
+        for name in src.namelist():
+            dst.writestr(name, src.read(name))
+        dst.writestr("extra.pkl", b"anything")
+    with pytest.raises(ArtifactRejected, match="unexpected contents"):
+        load_model(buf.getvalue())
+    with pytest.raises(ArtifactRejected):
+        load_model(data[: len(data) // 2])
+    with pytest.raises(ArtifactRejected, match="not a model"):
+        load_model(b"")

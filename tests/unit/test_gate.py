@@ -1,0 +1,192 @@
+"""Launch gate: each check passes, fails or is not run with its evidence; overrides; the one-time final check."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from sklearn.metrics import recall_score
+
+from core import gate as gate_mod
+from core.criteria import Guardrail
+from core.errors import SpecInvalid
+from core.gate import evaluate_gate, version_predictions
+from core.projects import get_project, update_project
+from core.registry import get_version, ledger, promote, register_run
+from core.workspace import close_workspace, open_workspace
+
+
+@pytest.fixture(scope="module")
+def _template(tmp_path_factory):
+    from core.projects import seed_demo_project
+    from core.runs import list_runs, save_comparison
+    from core.splitting import list_splits, split_frames
+    from core.training import compare
+
+    home = tmp_path_factory.mktemp("gate_template")
+    ws = open_workspace(home, seed_samples=True)
+    project = seed_demo_project(ws)
+    split = list_splits(ws, project.id)[0]
+    frames = split_frames(ws, split, parts=("train", "validation"), with_row_id=True)
+    result = compare(frames["train"], frames["validation"], project.target, project.task, ["logreg", "tree"],
+                     ws.dataset(project.dataset_id).kinds(), cv=0, seed=42, positive_class=project.positive_class,
+                     n_jobs=1)
+    save_comparison(ws, project, split, result)
+    runs = {r.model_key: r for r in list_runs(ws, project.id)}
+    tree = register_run(ws, runs["tree"].id, by="Ana")
+    logreg = register_run(ws, runs["logreg"].id, by="Ana")
+    close_workspace(home)
+    return home, project.id, tree.id, logreg.id
+
+
+@pytest.fixture
+def g(_template, tmp_path):
+    template, project_id, tree_id, logreg_id = _template
+    home = tmp_path / "ws"
+    shutil.copytree(template, home)
+    ws = open_workspace(home, seed_samples=False)
+    yield SimpleNamespace(ws=ws, project_id=project_id, tree=get_version(ws, tree_id), logreg=get_version(ws, logreg_id))
+    close_workspace(home)
+
+
+def _criteria(g, **changes):
+    crit = replace(get_project(g.ws, g.project_id).criteria, **changes)
+    update_project(g.ws, g.project_id, criteria=crit)
+
+
+def _by_key(result):
+    return {c.key: c for c in result.checks}
+
+
+def _recall(g, version):
+    preds = version_predictions(g.ws, version)
+    return recall_score(preds["y_true"].to_numpy(bool), preds["score"].to_numpy() >= version.threshold)
+
+
+def test_primary_and_guardrail_pass_or_fail_with_the_measured_value_as_evidence(g):
+    expected = _recall(g, g.logreg)
+    _criteria(g, threshold=0.45, guardrails=[Guardrail("precision", ">=", 0.99)])
+    checks = _by_key(evaluate_gate(g.ws, g.logreg))
+    assert checks["primary"].status == "pass" and f"Recall {expected:.3f} on 900 validation rows" in checks["primary"].evidence
+    assert checks["guardrail:precision"].status == "fail" and "needs ≥ 0.99" in checks["guardrail:precision"].evidence
+    _criteria(g, threshold=0.9, guardrails=[Guardrail("precision", ">=", 0.2)])
+    checks = _by_key(evaluate_gate(g.ws, g.logreg))
+    assert checks["primary"].status == "fail" and checks["guardrail:precision"].status == "pass"
+
+
+def test_the_final_check_scores_the_test_set_once_and_is_reused(g, monkeypatch):
+    from core.runs import load_run_model
+    from core.splitting import get_split, split_frames
+
+    _criteria(g, threshold=0.3)
+    first = _by_key(evaluate_gate(g.ws, g.logreg))["final_check"]
+    stored = get_version(g.ws, g.logreg.id).final_check
+    test = split_frames(g.ws, get_split(g.ws, g.logreg.split_id), parts=("test",))["test"]
+    model = load_run_model(g.ws, g.logreg.run_id)  # independent: the run's own model file, sklearn's recall
+    score = model.predict_proba(test[list(g.logreg.features)])[:, list(model.classes_).index(True)]
+    assert stored["rows"] == 900 == len(test)
+    assert stored["metrics"]["recall"] == pytest.approx(recall_score(test["churned"].to_numpy(bool), score >= 0.5))
+    assert first.status == "pass" and "on 900 test rows" in first.evidence and "not repeated" not in first.evidence
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the test set was scored a second time")
+
+    monkeypatch.setattr("core.registry.load_version_model", must_not_run)
+    again = _by_key(evaluate_gate(g.ws, get_version(g.ws, g.logreg.id)))["final_check"]
+    assert "Checked once on" in again.evidence and "not repeated" in again.evidence
+    assert get_version(g.ws, g.logreg.id).final_check == stored
+    _criteria(g, threshold=0.95)
+    assert _by_key(evaluate_gate(g.ws, get_version(g.ws, g.logreg.id)))["final_check"].status == "fail"
+
+
+def test_improvement_is_not_run_without_a_champion_and_measured_with_a_paired_interval(g):
+    from scipy.stats import bootstrap
+
+    checks = _by_key(evaluate_gate(g.ws, g.logreg))
+    assert checks["improvement"].status == "not-run" and "No champion yet" in checks["improvement"].evidence
+    result = evaluate_gate(g.ws, g.logreg, g.tree, n_boot=2000)
+    imp = result.check("improvement")
+    new, old = version_predictions(g.ws, g.logreg), version_predictions(g.ws, g.tree)
+    y = new["y_true"].to_numpy(bool)
+    a, b = new["score"].to_numpy() >= 0.5, old["score"].to_numpy() >= 0.5
+    assert imp.details["gain"] == pytest.approx(recall_score(y, a) - recall_score(y, b), abs=1e-12)
+
+    def gain(yy, aa, bb):
+        return recall_score(yy, aa) - recall_score(yy, bb)
+
+    ref = bootstrap((y, a, b), gain, paired=True, vectorized=False, n_resamples=2000, method="percentile",
+                    random_state=np.random.default_rng(1)).confidence_interval
+    low, high = imp.details["ci"]
+    assert low == pytest.approx(ref.low, abs=0.015) and high == pytest.approx(ref.high, abs=0.015)
+    assert imp.status == "pass" and low > 0  # logistic regression clearly catches more leavers than the tree
+    _criteria(g, min_improvement=0.5)
+    imp = evaluate_gate(g.ws, g.logreg, g.tree, n_boot=200).check("improvement")
+    assert imp.status == "fail" and "below the required 0.5" in imp.evidence
+    reverse = evaluate_gate(g.ws, g.tree, g.logreg, n_boot=200).check("improvement")
+    assert reverse.status == "fail" and reverse.details["gain"] < 0
+
+
+def test_an_uncertain_gain_fails_as_not_clearly_better(g):
+    # the same predictions on both sides: a gain of exactly 0, an interval of [0, 0]
+    imp = gate_mod.improvement_check(g.ws, g.logreg, g.logreg.__class__(**{**g.logreg.__dict__, "id": "other"}),
+                                     "accuracy", 0.0, n_boot=100)
+    assert imp.status == "fail" and "not clearly better" in imp.evidence
+
+
+def test_fairness_gap_matches_per_group_recall_and_follows_the_tolerance(g):
+    preds = version_predictions(g.ws, g.logreg)
+    groups = g.ws.frame(g.logreg.dataset_id, columns=["age_band"], row_ids=preds["_row"].tolist())["age_band"]
+    y, p = preds["y_true"].to_numpy(bool), preds["score"].to_numpy() >= 0.5
+    per_group = {str(k): recall_score(y[groups.to_numpy() == k], p[groups.to_numpy() == k]) for k in groups.unique()}
+    gap = max(per_group.values()) - min(per_group.values())
+    _criteria(g, fairness_tolerance=round(gap + 0.05, 3))
+    check = evaluate_gate(g.ws, g.logreg).check("fairness")
+    assert check.status == "pass" and f"Largest gap {gap:.3f} across 'age_band'" in check.evidence
+    _criteria(g, fairness_tolerance=round(gap - 0.02, 3))
+    assert evaluate_gate(g.ws, g.logreg).check("fairness").status == "fail"
+    _criteria(g, sensitive_attributes=[])
+    assert evaluate_gate(g.ws, g.logreg).check("fairness").status == "not-run"
+
+
+def test_drift_and_simulation_are_not_run_until_their_records_exist(g):
+    checks = _by_key(evaluate_gate(g.ws, g.logreg))
+    assert checks["drift"].status == checks["simulation"].status == "not-run"
+    g.ws.put_record("drift_report", "dr_1", {"verdict": "8 of 14 columns drifted.", "is_drifted": True,
+                                             "drifted_share": 0.57, "version_id": g.logreg.id}, project_id=g.project_id)
+    g.ws.put_record("simulation", "sim_1", {"strategy": "canary", "challenger_version_id": g.logreg.id,
+                                            "verdict": {"decision": "Roll back", "sentence": "Guardrail broke."}},
+                    project_id=g.project_id)
+    checks = _by_key(evaluate_gate(g.ws, g.logreg))
+    assert checks["drift"].status == "fail" and "8 of 14 columns drifted." in checks["drift"].evidence
+    assert checks["simulation"].status == "fail" and "Roll back: Guardrail broke." in checks["simulation"].evidence
+    g.ws.put_record("drift_report", "dr_2", {"verdict": "No drift.", "is_drifted": False, "version_id": g.logreg.id},
+                    project_id=g.project_id)
+    g.ws.put_record("simulation", "sim_2", {"strategy": "ab", "challenger_version_id": g.logreg.id,
+                                            "verdict": {"decision": "Ship", "sentence": "Better by 3 points."}},
+                    project_id=g.project_id)
+    checks = _by_key(evaluate_gate(g.ws, g.logreg))
+    assert checks["drift"].status == "pass" and checks["simulation"].status == "pass"
+
+
+def test_a_failed_gate_needs_an_override_reason_and_a_passed_gate_does_not(g):
+    with pytest.raises(SpecInvalid, match=r"failed the launch gate \(Primary: Recall ≥ 0.7 on validation"):
+        promote(g.ws, g.logreg.id, by="Ana")
+    with pytest.raises(SpecInvalid, match="written reason"):
+        promote(g.ws, g.logreg.id, by="Ana", override_reason="   ")
+    entry = promote(g.ws, g.logreg.id, by="Ana", override_reason="Pilot with the retention team only")
+    assert entry.override and entry.why == "Override: Pilot with the retention team only"
+    assert entry.gate["passed"] is False and get_version(g.ws, g.logreg.id).gate == entry.gate
+    failed = {c["key"] for c in entry.gate["checks"] if c["status"] == "fail"}
+    assert {"primary", "final_check"} <= failed
+
+
+def test_a_passing_gate_promotes_without_an_override(g):
+    _criteria(g, threshold=0.3, guardrails=[], sensitive_attributes=[], min_improvement=0.0)
+    entry = promote(g.ws, g.logreg.id, by="Ana", why="meets the launch rule")
+    assert not entry.override and entry.gate["passed"] and entry.why == "meets the launch rule"
+    with pytest.raises(SpecInvalid, match="Beats the champion"):
+        promote(g.ws, g.tree.id, by="Bo")  # worse than the champion: blocked by the improvement check
+    assert [e.action for e in ledger(g.ws, g.project_id)][-1] == "promote"
