@@ -28,6 +28,7 @@ MAX_UNPACKED_BYTES = 2 * 1024**3
 # a function of this project; skops' own defaults already cover scikit-learn estimators and numpy arrays.
 TRUSTED_TYPES: tuple[str, ...] = (
     "core.preprocess.EncodedLabelClassifier",  # keeps a classifier's original labels (XGBoost needs 0..k-1)
+    "core.preprocess.RareCategoryGrouper",  # keeps frequent category values, groups the rest as '(other)'
     "core.preprocess.as_flag",  # the module-level functions FunctionTransformer steps refer to
     "core.preprocess.as_text",
     "core.preprocess.date_parts",

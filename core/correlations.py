@@ -2,7 +2,7 @@
 
 Numbers against numbers use Pearson and Spearman (both over the rows where both values are present and finite);
 categories against categories use Cramér's V; a number against a category uses the correlation ratio (eta), as
-ydata-profiling does. Everything runs in numpy on at most `SAMPLE_ROWS` rows fetched once through Arrow.
+ydata-profiling does. Everything runs in numpy on at most `profile_stats.SAMPLE_ROWS` rows fetched once through Arrow.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from core.profile_stats import SAMPLE_ROWS, Source
+from core.profile_stats import Source
 from core.workspace import Workspace, quote_ident
 
 MAX_LEVELS = 50  # categories with more levels are left out: their associations are inflated by sparse cells
@@ -22,7 +22,7 @@ MIN_PAIR_ROWS = 10
 
 # -- the sample --------------------------------------------------------------------------------------------------------
 def fetch_sample(ws: Workspace, src: Source, rows: int, numeric: list[str], categorical: list[str],
-                 dates: list[str] = (), wanted: int = SAMPLE_ROWS) -> tuple[dict[str, np.ndarray], int]:
+                 dates: list[str] = (), wanted: int | None = None) -> tuple[dict[str, np.ndarray], int]:
     """Fetches a deterministic sample: numbers (and dates, as epoch seconds) as floats, categories as codes (-1 = none)."""
     import pyarrow.compute as pc
 
@@ -211,7 +211,7 @@ def _matrix(m: np.ndarray) -> list[list[float | None]]:
 
 
 def feature_data(ws: Workspace, src: Source, stats: list[dict], rows: int, target: str,
-                 wanted: int = SAMPLE_ROWS) -> tuple[dict[str, np.ndarray], dict[str, str], int]:
+                 wanted: int | None = None) -> tuple[dict[str, np.ndarray], dict[str, str], int]:
     """Fetches the target and every usable feature for the target view; returns data, how each was encoded, n."""
     numeric, dates, categorical, how = [], [], [], {}
     for s in stats:

@@ -198,7 +198,8 @@ def _fairness_gap(ws: Workspace, project, run) -> dict | None:
     scores = merged["score"] if project.task == "binary" else merged["y_pred"]
     report = fairness_report(merged["y_true"], scores, merged[attrs], positive_class=run.positive_class,
                              threshold=run.threshold or 0.5, tolerance=project.criteria.fairness_tolerance,
-                             n_boot=50, intersections=False, task=project.task)
+                             n_boot=50, intersections=False,
+                             task="classification" if project.task == "binary" else "regression")
     measure = "equal_opportunity_difference" if project.task == "binary" else "mae_difference"
     rows = report.summary[report.summary["measure"] == measure]
     if rows.empty:

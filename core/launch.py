@@ -1,4 +1,4 @@
-"""Launch rehearsal: picks a champion and a challenger, replays their real decisions through a simulated rollout, keeps it.
+"""Launch rehearsal: picks champion and challenger, replays their real decisions through a simulated rollout, keeps it.
 
 Public API (the Launch page, the `workbench simulate` command, the registry's gate and the dashboard build on it):
 - `list_contenders(ws, project) -> [Contender]`: registered versions (champion and challenger first), then saved
@@ -29,7 +29,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from core.errors import NotFound, SpecInvalid, did_you_mean
+from core.errors import NotFound, PermissionDenied, SpecInvalid, did_you_mean
 from core.launch_replay import SOURCE_KINDS, Contender, LaunchReplay, ReplaySource, build_replay, time_range
 from core.rollout import STRATEGIES, RolloutResult, RolloutSpec, simulate_rollout, validate_spec
 from core.workspace import Workspace, new_id
@@ -193,8 +193,9 @@ def simulate_launch(ws: Workspace, project, champion: Contender, challenger: Con
         raise SpecInvalid(f"The champion and the challenger are the same model ({champion.model_label}). "
                           "Choose two different models to compare.")
     validate_spec(spec)  # refuse a bad choice before loading and scoring both models, not after
-    if save:
-        ws._require_editor()
+    if save and not ws.is_editor:
+        raise PermissionDenied("This is a read-only view, so a simulation cannot be saved here. Ask the analyst who "
+                               "shared it to run one.")
     if replay is None:
         replay = build_replay(ws, project, champion, challenger, source)
     result = simulate_rollout(replay.replay, spec)

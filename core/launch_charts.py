@@ -133,7 +133,7 @@ def srm_chart(daily: pd.DataFrame):
 
 
 def peeking_chart(peeking: pd.DataFrame, alpha: float):
-    """A/B: share of A/A tests wrongly called significant by each day, naive daily peeking against the sequential test."""
+    """A/B: share of A/A tests wrongly called significant so far, naive daily peeking against the sequential test."""
     go = _go()
     x = peeking["day"].tolist()
     fig = _figure("False alarms when looking every day (A/A tests)", xaxis_title="Day",

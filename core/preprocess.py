@@ -15,6 +15,7 @@ USED_KINDS = ("number", "category", "boolean", "datetime")  # "id" and "text" co
 RARE_SHARE = 0.01  # categories seen in fewer than 1% of training rows are grouped as "infrequent"
 MAX_CATEGORIES = 30  # one-hot columns per categorical column, the infrequent group included
 MISSING = "(missing)"
+OTHER = "(other)"
 DATE_PARTS = ("year", "month", "dayofweek")
 _TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t"})
 _FALSE_WORDS = frozenset({"false", "no", "n", "0", "f"})
@@ -29,8 +30,13 @@ def feature_columns(columns: dict[str, str], target: str | None) -> list[str]:
 def as_text(X):
     """Turns category values into text, with missing values as '(missing)', so mixed types encode consistently."""
     frame = pd.DataFrame(X)
-    out = frame.astype(object).where(frame.notna(), MISSING)
-    return out.map(str).to_numpy(dtype=object)
+    out = np.empty(frame.shape, dtype=object)
+    for j, name in enumerate(frame.columns):
+        col = frame[name]
+        text = col.astype(str).to_numpy(dtype=object)  # C-level conversion; str() of every value
+        text[col.isna().to_numpy()] = MISSING
+        out[:, j] = text
+    return out
 
 
 def as_flag(X):
@@ -65,6 +71,56 @@ def date_part_names(transformer, input_features):
     return np.array([f"{c}_{p}" for c in input_features for p in DATE_PARTS], dtype=object)
 
 
+class RareCategoryGrouper:
+    """Keeps each category column's frequent values and turns the rest into '(other)', as text.
+
+    A value is kept when it fills at least `min_share` of the training rows, up to the `max_kept` most common ones.
+    Grouping before one-hot encoding keeps a customer-id-like column (thousands of values) from bloating the saved
+    model and slowing every fold, while unseen values at prediction time land in '(other)' too.
+    """
+
+    def __init__(self, min_share: float = RARE_SHARE, max_kept: int = MAX_CATEGORIES - 1):
+        self.min_share = min_share
+        self.max_kept = max_kept
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {"min_share": self.min_share, "max_kept": self.max_kept}
+
+    def set_params(self, **params):
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import Tags, TargetTags, TransformerTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False),
+                    transformer_tags=TransformerTags())
+
+    def fit(self, X, y=None):
+        text = as_text(X)
+        self.feature_names_in_ = [str(c) for c in getattr(X, "columns", range(text.shape[1]))]
+        self.n_features_in_ = text.shape[1]
+        self.kept_ = []
+        for j in range(text.shape[1]):
+            counts = pd.Series(text[:, j]).value_counts()
+            frequent = counts[counts >= self.min_share * max(len(text), 1)].index[: self.max_kept]
+            self.kept_.append(sorted(str(v) for v in frequent))
+        return self
+
+    def transform(self, X):
+        text = as_text(X)
+        for j, kept in enumerate(self.kept_):
+            text[~np.isin(text[:, j], kept), j] = OTHER
+        return text
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X).transform(X)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(self.feature_names_in_ if input_features is None else input_features, dtype=object)
+
+
 # -- the preprocessor ---------------------------------------------------------------------------------------------------
 def build_preprocessor(columns: dict[str, str], features: list[str], needs_scaling: bool):
     """Returns a ColumnTransformer with named steps num / cat / flag / date for the given feature columns.
@@ -92,9 +148,10 @@ def build_preprocessor(columns: dict[str, str], features: list[str], needs_scali
                       by_kind["number"]))
     if by_kind["category"]:
         parts.append(("cat", Pipeline([
-            ("text", FunctionTransformer(as_text, feature_names_out="one-to-one")),
-            ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=RARE_SHARE,
-                                     max_categories=MAX_CATEGORIES, sparse_output=False)),
+            ("group", RareCategoryGrouper()),
+            # Rare values are already grouped, so the encoder only meets a few known values; a value first seen
+            # in production becomes '(other)' upstream, or all zeros when training had no '(other)'.
+            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
         ]), by_kind["category"]))
     if by_kind["boolean"]:
         parts.append(("flag", Pipeline([

@@ -48,8 +48,9 @@ class Source:
         where = f"({self.where}) AND ({condition})" if self.where else condition
         return replace(self, where=where, params=self.params + tuple(params))
 
-    def sampled(self, rows: int, wanted: int = SAMPLE_ROWS) -> "Source":
+    def sampled(self, rows: int, wanted: int | None = None) -> "Source":
         """Returns a deterministic uniform sample of about `wanted` rows (the whole source when it is smaller)."""
+        wanted = wanted or SAMPLE_ROWS
         if rows <= wanted:
             return self
         # hash(rowid) is uniform and fixed per row, so the same rows come back every time and no sort is needed.

@@ -47,13 +47,14 @@ def _vline(fig, x: float | None, text: str, color: str, dash: str = "dash", posi
 def threshold_chart(view, point: dict):
     """Precision, recall, F1 (and value per 1,000 decisions) across thresholds, with the three marked thresholds."""
     go = _go()
-    table = view.table
-    step = max(1, len(table) // 400)
-    t = table.iloc[::step]
+    t = view.grid  # the thresholds the slider can reach
     fig = _figure("Across thresholds", xaxis_title="Threshold (flag when score ≥ threshold)", yaxis_title="Rate",
                   yaxis_range=[0, 1.02])
+    flagged = (t["tp"] + t["fp"]).to_numpy() > 0
     for metric, color in (("precision", BLUE), ("recall", ORANGE), ("f1", GREEN)):
-        fig.add_trace(go.Scatter(x=_r(t["threshold"]), y=_r(t[metric]), name=metric.title().replace("F1", "F1"),
+        # Precision is undefined when nothing is flagged; a gap says so better than a plunge to 0.
+        values = [v if ok or metric != "precision" else None for v, ok in zip(_r(t[metric]), flagged, strict=True)]
+        fig.add_trace(go.Scatter(x=_r(t["threshold"]), y=values, name=metric.title() if metric != "f1" else "F1",
                                  line={"color": color}))
     if "value_per_1000" in t.columns:
         fig.add_trace(go.Scatter(x=_r(t["threshold"]), y=_r(t["value_per_1000"], 1), name="Value per 1,000",

@@ -156,9 +156,16 @@ def threshold_view(data: RunData, step: float = THRESHOLD_STEP) -> ThresholdView
 
     The marked thresholds come from the grid of thresholds a person can pick (every `step`), so setting the slider
     to a marker gives exactly the figures the marker promises.
+
+    Raises:
+        SchemaMismatch: the run saved no scores.
+        TargetNotUsable: the validation rows hold only one outcome.
     """
     from core.evaluation import calibration_points, lift_gain, pr_points, roc_points, threshold_table
 
+    if "score" not in data.predictions.columns:
+        raise SchemaMismatch(f"Run {data.run.model_label!r} saved no scores, so its threshold cannot be moved. "
+                             "Train it again on the Train page.")
     y, score, positive = data.predictions["y_true"], data.predictions["score"], data.positive_class
     table = threshold_table(y, score, positive, data.costs)
     if data.costs is not None:

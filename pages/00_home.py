@@ -6,7 +6,8 @@ import streamlit as st
 
 from core.lifecycle import lifecycle_status
 from pages._projects import criteria_banner, md_escape, project_picker
-from pages._widgets import get_workspace, human_bytes
+from core.errors import WorkbenchError
+from pages._widgets import get_workspace, human_bytes, is_viewer, show_error
 
 ws = get_workspace()
 project = project_picker(ws)
@@ -37,6 +38,44 @@ for row in (steps[:4], steps[4:]):
                 st.page_link(step.page, label="Open", icon=":material/arrow_forward:")
             except Exception:  # noqa: BLE001 — page not registered for this session (viewer) or run alone in a test
                 st.caption(" ")
+
+TOUR = (
+    ("pages/01_define.py", "Define", "the problem, who acts on it, and the launch rule (recall ≥ 0.70)."),
+    ("pages/03_profile.py", "Profile", "what is in the data and what to worry about, with alerts."),
+    ("pages/06_split.py", "Split", "train / validation / test with leak checks."),
+    ("pages/07_train.py", "Train", "the leaderboard, with the baseline and honest warnings."),
+    ("pages/08_evaluate.py", "Evaluate", "move the threshold and watch value and fairness follow."),
+    ("pages/09_registry.py", "Registry", "the champion, its launch gate and the ledger."),
+    ("pages/11_drift.py", "Drift", "next month's customers compared with the training data."),
+    ("pages/12_launch.py", "Launch", "a canary that catches a degrading challenger and rolls back."),
+    ("pages/13_dashboard.py", "Dashboard", "the one page a stakeholder needs."),
+)
+with st.expander("Guided tour: the demo story in nine stops", icon=":material/tour:"):
+    for path, title, what in TOUR:
+        try:
+            st.page_link(path, label=f"{title}: {what}", icon=":material/arrow_forward:")
+        except Exception:  # noqa: BLE001 — page not available in this session
+            st.markdown(f"**{title}**: {what}")
+if not is_viewer():
+    st.caption("Load demo project trains five models, registers a champion and a challenger, checks next month's "
+               "batch for drift and rehearses a canary launch, on the synthetic sample data (about a minute).")
+    if st.button("Load demo project", key="home.demo", icon=":material/play_circle:"):
+        from core.demo import build_demo
+
+        bar = st.progress(0.0, text="Starting…")
+        state = {"f": 0.0}
+
+        def _progress(frac, text):
+            state["f"] = state["f"] if frac is None else float(frac)
+            bar.progress(min(state["f"], 1.0), text=text)
+
+        try:
+            result = build_demo(ws, progress=_progress)
+            st.session_state.project_id = result.project_id
+            st.success(f"Demo ready in {result.seconds:.0f} s. Open the dashboard or follow the guided tour.",
+                       icon=":material/check_circle:")
+        except WorkbenchError as err:
+            show_error(err)
 
 st.subheader("Datasets in the workspace")
 datasets = ws.datasets()

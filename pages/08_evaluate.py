@@ -260,7 +260,11 @@ def _explain_tab(data, run, stamp, threshold) -> None:
     else:
         right.info("This kind of model has no importance of its own; permutation importance works for every model.",
                    icon=":material/info:")
-    st.markdown("\n".join(f"- {md_escape(s)}" for s in view.permutation["sentence"].head(10)))
+    sentences = [f"- {md_escape(s)}" for s in view.permutation["sentence"]]
+    st.markdown("\n".join(sentences[:8]))
+    if len(sentences) > 8:
+        with st.expander(f"The other {len(sentences) - 8} columns"):
+            st.markdown("\n".join(sentences[8:]))
 
     st.subheader("Partial dependence")
     features = list(view.permutation["feature"])

@@ -72,7 +72,8 @@ def _setup(contenders) -> dict:
                                      format_func=lambda k: {"degrade": "Challenger degrades", "drift": "Data drifts",
                                                             "imbalance": "Traffic split breaks"}[k])
             day = cols[1].number_input("From day", 1, 365, min(8, int(days)), key="launch.inject.day")
-            amount = cols[2].slider("Amount", 0.05, 1.0, float(INJECTIONS[kind][0]), 0.05, key="launch.inject.amount",
+            amount = cols[2].slider("Amount", 0.05, 1.0, float(INJECTIONS[kind][0]), 0.05,
+                                    key=f"launch.inject.amount.{kind}",  # each problem keeps its own default
                                     help=f"The {INJECTIONS[kind][1]}.")
             inject = {"kind": kind, "day": int(day), "amount": float(amount)}
         if st.button("Rehearse the demo story", key="launch.demo", icon=":material/movie:",
@@ -234,7 +235,8 @@ def _shadow(sim, k: str) -> None:
     scale, unit = _scale(sim)
     cols = st.columns(4)
     cols[0].metric("Agreement", f"{s['agreement']:.1%}" if s.get("agreement") is not None else "n/a")
-    cols[1].metric("Would-have difference", f"{s['outcome_diff'] * scale:+,.3g}", help=f"Challenger − champion, {unit}.")
+    cols[1].metric("Would-have difference", f"{s['outcome_diff'] * scale:+,.3g}",
+                   help=f"Challenger − champion, {unit}.")
     cols[2].metric("Users at risk", "0", help="In shadow only the champion's decisions reach users.")
     cols[3].metric("Requests (simulated)", f"{s['requests']:,}")
     left, right = st.columns(2)
@@ -295,7 +297,8 @@ def _power(sim, k: str) -> None:
         else:
             mde = cols[0].number_input(f"Smallest change worth detecting ({sim.replay.get('outcome_label')} per "
                                        "request)", 0.0001, None, max(abs(sd or 1.0) / 10, 0.01), key=f"{k}.power.mde")
-        traffic = cols[1].number_input("Requests per day", 1, 10_000_000, spec.traffic_per_day, key=f"{k}.power.traffic")
+        traffic = cols[1].number_input("Requests per day", 1, 10_000_000, spec.traffic_per_day,
+                                       key=f"{k}.power.traffic")
         power = cols[2].slider("Power", 0.5, 0.99, 0.8, 0.01, key=f"{k}.power.power")
         split = cols[3].slider("Challenger's share", 0.05, 0.95, float(spec.split), 0.05, key=f"{k}.power.split")
         try:

@@ -31,8 +31,8 @@ def trained_template(_seeded_template, tmp_path_factory):
     split = list_splits(ws, project_id)[0]
     parts = split_frames(ws, split, parts=("train", "validation"), with_row_id=True)
     comparison = compare(parts["train"].head(1500), parts["validation"], project.target, project.task,
-                         [ModelSpec("logreg"), ModelSpec("tree", {"max_depth": 4})], ws.dataset(project.dataset_id).kinds(),
-                         cv=0, positive_class=project.positive_class, n_jobs=1)
+                         [ModelSpec("logreg"), ModelSpec("tree", {"max_depth": 4})],
+                         ws.dataset(project.dataset_id).kinds(), cv=0, positive_class=project.positive_class, n_jobs=1)
     save_comparison(ws, project, split, comparison)
     close_workspace(home)
     return home, project_id
@@ -135,3 +135,25 @@ def test_without_two_models_the_page_says_what_to_do(seeded_workspace):
     at.run()
     _ok(at)
     assert any("has 0 saved model(s)" in i.value for i in at.info)
+
+
+def test_a_later_window_and_an_injected_problem_reach_the_saved_simulation(trained):
+    at = _app(trained[1])
+    at.radio(key="launch.source").set_value("window").run()
+    _ok(at)
+    at.selectbox(key="launch.time_column").select("observation_month").run()
+    at.toggle(key="launch.inject.on").set_value(True).run()
+    at.selectbox(key="launch.inject.kind").select("drift")
+    at.number_input(key="launch.inject.day").set_value(3)
+    at.number_input(key="launch.traffic").set_value(3000)
+    at.number_input(key="launch.days").set_value(6)
+    at.button(key="launch.shadow.run").click().run()
+    _ok(at)
+    from core.launch import latest_simulation
+    from core.workspace import open_workspace
+
+    sim = latest_simulation(open_workspace(trained[0], seed_samples=False), trained[1])
+    assert sim.source.kind == "window" and sim.source.time_column == "observation_month" and sim.source.start
+    assert sim.spec.inject == {"kind": "drift", "day": 3, "amount": 0.5}
+    assert any("Injected drift from day 3" in n for n in sim.result.notes)
+    assert len(_verdicts(at.tabs[0])) == 1

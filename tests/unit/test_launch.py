@@ -31,8 +31,8 @@ def _trained(home):
     split = list_splits(ws, project.id)[0]
     parts = split_frames(ws, split, parts=("train", "validation"), with_row_id=True)
     comparison = compare(parts["train"].head(1500), parts["validation"], project.target, project.task,
-                         [ModelSpec("logreg"), ModelSpec("tree", {"max_depth": 4})], ws.dataset(project.dataset_id).kinds(),
-                         cv=0, positive_class=project.positive_class, n_jobs=1)
+                         [ModelSpec("logreg"), ModelSpec("tree", {"max_depth": 4})],
+                         ws.dataset(project.dataset_id).kinds(), cv=0, positive_class=project.positive_class, n_jobs=1)
     save_comparison(ws, project, split, comparison)
     runs = {r.model_key: r for r in list_runs(ws, project.id)}
     set_run_threshold(ws, runs["logreg"].id, 0.3)
@@ -56,7 +56,7 @@ def replay(demo):
     return launch.build_replay(demo.ws, demo.project, demo.tree, demo.lr, ReplaySource("test"), measure_latency=False)
 
 
-# -- the replay set -----------------------------------------------------------------------------------------------------
+# -- the replay set ----------------------------------------------------------------------------------------------------
 def test_outcomes_equal_the_cost_matrix_applied_by_hand_at_each_threshold(demo, replay):
     from core.runs import load_run_model
     from core.splitting import split_frames
@@ -145,7 +145,7 @@ def test_regression_outcome_is_minus_cost_times_error_and_multiclass_is_right_or
     assert any("more than two outcomes" in n for n in notes)
 
 
-# -- simulating ---------------------------------------------------------------------------------------------------------
+# -- simulating --------------------------------------------------------------------------------------------------------
 def _canary(demo, replay, seed=42, **changes):
     spec = RolloutSpec("canary", days=20, traffic_per_day=50_000, step_days=2, seed=seed, **changes)
     return launch.simulate_launch(demo.ws, demo.project, demo.tree, demo.lr, ReplaySource("test"), spec,
