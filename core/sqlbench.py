@@ -40,6 +40,7 @@ TIME_LIMIT_S = float(os.environ.get("WORKBENCH_SQL_SECONDS", "20"))
 MEMORY_LIMIT = os.environ.get("WORKBENCH_SQL_MEMORY", "512MB")
 MAX_SQL_CHARS = 20_000
 MAX_CONCURRENT = 2
+SLOT_WAIT_S = 5.0
 _SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT)
 _FILE_SUFFIX = re.compile(r"\.(csv|tsv|txt|parquet|json|ndjson|jsonl|gz|zst|xlsx|db|duckdb|sqlite)$", re.IGNORECASE)
 _QUERY_NODES = {"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"}
@@ -174,7 +175,7 @@ def run_query(ws: Workspace, sql: str, *, max_rows: int = MAX_ROWS, time_limit: 
     """
     statement = check_query(sql)
     limit = TIME_LIMIT_S if time_limit is None else time_limit
-    if not _SLOTS.acquire(timeout=5):
+    if not _SLOTS.acquire(timeout=SLOT_WAIT_S):
         raise QueryRefused(f"{MAX_CONCURRENT} other queries are running on this server right now. "
                            "Try again in a moment.")
     con = _sandbox()
