@@ -79,7 +79,7 @@ def main() -> None:
     if viewer and st.session_state.get("share_error"):
         st.error(st.session_state.share_error)  # our own fixed text, no user input in it
         st.stop()
-    page = st.navigation(_navigation(viewer))
+    page = st.navigation(_navigation(viewer), expanded=True)
     if viewer:
         st.sidebar.info("Read-only view: shared with you by an analyst.", icon=":material/visibility:")
     try:

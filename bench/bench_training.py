@@ -40,13 +40,16 @@ keys = [m.key for m in models_for("binary")]
 """
 
 OURS = """
+import os
 from core.training import compare
 result = compare(train, val, "target", "binary", keys, kinds, cv=5, seed=42, positive_class=project.positive_class,
                  primary_metric="roc_auc")
 extra["workers"] = result.workers
-extra["models"] = {r.key: {"label": r.label, "seconds": r.total_seconds, "cv_auc": r.cv_summary.get("roc_auc", {}).get("mean"),
-                           "val_auc": r.validation_metrics.get("roc_auc"), "error": r.error, "notes": r.notes}
-                   for r in result.runs}
+extra["cpu"] = result.cpu_seconds
+extra["load"] = os.getloadavg()
+extra["models"] = {r.key: {"label": r.label, "seconds": r.total_seconds, "error": r.error, "notes": r.notes,
+                           "cv_auc": r.cv_summary.get("roc_auc", {}).get("mean"),
+                           "val_auc": r.validation_metrics.get("roc_auc")} for r in result.runs}
 """
 
 PLAIN = """
@@ -95,6 +98,7 @@ def pipeline(key):
 def scores(model, A):
     return model.predict_proba(A)[:, 1] if hasattr(model, "predict_proba") else model.decision_function(A)
 
+cpu0 = time.process_time()
 rng = np.random.default_rng(42)
 folds = list(StratifiedKFold(5, shuffle=True, random_state=42).split(X, y))
 extra["models"] = {}
@@ -112,6 +116,8 @@ for key in keys:
             aucs.append(roc_auc_score(y[test_idx], scores(model, X.iloc[test_idx])))
     extra["models"][key] = {"seconds": time.perf_counter() - started, "cv_auc": float(np.mean(aucs)),
                             "val_auc": float(val_auc)}
+extra["cpu"] = time.process_time() - cpu0
+extra["load"] = __import__("os").getloadavg()
 """
 
 
@@ -134,7 +140,9 @@ def main() -> None:
     best = max((m for m in ours.extra["models"].values() if not m["error"]), key=lambda m: m["val_auc"] or 0)
     best_plain = max(p["val_auc"] for p in plain.extra["models"].values())
     ratio = ours.seconds / plain.seconds
-    print(f"workers: {ours.extra['workers']}")
+    print(f"workers: {ours.extra['workers']}; processor time: ours {ours.extra['cpu']:.1f} s, plain loop "
+          f"{plain.extra['cpu']:.1f} s ({ours.extra['cpu'] / plain.extra['cpu']:.2f}x); load average at the end: ours "
+          f"{ours.extra['load'][0]:.1f}, plain {plain.extra['load'][0]:.1f} on {os.cpu_count()} cores")
     print(f"total {ours.seconds:.1f} s (target <= {TARGET_S:.0f} s: {'ok' if ours.seconds <= TARGET_S else 'OVER'}); "
           f"{ratio:.2f}x the plain loop (target <= {TARGET_RATIO}: {'ok' if ratio <= TARGET_RATIO else 'OVER'}); "
           f"best validation ROC-AUC {best['val_auc']:.4f} ({best['label']}; plain loop {best_plain:.4f}; target >= "

@@ -1,7 +1,8 @@
 """Saves and loads fitted pipelines without ever unpickling: skops with a fixed allow-list, XGBoost in its own format.
 
 A saved model is a small zip:
-- `format.json`   {"format": "workbench-model", "version": 1, "xgboost": null | {"slot": ..., "class": ..., "params": {...}}}
+- `format.json`   {"format": "workbench-model", "version": 1,
+                  "xgboost": null | {"slot": "final" | "wrapped", "class": ..., "params": {...}}}
 - `pipeline.skops` the scikit-learn pipeline, loaded by skops against TRUSTED_TYPES below. When the model is an
                   XGBoost one, its booster is cut out first and a plain string stands in its place.
 - `booster.ubj`   the XGBoost booster in XGBoost's own UBJSON format (only for XGBoost models).

@@ -225,3 +225,56 @@ def resolve_params(entry: ModelEntry, params: dict | None, task: str | None = No
                 raise SpecInvalid(f"{entry.label}: {name} = {value} is outside its range {p.low} to {p.high}.")
         out[name] = value
     return out
+
+
+def param_candidates(entry: ModelEntry, task: str, base: dict, method: str, trials: int, seed: int = 42) -> list[dict]:
+    """Returns settings to try when tuning: `base` first, then random draws or a shuffled grid over the ranges."""
+    import itertools
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    params = entry.params_for(task)
+    out, seen = [dict(base)], {_frozen(base)}
+    if method == "grid":
+        axes = [list(p.choices) if p.choices is not None else _grid(p) for p in params]
+        combos = [dict(zip([p.name for p in params], values)) for values in itertools.product(*axes)]
+        rng.shuffle(combos)
+        draws = iter(combos)
+    else:
+        draws = ({p.name: _draw(p, rng) for p in params} for _ in range(trials * 20))
+    for params_ in draws:
+        if len(out) >= trials:
+            break
+        key = _frozen(params_)
+        if key not in seen:
+            seen.add(key)
+            out.append(params_)
+    return out
+
+
+def _frozen(params: dict) -> tuple:
+    return tuple(sorted((k, str(v)) for k, v in params.items()))
+
+
+def _grid(p: Param, n: int = 4) -> list:
+    import numpy as np
+
+    if p.low is None or p.high is None:
+        return [p.default]
+    values = np.geomspace(p.low, p.high, n) if p.log and p.low > 0 else np.linspace(p.low, p.high, n)
+    return sorted({int(round(v)) for v in values}) if p.is_int else [float(f"{v:.4g}") for v in values]
+
+
+def _draw(p: Param, rng):
+    import numpy as np
+
+    if p.choices is not None:
+        return p.choices[int(rng.integers(len(p.choices)))]
+    if p.low is None or p.high is None:
+        return p.default
+    if p.log and p.low > 0:
+        value = float(np.exp(rng.uniform(np.log(p.low), np.log(p.high))))
+    else:
+        value = float(rng.uniform(p.low, p.high))
+    return int(min(max(round(value), p.low), p.high)) if p.is_int else float(f"{value:.4g}")

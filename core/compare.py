@@ -297,6 +297,19 @@ def suggest_partner(ws: Workspace, dataset_id: str) -> str | None:
     return best[1] if best and best[0] else None
 
 
+def suggest_pair(ws: Workspace) -> tuple[str, str] | None:
+    """Suggests the two datasets that share the most column names (a reference and its later extract)."""
+    items = ws.datasets()[:50]
+    best = None
+    for i, a in enumerate(items):
+        for b in items[i + 1:]:
+            shared = len(set(a.column_names) & set(b.column_names))
+            if shared and (best is None or shared > best[0]):
+                older, newer = (a, b) if a.created_at <= b.created_at else (b, a)
+                best = (shared, older.id, newer.id)
+    return (best[1], best[2]) if best else None
+
+
 def slice_suggestion(ws: Workspace, dataset_id: str, column: str) -> dict:
     """Suggests how to cut a dataset in two on a column: a middle value for numbers and dates, two common values else."""
     info = ws.dataset(dataset_id)

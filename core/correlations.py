@@ -54,7 +54,7 @@ class Ranker:
 
     def __init__(self, x: np.ndarray):
         idx = np.flatnonzero(~np.isnan(x))
-        self.order = idx[np.argsort(x[idx], kind="stable")]
+        self.order = idx[np.argsort(x[idx])]  # ties share one average rank, so their order does not matter
         sx = x[self.order]
         self.group = np.concatenate(([0], np.cumsum(sx[1:] != sx[:-1]))) if sx.size else np.zeros(0, np.int64)
         self.n = x.size
@@ -174,7 +174,7 @@ def correlations(ws: Workspace, src: Source, stats: list[dict], rows: int,
     spear = np.full((len(numeric), len(numeric)), np.nan)
     assoc = np.full((k, k), np.nan)
     pairs = []
-    rankers = {name: Ranker(data[name]) for name in numeric}
+    fast = _NumericPairs(data, numeric)
     for i in range(k):
         assoc[i, i] = 1.0
         if i < len(numeric):
@@ -182,7 +182,7 @@ def correlations(ws: Workspace, src: Source, stats: list[dict], rows: int,
         for j in range(i + 1, k):
             a, b = names[i], names[j]
             if j < len(numeric):
-                p, s = pearson(data[a], data[b]), spearman(data[a], data[b], rankers[a], rankers[b])
+                p, s = fast.pearson(a, b), fast.spearman(a, b)
                 pear[i, j] = pear[j, i] = _nan(p)
                 spear[i, j] = spear[j, i] = _nan(s)
                 value = abs(s) if s is not None else None
@@ -200,6 +200,41 @@ def correlations(ws: Workspace, src: Source, stats: list[dict], rows: int,
     return {"sample_rows": n, "rows": rows, "columns": names, "numeric": numeric, "categorical": categorical,
             "pearson": _matrix(pear), "spearman": _matrix(spear), "association": _matrix(assoc),
             "pairs": [dict(p, value=round(p["value"], 6)) for p in pairs if abs(p["value"]) >= 0.3][:200]}
+
+
+class _NumericPairs:
+    """Pearson and Spearman for many pairs: columns with no gaps are centred and scaled once, so a pair of them
+    costs one dot product; pairs with gaps fall back to pairwise-complete rows and re-ranking."""
+
+    def __init__(self, data: dict[str, np.ndarray], names: list[str]):
+        self.data = data
+        self.rankers = {name: Ranker(data[name]) for name in names}
+        self.unit: dict[str, np.ndarray] = {}
+        self.unit_rank: dict[str, np.ndarray] = {}
+        for name in names:
+            x = data[name]
+            if x.size and not np.isnan(x).any():
+                self.unit[name] = _unit(x)
+                self.unit_rank[name] = _unit(self.rankers[name].ranks(np.ones(x.size, dtype=bool)))
+
+    def pearson(self, a: str, b: str) -> float | None:
+        if a in self.unit and b in self.unit and self.unit[a] is not None and self.unit[b] is not None \
+                and self.data[a].size >= MIN_PAIR_ROWS:
+            return max(-1.0, min(1.0, _dot(self.unit[a], self.unit[b])))
+        return pearson(self.data[a], self.data[b])
+
+    def spearman(self, a: str, b: str) -> float | None:
+        if a in self.unit_rank and b in self.unit_rank and self.unit_rank[a] is not None \
+                and self.unit_rank[b] is not None and self.data[a].size >= MIN_PAIR_ROWS:
+            return max(-1.0, min(1.0, _dot(self.unit_rank[a], self.unit_rank[b])))
+        return spearman(self.data[a], self.data[b], self.rankers[a], self.rankers[b])
+
+
+def _unit(x: np.ndarray) -> np.ndarray | None:
+    """x centred and scaled to length 1, or None when it does not vary."""
+    centred = x - x.mean()
+    norm = math.sqrt(_dot(centred, centred))
+    return centred / norm if norm > 0 else None
 
 
 def _nan(value: float | None) -> float:

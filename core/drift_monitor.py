@@ -71,13 +71,13 @@ def model_choices(ws: Workspace, project) -> list[ModelChoice]:
     versions = sorted(ws.list_records("version", project_id=project.id),
                       key=lambda v: ("champion" not in (v.get("aliases") or []), -int(v.get("number") or 0)))
     for v in versions:
-        run = runs.get(v.get("run_id"))
-        if run is None or "archived" in (v.get("aliases") or []):
+        aliases = [a for a in v.get("aliases") or [] if a != "archived"]
+        if "archived" in (v.get("aliases") or []) or not v.get("artifact"):
             continue
-        aliases = ", ".join(a for a in v.get("aliases") or [] if a != "archived")
-        out.append(ModelChoice(run.id, f"Version {v.get('number', '?')}" + (f" ({aliases})" if aliases else "")
-                               + f" · {run.model_label}", v["id"]))
-        seen.add(run.id)
+        label = f"Version {v.get('number', '?')}" + (f" ({', '.join(aliases)})" if aliases else "")
+        name = v.get("model_label") or v.get("model_key") or "model"
+        out.append(ModelChoice(v["run_id"], f"{label} · {name}", v["id"]))
+        seen.add(v["run_id"])
     for run in runs.values():
         if run.id not in seen and not run.is_baseline:
             out.append(ModelChoice(run.id, f"Run {run.model_label} · {run.split_name} · {run.id[-6:]}"))
@@ -112,7 +112,7 @@ def find_model(ws: Workspace, project, ref: str) -> ModelChoice:
     return ModelChoice(run.id, f"Run {run.model_label} · {run.id[-6:]}")
 
 
-# -- scoring -------------------------------------------------------------------------------------------------------------
+# -- scoring ---------------------------------------------------------------------------------------------------------
 @dataclass
 class _Scorer:
     choice: ModelChoice
@@ -125,6 +125,13 @@ class _Scorer:
 
 
 def _load(ws: Workspace, model: ModelChoice) -> _Scorer:
+    """Loads a version's frozen model (its own copy, threshold and metrics), or a run's."""
+    if model.version_id is not None:
+        from core.registry import get_version, load_version_model
+
+        v = get_version(ws, model.version_id)
+        return _Scorer(model, load_version_model(ws, v), v.task, list(v.features), v.positive_class,
+                       0.5 if v.threshold is None else float(v.threshold), dict(v.metrics))
     from core.runs import get_run, load_run_model
 
     run = get_run(ws, model.run_id)
@@ -206,7 +213,7 @@ def _quality(project, scorer: _Scorer, value: float, n: int) -> dict:
             "n_labelled": n, "meets": bool(meets)}
 
 
-# -- over time -----------------------------------------------------------------------------------------------------------
+# -- over time -------------------------------------------------------------------------------------------------------
 def check_over_time(ws: Workspace, project, reference: SourceSpec, dataset: str, time_column: str, freq: str = "M",
                     options: DriftOptions | None = None, model: ModelChoice | None = None,
                     columns: list[str] | None = None) -> OverTimeResult:
@@ -243,7 +250,7 @@ def window_strengths(result: OverTimeResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["start", "column", "strength", "drift"])
 
 
-# -- what-if -------------------------------------------------------------------------------------------------------------
+# -- what-if ---------------------------------------------------------------------------------------------------------
 def _whatif_frames(ws: Workspace, reference: SourceSpec, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Returns (reference rows, held-out rows from the same data, what the held-out rows are)."""
     if reference.kind == "split":

@@ -5,7 +5,8 @@ Public API (re-exported by core.drift_store):
   only. Kinds: "split" (one part of a saved split), "dataset" (a whole dataset, e.g. an uploaded batch) and
   "window" (rows of a dataset whose `time_column` lies in [start, end)).
 - `load_source(ws, spec, columns=None) -> DataFrame`, `describe_source(ws, spec) -> str`.
-- `date_columns(info)`, `time_windows(ws, dataset, time_column, freq="M") -> [TimeWindow]`.
+- `date_columns(info, ws=None)` (fewest distinct dates first),
+  `time_windows(ws, dataset, time_column, freq="M") -> [TimeWindow]`.
 - `default_reference(ws, project) -> (SourceSpec, why) | None`: the champion's training split (registry records
   of kind "version" with the alias "champion"), else the latest split's train part, else the project's dataset.
 - `default_current(ws, project, reference) -> SourceSpec | None`: the sample "churn_next_month" or another
@@ -61,9 +62,18 @@ class TimeWindow:
 
 
 # -- loading ---------------------------------------------------------------------------------------------------------
-def date_columns(info: DatasetInfo) -> list[str]:
-    """Lists a dataset's date and timestamp columns."""
-    return [c.name for c in info.columns if c.kind == "datetime"]
+def date_columns(info: DatasetInfo, ws: Workspace | None = None) -> list[str]:
+    """Lists a dataset's date columns; given the workspace, those with the fewest distinct dates first.
+
+    A snapshot column (an observation month) has few distinct dates and suits windows better than an event date
+    (a sign-up day), so it comes first.
+    """
+    names = [c.name for c in info.columns if c.kind == "datetime"]
+    if ws is None or len(names) < 2:
+        return names
+    counts = ws.read_rows("SELECT " + ", ".join(f"count(DISTINCT {quote_ident(n)})" for n in names)
+                          + f" FROM {quote_ident(info.table)}")[0]
+    return [n for _, n in sorted(zip(counts, names), key=lambda pair: pair[0])]
 
 
 def time_windows(ws: Workspace, dataset: str, time_column: str, freq: str = "M") -> list[TimeWindow]:
@@ -143,9 +153,9 @@ def default_reference(ws: Workspace, project) -> tuple[SourceSpec, str] | None:
     for version in ws.list_records("version", project_id=project.id):
         if "champion" not in (version.get("aliases") or []):
             continue
-        run = ws.get_record("run", version.get("run_id") or "")
+        run = ws.get_record("run", version.get("run_id") or "") or {}
         try:
-            split = get_split(ws, run["split_id"]) if run else None
+            split = get_split(ws, version.get("split_id") or run.get("split_id") or "")
         except NotFound:
             split = None
         if split is not None:
@@ -174,7 +184,7 @@ def default_current(ws: Workspace, project, reference: SourceSpec | None) -> Sou
     if same:
         preferred = [d for d in same if d.name == PREFERRED_CURRENT]
         return SourceSpec("dataset", (preferred or same)[0].id)
-    for column in date_columns(ref_info):
+    for column in date_columns(ref_info, ws):
         windows = time_windows(ws, ref_info.id, column, "M")
         if len(windows) >= 2:
             last = windows[-1]

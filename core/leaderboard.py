@@ -87,6 +87,7 @@ class ComparisonResult:
     validation_rows: int = 0
     seconds: float = 0.0
     workers: int = 1
+    cpu_seconds: float = 0.0  # processor time of every task (all workers) plus the coordinating process
 
     def leaderboard(self, primary_metric: str | None = None, criteria=None) -> pd.DataFrame:
         """The runs as a table sorted by the primary metric, with warnings and the meets-criteria badge."""

@@ -3,7 +3,8 @@
 - `build_pipeline(spec, columns, task, seed=42, target=None, n_jobs=None) -> Pipeline` is the one place that
   assembles a model: preprocessing (`core.preprocess`) plus the catalog estimator, as steps "prep" and "model".
 - `compare(train_df, val_df, target, task, specs, columns, ...) -> ComparisonResult` (see core.leaderboard).
-- `tune(train_df, target, task, spec, columns, ...) -> TuneResult`: random or grid search within a budget.
+- `tune(train_df, target, task, spec, columns, ...) -> dict`: random or grid search within a budget (the
+  trials, the best settings and their gain over the defaults; stored as a run's `tuning`).
 The test set is never read here. Work runs in two worker processes (one core each, so nothing oversubscribes) when
 the data is large enough to pay for starting them; see core.workers.
 """
@@ -21,8 +22,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.catalog import ModelSpec, metric_entry, model_entry, models_for, resolve_params
-from core.errors import SpecInvalid, TargetNotUsable, WorkbenchError
+from core.catalog import (
+    MODELS,
+    ModelSpec,
+    metric_entry,
+    model_entry,
+    models_for,
+    param_candidates,
+    resolve_params,
+)
+from core.errors import NotFound, SpecInvalid, TargetNotUsable, WorkbenchError, did_you_mean
 from core.leaderboard import ComparisonResult, RunResult, annotate_warnings
 from core.preprocess import EncodedLabelClassifier, build_preprocessor, feature_columns
 from core.workspace import new_id
@@ -89,7 +98,10 @@ def build_estimator(spec: ModelSpec, task: str, seed: int = 42, n_jobs: int | No
 
 def build_pipeline(spec: ModelSpec, columns: dict[str, str], task: str, seed: int = 42, *, target: str | None = None,
                    n_jobs: int | None = None):
-    """Returns the unfitted Pipeline (prep → model) for a spec on columns {name: kind}. Raises: SpecInvalid, NotFound."""
+    """Returns the unfitted Pipeline (prep → model) for a spec on columns {name: kind}.
+
+    Raises: SpecInvalid, NotFound.
+    """
     from sklearn.pipeline import Pipeline
 
     entry = model_entry(spec.key)
@@ -174,13 +186,19 @@ def _prepare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, t
     if val is None or not len(val):
         notes.append("There is no validation set, so models are compared on cross-validation only.")
         val = None
-    ctx = _Context(task, target, {str(c): k for c, k in columns.items()}, features, y, classes, positive_class, folds, int(seed), "",
+    ctx = _Context(task, target, {str(c): k for c, k in columns.items()}, features, y, classes, positive_class, folds,
+                   int(seed), "",
                    val is not None, notes, counts)
     return ctx, train, y, val
 
 
 def _normalise_specs(specs: Sequence[ModelSpec | str], task: str) -> list[ModelSpec]:
     out = [s if isinstance(s, ModelSpec) else ModelSpec(str(s)) for s in specs]
+    known = {m.key for m in MODELS}
+    for s in out:
+        if s.key not in known:
+            raise NotFound(f"No model {s.key!r} in the catalog.{did_you_mean(s.key, known)} Models for {task}: "
+                           f"{', '.join(m.key for m in models_for(task))}.")
     if not any(model_entry(s.key).is_baseline for s in out):
         out.insert(0, ModelSpec("dummy"))  # the baseline row is always there to beat
     for s in out:
@@ -210,7 +228,7 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
     specs = _normalise_specs(specs, task)
     metric = _primary(primary_metric, task)
     ctx, train, y, val = _prepare(train_df, val_df, target, task, columns, cv, seed, positive_class)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     n_workers = workers.worker_count(len(train), n_jobs)
     with workers.shared_frames(train[ctx.features], y, val, target, n_workers) as source:
         ctx.source = source
@@ -248,7 +266,10 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
                               positive_class=ctx.positive_class, classes=ctx.classes, cv=len(ctx.folds), seed=ctx.seed,
                               runs=runs, notes=ctx.notes, class_counts=ctx.class_counts, train_rows=len(train),
                               validation_rows=0 if val is None else len(val),
-                              seconds=time.perf_counter() - started, workers=n_workers)
+                              seconds=time.perf_counter() - started, workers=n_workers,
+                              cpu_seconds=time.process_time() - cpu + (sum(o.get("cpu_seconds", 0.0)
+                                                                           for o in results.values())
+                                                                       if n_workers > 1 else 0.0))
     annotate_warnings(result)
     return result
 
@@ -278,6 +299,8 @@ def _assemble(ctx: _Context, spec: ModelSpec, i: int, pairs: list[tuple[dict, di
     run.notes = [n for t, out in pairs if t["fold"] is None for n in out.get("notes", ())] + caught
     if errors:
         run.error = f"{entry.label} failed: {errors[0]}"
+        trace = next((out["traceback"] for _, out in pairs if out.get("traceback")), "")
+        log.warning("model %s failed in a comparison: %s\n%s", spec.key, errors[0], trace)
         return run
     folds = sorted((t["fold"], out) for t, out in pairs if t["fold"] is not None)
     run.fold_metrics = [{"fold": j + 1, **out["metrics"]} for j, out in folds]
@@ -328,14 +351,15 @@ def _search(ctx: _Context, spec: ModelSpec, metric: str, trials: int, seconds: f
         raise SpecInvalid("Give the search a budget: at least one trial, or some minutes.")
     entry = model_entry(spec.key)
     higher = metric_entry(metric).higher_is_better
-    candidates = _candidates(entry, ctx.task, resolve_params(entry, spec.params, ctx.task), method,
-                             int(trials or 10_000), np.random.default_rng(ctx.seed))
+    candidates = param_candidates(entry, ctx.task, resolve_params(entry, spec.params, ctx.task), method,
+                                  int(trials or 10_000), ctx.seed)
     history, started = [], time.perf_counter()
     for n, params in enumerate(candidates):
         if n and seconds and time.perf_counter() - started >= seconds:
             break
         trial = ModelSpec(spec.key, params)
-        tasks = [workers.task(ctx, trial, 0, fold=j, n_jobs=1 if n_workers > 1 else None) for j in range(len(ctx.folds))]
+        inner = 1 if n_workers > 1 else None
+        tasks = [workers.task(ctx, trial, 0, fold=j, n_jobs=inner) for j in range(len(ctx.folds))]
         outs = [out for _, out in workers.run_tasks(tasks, n_workers, cancel)]
         if cancel is not None and cancel.is_set():
             raise TrainingCancelled("Tuning was cancelled; nothing was saved. Start it again when ready.")
@@ -354,49 +378,3 @@ def _search(ctx: _Context, spec: ModelSpec, metric: str, trials: int, seconds: f
     return {"method": method, "metric": metric, "trials": len(history), "seconds": time.perf_counter() - started,
             "default_score": default, "best_score": best["score"], "gain": gain, "best_params": best["params"],
             "history": history}
-
-
-def _candidates(entry, task: str, base: dict, method: str, trials: int, rng: np.random.Generator) -> list[dict]:
-    """The defaults first, then random draws or a shuffled grid over each setting's range."""
-    import itertools
-
-    params = entry.params_for(task)
-    out, seen = [dict(base)], {_frozen(base)}
-    if method == "grid":
-        axes = [list(p.choices) if p.choices is not None else _grid(p) for p in params]
-        combos = [dict(zip([p.name for p in params], values)) for values in itertools.product(*axes)]
-        rng.shuffle(combos)
-        draws = iter(combos)
-    else:
-        draws = ({p.name: _draw(p, rng) for p in params} for _ in range(trials * 20))
-    for params_ in draws:
-        if len(out) >= trials:
-            break
-        key = _frozen(params_)
-        if key not in seen:
-            seen.add(key)
-            out.append(params_)
-    return out
-
-
-def _frozen(params: dict) -> tuple:
-    return tuple(sorted((k, str(v)) for k, v in params.items()))
-
-
-def _grid(p, n: int = 4) -> list:
-    if p.low is None or p.high is None:
-        return [p.default]
-    values = np.geomspace(p.low, p.high, n) if p.log and p.low > 0 else np.linspace(p.low, p.high, n)
-    return sorted({int(round(v)) for v in values}) if p.is_int else [float(f"{v:.4g}") for v in values]
-
-
-def _draw(p, rng: np.random.Generator):
-    if p.choices is not None:
-        return p.choices[int(rng.integers(len(p.choices)))]
-    if p.low is None or p.high is None:
-        return p.default
-    if p.log and p.low > 0:
-        value = float(np.exp(rng.uniform(np.log(p.low), np.log(p.high))))
-    else:
-        value = float(rng.uniform(p.low, p.high))
-    return int(min(max(round(value), p.low), p.high)) if p.is_int else float(f"{value:.4g}")

@@ -147,13 +147,14 @@ def _indexed(i: int, t: dict) -> tuple[int, dict]:
 
 def run_task(t: dict) -> dict:
     """Fits and scores one task; any failure comes back as {"error": message}, never raised."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             out = _fit_and_score(t)
         out["warnings"] = _warning_notes(caught)
         out["task_seconds"] = time.perf_counter() - started
+        out["cpu_seconds"] = time.process_time() - cpu
         return out
     except MemoryError:
         return {"error": "it ran out of memory. Choose a lighter model or fewer rows."}

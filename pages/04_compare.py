@@ -6,7 +6,7 @@ import streamlit as st
 
 from core import profile_charts as charts
 from core.compare import SliceSpec, compare, differences_frame, side_by_side, slice_suggestion, split_slices, \
-    suggest_partner
+    suggest_pair, suggest_partner
 from core.errors import WorkbenchError
 from pages._widgets import dataset_picker, empty_state, get_workspace, md_escape, page_header, show_error
 
@@ -37,7 +37,10 @@ if mode == _MODES[0]:
         empty_state("Only one dataset is in the workspace. Upload a second one, or compare two slices of this one.",
                     "pages/02_data.py", "Go to Data")
     a, b = st.columns(2)
-    left = dataset_picker(ws, key="compare.left", label="Left (reference)", datasets=datasets)
+    pair = suggest_pair(ws)
+    with a:
+        left = dataset_picker(ws, key="compare.left", label="Left (reference)", datasets=datasets,
+                              default=pair[0] if pair else None)
     with b:
         right = dataset_picker(ws, key="compare.right", label="Right (compared)", datasets=datasets,
                                default=suggest_partner(ws, left.id))

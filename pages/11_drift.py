@@ -41,7 +41,7 @@ def _link(path: str, label: str) -> None:
         st.caption(f"Open: {label}")
 
 
-# -- shared views ---------------------------------------------------------------------------------------------------------
+# -- shared views ----------------------------------------------------------------------------------------------------
 def _verdict_card(result, sides: str) -> None:
     if result.dataset_drift:
         headline, colour = "Drift detected", "red"
@@ -114,7 +114,7 @@ def _evidently(html: str | None, notes: list[str], error: str | None, key: str) 
                        icon=":material/download:")
 
 
-# -- history (all roles) -------------------------------------------------------------------------------------------------
+# -- history (all roles) ---------------------------------------------------------------------------------------------
 def _history() -> None:
     reports = list_drift_reports(ws, project.id)
     if not reports:
@@ -149,7 +149,7 @@ if is_viewer():
     st.stop()
 
 
-# -- choosing both sides -------------------------------------------------------------------------------------------------
+# -- choosing both sides ---------------------------------------------------------------------------------------------
 def _source_picker(side: str, default: SourceSpec | None) -> SourceSpec | None:
     key = f"drift.{side}"
     kinds = list(SOURCE_KINDS)
@@ -175,7 +175,7 @@ def _source_picker(side: str, default: SourceSpec | None) -> SourceSpec | None:
         return None
     if kind == "dataset":
         return SourceSpec("dataset", info.id)
-    dates = date_columns(info)
+    dates = date_columns(info, ws)
     if not dates:
         st.info(f"{md_escape(info.name)} has no date column, so it has no time windows. Pick another dataset.")
         return None
@@ -185,7 +185,8 @@ def _source_picker(side: str, default: SourceSpec | None) -> SourceSpec | None:
     windows = time_windows(ws, info.id, column, freq)
     starts = [w.start.isoformat() for w in windows]
     chosen = st.selectbox("Which one", range(len(windows)), key=f"{key}.window",
-                          index=starts.index(default.start) if default and default.start in starts else len(windows) - 1,
+                          index=starts.index(default.start) if default and default.start in starts
+                          else len(windows) - 1,
                           format_func=lambda i: f"{windows[i].label} · {windows[i].rows:,} rows")
     w = windows[chosen]
     return SourceSpec("window", info.id, time_column=column, start=w.start.isoformat(), end=w.end.isoformat())
@@ -277,7 +278,7 @@ with check_tab:
         _evidently(report.html if report else None, report.notes if report else [], check.report_error, "check")
 
 
-# -- over time ------------------------------------------------------------------------------------------------------------
+# -- over time -------------------------------------------------------------------------------------------------------
 def _over_time_view(result) -> None:
     frame = result.frame()
     if result.retrain_recommended:
@@ -307,8 +308,11 @@ def _over_time_view(result) -> None:
             fig.add_hline(y=result.metric_threshold, line_dash="dash", annotation_text="success threshold")
         fig.update_layout(height=300, title=f"Model {result.metric_name} per window")
         st.plotly_chart(fig, width="stretch", key="drift.time.metric")
-    st.dataframe(frame, hide_index=True, width="stretch",
-                 column_config={"drift_share": st.column_config.NumberColumn(format="percent")})
+    if frame[result.metric_name].isna().all():
+        frame = frame.drop(columns=[result.metric_name])
+    day = st.column_config.DatetimeColumn(format="YYYY-MM-DD")
+    st.dataframe(frame, hide_index=True, width="stretch", column_config={
+        "drift_share": st.column_config.NumberColumn(format="percent"), "start": day, "end": day})
     for note in result.notes:
         st.caption(md_escape(note))
 
@@ -317,7 +321,7 @@ with time_tab:
     st.caption("Splits data into day, week or month windows and compares each with the reference chosen on the "
                "first tab; with a model and labels, its success metric per window too.")
     info = dataset_picker(ws, key="drift.time.dataset", label="Data to split into windows", default=project.dataset_id)
-    dates = date_columns(info) if info else []
+    dates = date_columns(info, ws) if info else []
     if reference is None or not dates:
         st.info("Pick a reference on the first tab and a dataset with a date column here.")
     else:
@@ -336,7 +340,7 @@ with time_tab:
             _over_time_view(st.session_state["drift.time.result"])
 
 
-# -- what-if --------------------------------------------------------------------------------------------------------------
+# -- what-if ---------------------------------------------------------------------------------------------------------
 @st.cache_data(show_spinner=False, max_entries=16)
 def _choices(_ws, project_id: str, spec: dict, content_hash: str):
     return whatif_choices(_ws, project, SourceSpec.from_dict(spec))

@@ -77,8 +77,8 @@ def _setup(contenders) -> dict:
                                     help=f"The {INJECTIONS[kind][1]}.")
             inject = {"kind": kind, "day": int(day), "amount": float(amount)}
         if st.button("Rehearse the demo story", key="launch.demo", icon=":material/movie:",
-                     help="A canary whose challenger starts to degrade on day 6, with enough traffic to measure "
-                          "every guardrail at 1 %. Opens in the Canary tab."):
+                     help="The suggested champion and challenger in a canary whose challenger starts to degrade "
+                          "on day 6, with enough traffic to measure every guardrail at 1 %. Opens in the Canary tab."):
             try:
                 with st.spinner("Simulating the demo canary…"):
                     sim = launch.demo_simulation(ws, project)
@@ -247,7 +247,8 @@ def _shadow(sim, k: str) -> None:
         left, right = st.columns([2, 3])
         left.plotly_chart(charts.disagreement_chart(f["disagreements"]), key=f"{k}.matrix", **_CHART)
         right.caption("Example replay rows where the models decided differently")
-        right.dataframe(sim.examples, hide_index=True, key=f"{k}.examples", height=280)
+        right.dataframe(sim.examples, hide_index=True, key=f"{k}.examples", height=280,
+                        column_config={"row": None, "dataset_row": st.column_config.NumberColumn("row in the data")})
     if "latency" in f:
         left, right = st.columns(2)
         left.plotly_chart(charts.latency_chart(f["latency"]), key=f"{k}.latency", **_CHART)

@@ -45,6 +45,7 @@ def _project(ws, args, reference_id: str):
 def drift(args):
     from core.drift import DriftOptions
     from core.drift_monitor import find_model
+    from core.drift_report import MAX_REPORT_ROWS
     from core.drift_store import SourceSpec, check_summary, current_user, run_check, save_drift_report
 
     ws = workspace_for(args)
@@ -53,7 +54,8 @@ def drift(args):
     project = _project(ws, args, reference.dataset_id)
     model = find_model(ws, project, args.model) if args.model else None
     options = DriftOptions(method=args.method, calibrated=args.calibrated, bh=args.bh)
-    check = run_check(ws, reference, current, options, project=project, model=model, with_report=bool(args.html))
+    check = run_check(ws, reference, current, options, project=project, model=model, with_report=bool(args.html),
+                      report_rows=MAX_REPORT_ROWS)
     if not args.no_save:
         save_drift_report(ws, check, project.id if project else None, by=f"{current_user()} (CLI)")
     out = check_summary(check) | {"project": project.name if project else None, "html": None}

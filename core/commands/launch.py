@@ -19,7 +19,8 @@ def register(sub) -> None:
     p.add_argument("--start", help="first day of the time window, e.g. 2025-10-01")
     p.add_argument("--end", help="first day after the time window")
     p.add_argument("--days", type=int, default=30)
-    p.add_argument("--traffic", type=int, default=10_000, help="requests per day")
+    p.add_argument("--traffic", type=int, default=50_000,
+                   help="requests per day (the default is enough to measure a canary's guardrails at 1 %%)")
     p.add_argument("--split", type=float, default=0.5, help="challenger's share of an A/B test")
     p.add_argument("--steps", default="1,5,10,25,50,100", help="canary traffic shares in %%, ending at 100")
     p.add_argument("--step-days", help="days per canary step below 100 %%: one number, or one per step")

@@ -134,3 +134,15 @@ def screenshot(page, name: str) -> None:
     out = ROOT / "test-artifacts"
     out.mkdir(exist_ok=True)
     page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps a screenshot of the page when a browser test fails, in test-artifacts/."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and "page" in item.funcargs:
+        try:
+            screenshot(item.funcargs["page"], f"FAILED_{item.name}")
+        except Exception:  # noqa: BLE001 — a failed screenshot must not hide the real failure
+            pass

@@ -34,7 +34,7 @@ def app_server(tmp_path_factory):
 
 
 def _select(page, label: str, index: int, option_prefix: str) -> None:
-    page.get_by_label(label).nth(index).click()
+    page.get_by_label(label, exact=True).nth(index).click()
     page.get_by_role("option").filter(has_text=option_prefix).first.click()
     wait_for_app(page)
 
@@ -49,8 +49,9 @@ def test_script_column_name_in_an_uploaded_batch_stays_inside_the_sandbox(page, 
     page.locator("input[type='file']").set_input_files(files=[{
         "name": "xss current.csv", "mimeType": "text/csv",
         "buffer": _csv(150, 2, 15.0).to_csv(index=False).encode()}])
+    page.get_by_text("xss current.csv").first.wait_for(timeout=30_000)
+    wait_for_app(page)
     page.get_by_role("button", name="Load as the current set").click()
-    page.wait_for_timeout(5000); screenshot(page, "dbg_drift")
     page.get_by_text("Loaded xss current.csv").wait_for(timeout=30_000)
     wait_for_app(page)
 
@@ -72,8 +73,8 @@ def test_script_column_name_in_an_uploaded_batch_stays_inside_the_sandbox(page, 
     sandbox = frame.frame_element().get_attribute("sandbox")
     assert sandbox == "allow-scripts" and "allow-same-origin" not in sandbox
     assert EVIL in frame.locator("body").inner_text()  # the name is shown as text, and the report rendered
-    assert frame.evaluate("() => { try { return window.parent.document && 'reached'; } catch (e) { return 'blocked'; } }") \
-        == "blocked"
+    reach_app = "() => { try { return window.parent.document && 'reached'; } catch (e) { return 'blocked'; } }"
+    assert frame.evaluate(reach_app) == "blocked"  # an opaque origin: the report cannot touch the app's page
     assert page.locator("script", has_text="alert(1)").count() == 0
     assert not dialogs, dialogs
     table = page.locator("[data-testid='stDataFrame']").first

@@ -64,14 +64,22 @@ def test_saved_runs_show_on_load_and_viewers_get_no_controls(seeded_workspace):
     assert len(viewer.dataframe[0].value) == 3
 
 
-def test_cancel_button_stops_a_running_job(seeded_workspace):
+def test_other_pages_stay_responsive_and_cancel_stops_a_running_job(seeded_workspace):
+    from core.jobs import get_job
+
     at = _app(seeded_workspace)
     at.multiselect(key="train.models").set_value(["rf", "xgb", "knn", "rbf_svm"])
     at.button(key="train.go").click().run()
     _ok(at)
     job_id = at.session_state["train.job_id"]
+    started = time.monotonic()
+    other = AppTest.from_file(PAGE.replace("07_train.py", "06_split.py"), default_timeout=30)
+    other.session_state.project_id = seeded_workspace.demo_project_id
+    other.run()  # another session's page while the models train
+    _ok(other)
+    assert time.monotonic() - started < 15 and other.dataframe
+    assert at.get("progress") or get_job(job_id).done
     at.button(key="train.cancel").click().run()
-    from core.jobs import get_job
 
     assert get_job(job_id).wait(60)
     deadline = time.monotonic() + 30

@@ -10,10 +10,10 @@ import pytest
 
 from core.drift import DriftOptions, check_drift
 from core.drift_monitor import check_over_time, model_choices, run_whatif
-from core.drift_store import (KIND, REFERENCE_KIND, SourceSpec, check_summary, default_current, default_reference,
-                              describe_source, get_drift_report, histogram_frame, latest_drift_status,
-                              list_drift_reports, load_source, reference_summary, report_html, run_check,
-                              save_drift_report, time_windows)
+from core.drift_store import (KIND, REFERENCE_KIND, SourceSpec, check_summary, date_columns, default_current,
+                              default_reference, describe_source, get_drift_report, histogram_frame,
+                              latest_drift_status, list_drift_reports, load_source, reference_summary, report_html,
+                              run_check, save_drift_report, time_windows)
 from core.errors import NotFound, PermissionDenied, SchemaMismatch, SpecInvalid
 
 
@@ -142,6 +142,8 @@ def test_time_windows_and_loading_one(workspace):
     assert sum(x.rows for x in weeks) == 500 and all(x.start.dayofweek == 0 for x in weeks)
     with pytest.raises(SpecInvalid, match="Unknown window"):
         time_windows(workspace, info.id, "day", "Q")
+    months = workspace.add_frame("two_dates", df.assign(month=df["day"].dt.to_period("M").dt.start_time))
+    assert date_columns(months) == ["day", "month"] and date_columns(months, workspace) == ["month", "day"]
     with pytest.raises(SpecInvalid, match="needs a date column"):
         load_source(workspace, SourceSpec("window", info.id, time_column="day"))
 
@@ -226,6 +228,17 @@ def test_model_results_match_scikit_learn_and_feed_over_time_and_what_if(workspa
     assert whatif.steps["drift_share"].iloc[0] == 0 and "z" in whatif.steps["drifted"].iloc[-1]
     with pytest.raises(SpecInvalid, match="No shift"):
         run_whatif(workspace, project, ref, [])
+
+    from core.registry import register_run
+
+    version = register_run(workspace, model.run_id, by="test")
+    first = model_choices(workspace, project)[0]
+    assert first.version_id == version.id and first.label.startswith("Version 1")
+    by_version = run_check(workspace, ref, SourceSpec("dataset", cur_info.id), project=project, model=first)
+    assert by_version.version_id == version.id
+    assert by_version.result.prediction.statistic == pytest.approx(check.result.prediction.statistic)
+    saved = save_drift_report(workspace, by_version, project.id)
+    assert workspace.get_record(KIND, saved.id)["version_id"] == version.id
 
 
 def test_cli_prints_json_and_saves_the_report(tmp_path, capsys):

@@ -309,3 +309,18 @@ def test_unusable_targets_are_refused_with_a_reason(ws):
         profile_dataset(ws, "hostile", target="all_null")
     with pytest.raises(TargetNotUsable, match="dates"):
         profile_dataset(ws, "hostile", target="when")
+
+
+def test_duplicates_on_large_tables_by_hash_or_by_a_unique_key(ws, monkeypatch):
+    import core.profiling as profiling
+
+    monkeypatch.setattr(profiling, "EXACT_LIMIT", 100)
+    rng = np.random.default_rng(9)
+    repeats = pd.DataFrame({"a": rng.integers(0, 5, 2000), "b": rng.choice(["x", "y"], 2000)})
+    keyed = pd.DataFrame({"key": np.arange(2000), "a": rng.integers(0, 5, 2000)})
+    ws.add_frame("repeats_large", repeats)
+    ws.add_frame("keyed_large", keyed)
+    p = profile_dataset(ws, "repeats_large")["summary"]
+    assert p["duplicate_rows"] == repeats.duplicated().sum() and p["duplicates_exact"] is False
+    p = profile_dataset(ws, "keyed_large")["summary"]
+    assert p["duplicate_rows"] == 0 and p["duplicates_exact"] is True

@@ -1,0 +1,87 @@
+"""The golden path in a real browser: sample data → split → train two models → register → promote → drift → canary."""
+
+from __future__ import annotations
+
+import re
+
+from tests.e2e.conftest import assert_page_clean, screenshot, wait_for_app
+
+
+def _nav(page, title: str) -> None:
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
+    wait_for_app(page)
+
+
+def _choose_models(page, labels: list[str]) -> None:
+    box = page.locator("[data-testid='stMultiSelect']").filter(has_text="Models").first
+    clear = box.get_by_role("button", name="Clear all")
+    if clear.count():
+        clear.first.click()
+    else:
+        for chip in box.locator("[data-baseweb='tag'] [role='presentation']").all()[::-1]:
+            chip.click()
+    for label in labels:
+        box.locator("input").fill(label)
+        page.get_by_role("option", name=label, exact=True).click()
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+
+
+def test_golden_path(page, app_server):
+    page.goto(app_server.url)
+    wait_for_app(page)
+    page.get_by_text("Customer churn").first.wait_for(timeout=60_000)  # the sample project is ready on first start
+
+    _nav(page, "Split")
+    page.get_by_text("Stratified 70/15/15").first.wait_for(timeout=30_000)
+    assert_page_clean(page)
+
+    _nav(page, "Train & compare")
+    _choose_models(page, ["Logistic regression", "Decision tree"])
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Leaderboard").first.wait_for(timeout=240_000)
+    wait_for_app(page)
+    assert_page_clean(page)
+    screenshot(page, "golden_train")
+
+    _nav(page, "Registry")
+    who = page.get_by_label("Your name, for the ledger")
+    who.fill("Browser test")
+    who.press("Enter")
+    wait_for_app(page)
+    page.get_by_role("button", name="Register as a new version").click()
+    wait_for_app(page)
+    page.get_by_role("button", name="Propose as champion: run the launch gate").click()
+    promote = page.get_by_role("button", name="to champion")
+    promote.wait_for(timeout=120_000)
+    wait_for_app(page)
+    override = page.get_by_label("Override reason")
+    if override.count():
+        override.fill("Browser test: promote despite the failed checks")
+        page.get_by_label("Why promote it? (optional)").click()  # leaving the box commits its text
+        wait_for_app(page)
+        assert override.input_value().startswith("Browser test")
+    promote.click()
+    page.get_by_text("is champion").first.wait_for(timeout=60_000)
+    wait_for_app(page)
+    assert_page_clean(page)
+    screenshot(page, "golden_registry")
+
+    _nav(page, "Drift")
+    page.get_by_role("button", name="Check drift").click()
+    page.get_by_text("monthly_charges").first.wait_for(timeout=180_000)
+    wait_for_app(page)
+    assert_page_clean(page)
+    screenshot(page, "golden_drift")
+
+    _nav(page, "Launch simulator")
+    page.get_by_role("tab", name="Canary").click()
+    page.get_by_role("button", name="Simulate").last.click()
+    page.get_by_text(re.compile(r"\b(Ship|Roll back|Keep testing)\b")).first.wait_for(timeout=180_000)
+    wait_for_app(page)
+    assert_page_clean(page)
+    screenshot(page, "golden_launch")
+
+    _nav(page, "Project dashboard")
+    assert_page_clean(page)
+    screenshot(page, "golden_dashboard")
