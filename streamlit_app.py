@@ -71,10 +71,29 @@ def _resolve_role() -> None:
             st.session_state.share_error = str(err)
 
 
+def _auth_configured() -> bool:
+    """True when the operator configured OpenID Connect sign-in ([auth] in .streamlit/secrets.toml)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 — no secrets file at all: single-user local mode
+        return False
+
+
+def _require_sign_in() -> None:
+    """With sign-in configured, editors must sign in; share-link viewers never need to."""
+    if not _auth_configured() or st.session_state.get("role") == "viewer" or st.user.is_logged_in:
+        return
+    st.title("AI Product Workbench")
+    st.write("Sign in to edit projects. Stakeholders open the read-only links an analyst shares with them.")
+    st.button("Sign in", on_click=st.login, type="primary", icon=":material/login:")
+    st.stop()
+
+
 def main() -> None:
     st.set_page_config(page_title="AI Product Workbench", page_icon=str(ROOT / "assets" / "icon.png"), layout="wide",
                        initial_sidebar_state="expanded")
     _resolve_role()
+    _require_sign_in()
     viewer = st.session_state.get("role") == "viewer"
     if viewer and st.session_state.get("share_error"):
         st.error(st.session_state.share_error)  # our own fixed text, no user input in it

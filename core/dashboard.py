@@ -123,9 +123,21 @@ def _best_run(runs, project):
 
 
 def _leaderboard(runs, project) -> pd.DataFrame:
+    """The comparison as a stakeholder reads it: model, the launch metric on validation and in CV, and the verdict."""
+    from core.criteria import metric_label
     from core.leaderboard import leaderboard_frame
 
-    return leaderboard_frame(runs, project.task, project.criteria.primary_metric, project.criteria)
+    full = leaderboard_frame(runs, project.task, project.criteria.primary_metric, project.criteria)
+    if full.empty:
+        return full
+    label = metric_label(project.criteria.primary_metric)
+    return pd.DataFrame({
+        "Rank": full["rank"], "Model": full["model"],
+        f"{label} (validation)": full["validation"].round(3),
+        f"{label} (cross-validation)": [None if pd.isna(m) else f"{m:.3f} ± {0 if pd.isna(s) else s:.3f}"
+                                        for m, s in zip(full["cv_mean"], full["cv_sd"])],
+        "Meets the criteria": full["meets_criteria"].map({True: "yes", False: "no"}).fillna("—"),
+        "Warnings": full["n_warnings"]})
 
 
 def _kpis(ws: Workspace, project, champion: dict | None, run, snap: Snapshot, notes: list[str]) -> list[Kpi]:
@@ -141,24 +153,26 @@ def _kpis(ws: Workspace, project, champion: dict | None, run, snap: Snapshot, no
     value = at.get(key, (run.validation_metrics or {}).get(key))
     ok = None if value is None else (value >= crit.threshold if crit.op == ">=" else value <= crit.threshold)
     who = f"v{champion.get('number')}" if champion else run.model_label
-    kpis.append(Kpi(f"{metric_label(key)} ({who}, validation)", "—" if value is None else f"{value:.3f}", target, ok,
+    kpis.append(Kpi(f"{metric_label(key)} · {who}", "—" if value is None else f"{value:.3f}", target, ok,
                     "The launch criterion, measured on the validation rows at the saved threshold."))
     if "value_per_row" in at:
-        kpis.append(Kpi("Expected value per 1,000 decisions", f"{at['value_per_row'] * 1000:+,.0f}", "", None,
-                        "From the project's value of each outcome (TP, FP, FN, TN) at the saved threshold."))
+        kpis.append(Kpi("Value / 1,000 decisions", f"{at['value_per_row'] * 1000:+,.0f}", "", None,
+                        "Expected value of 1,000 decisions, from the project's value of each outcome (TP, FP, FN, "
+                        "TN) at the saved threshold, on the validation rows."))
     gap = _safe("Fairness", _fairness_gap, ws, project, run, notes=notes)
     if gap is not None:
-        kpis.append(Kpi(f"Fairness gap ({gap['attribute']})", f"{gap['value']:.3f}",
+        kpis.append(Kpi("Fairness gap", f"{gap['value']:.3f}",
                         f"≤ {project.criteria.fairness_tolerance:g}", gap["value"] <= project.criteria.fairness_tolerance,
-                        gap["meaning"]))
+                        f"{gap['meaning'][:-1]}, across {gap['attribute']}."))
     if snap.drift:
         kpis.append(Kpi("Data drift", "drift" if snap.drift.get("is_drifted") else "stable", "", not snap.drift.get(
             "is_drifted"), snap.drift.get("verdict", "")))
     if snap.simulation:
         decision = (snap.simulation.get("verdict") or {}).get("decision", "—")
-        kpis.append(Kpi(f"Launch rehearsal ({snap.simulation.get('strategy', '')})", decision, "",
-                        decision == "Ship" if decision in ("Ship", "Roll back") else None,
-                        (snap.simulation.get("verdict") or {}).get("sentence", "")))
+        # A rolled-back rehearsal is the safety net working, not the product failing: no on/off-target colour.
+        kpis.append(Kpi("Launch rehearsal", decision, "", None,
+                        f"Simulated {snap.simulation.get('strategy', '')} rollout: "
+                        + (snap.simulation.get("verdict") or {}).get("sentence", "")))
     return kpis
 
 

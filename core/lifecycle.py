@@ -47,8 +47,14 @@ def lifecycle_status(ws: Workspace, project_id: str | None = None) -> list[Step]
              f"Champion v{champion.get('number', '?')}" if champion else
              (plural(len(versions), "version") if versions else "Register and promote a champion")),
         Step("drift", "Monitor drift", "pages/11_drift.py", bool(drifts),
-             (drifts[0].get("verdict") or "Checked") if drifts else "Check new data for drift"),
+             _drift_fact(drifts[0]) if drifts else "Check new data for drift"),
         Step("launch", "Launch", "pages/12_launch.py", bool(sims),
              (sims[0].get("verdict", {}).get("decision") or "Simulated") if sims else "Rehearse shadow, A/B or canary"),
     ]
     return steps
+
+
+def _drift_fact(report: dict) -> str:
+    share = report.get("drifted_share")
+    moved = f" ({share:.0%} of columns moved)" if isinstance(share, (int, float)) else ""
+    return ("Drift detected" if report.get("is_drifted") else "Stable") + moved

@@ -7,6 +7,7 @@ Public API:
 - `describe_source(ws, src, columns, rows=None) -> dict`: statistics of any row set (a slice, a split set); the
   comparison page builds on it.
 - `data_health(ws, dataset_id) -> dict | None`: rows, missing %, alerts by severity, from the cache only.
+- `visible_datasets(ws, viewer_project_id)`: what a session may profile (a viewer: the shared project's data).
 - Display helpers: `summary_items(profile)`, `columns_frame(profile)`, `column_details(stat)`,
   `alerts_frame(alerts)`, `associations_frame(view)`.
 Statistics are over the rows as stored; means, deviations, quantiles and skewness over finite values only
@@ -213,6 +214,19 @@ def stored_bytes(ws: Workspace, table: str) -> int | None:
     return int(rows[0][0]) * 262_144 if rows and rows[0][0] else None
 
 
+def visible_datasets(ws: Workspace, viewer_project_id: str | None = None) -> list[DatasetInfo]:
+    """The datasets a session may profile: all for an editor; only the shared project's dataset for a viewer."""
+    if ws.is_editor:
+        return ws.datasets()
+    from core.errors import NotFound
+    from core.projects import get_project
+
+    try:
+        return [ws.dataset(get_project(ws, viewer_project_id).dataset_id)] if viewer_project_id else []
+    except NotFound:
+        return []
+
+
 # -- the Home page's data health ---------------------------------------------------------------------------------------
 def data_health(ws: Workspace, dataset_id: str) -> dict | None:
     """Returns rows, missing-cell %, and alert counts by severity from the cached profile, or None if none is cached."""
@@ -223,7 +237,7 @@ def data_health(ws: Workspace, dataset_id: str) -> dict | None:
     if profile is None:
         return None
     counts = count_by_severity(profile["alerts"])
-    text = ", ".join(f"{n} {sev}{'s' if n != 1 else ''}" for sev, n in counts.items() if n) or "none"
+    text = ", ".join(f"{n} {sev}{'s' if n != 1 and sev != 'info' else ''}" for sev, n in counts.items() if n) or "none"
     return {"rows": profile["summary"]["rows"], "missing_pct": profile["summary"]["missing_pct"],
             "duplicate_rows": profile["summary"]["duplicate_rows"], "alerts_by_severity": counts, "alerts": text,
             "computed_at": profile.get("computed_at")}

@@ -14,6 +14,7 @@ from core.profiling import (
     columns_frame,
     profile_dataset,
     summary_items,
+    visible_datasets,
 )
 from pages._widgets import dataset_picker, empty_state, get_workspace, is_viewer, md_escape, page_header, show_error
 
@@ -32,7 +33,8 @@ def _profile(_ws, dataset_id: str, content_hash: str, target: str | None) -> dic
 ws = get_workspace()
 page_header("Profile", "What is in a dataset, and can you trust it? Statistics, quality alerts, correlations and "
                        "leakage checks, computed in the workspace and kept until the data changes.")
-info = dataset_picker(ws, key="profile.dataset")
+info = dataset_picker(ws, key="profile.dataset",
+                      datasets=visible_datasets(ws, st.session_state.get("project_id")))
 if info is None:
     empty_state("No datasets yet. Upload a CSV on the Data page, then profile it here.", "pages/02_data.py", "Go to Data")
 

@@ -8,7 +8,8 @@ from core import profile_charts as charts
 from core.compare import SliceSpec, compare, differences_frame, side_by_side, slice_suggestion, split_slices, \
     suggest_pair, suggest_partner
 from core.errors import WorkbenchError
-from pages._widgets import dataset_picker, empty_state, get_workspace, md_escape, page_header, show_error
+from core.profiling import visible_datasets
+from pages._widgets import dataset_picker, empty_state, get_workspace, is_viewer, md_escape, page_header, show_error
 
 _MODES = ["Two datasets", "Two slices of one dataset"]
 
@@ -26,7 +27,7 @@ def _highlight(row):
 ws = get_workspace()
 page_header("Compare datasets", "Put two datasets, or two slices of one (train vs test, last month vs this month), "
                                 "side by side: what changed, column by column.")
-datasets = ws.datasets()
+datasets = visible_datasets(ws, st.session_state.get("project_id"))
 if not datasets:
     empty_state("No datasets yet. Upload a CSV on the Data page, then compare it here.", "pages/02_data.py", "Go to Data")
 
@@ -37,7 +38,7 @@ if mode == _MODES[0]:
         empty_state("Only one dataset is in the workspace. Upload a second one, or compare two slices of this one.",
                     "pages/02_data.py", "Go to Data")
     a, b = st.columns(2)
-    pair = suggest_pair(ws)
+    pair = suggest_pair(ws) if not is_viewer() else None
     with a:
         left = dataset_picker(ws, key="compare.left", label="Left (reference)", datasets=datasets,
                               default=pair[0] if pair else None)

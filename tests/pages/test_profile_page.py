@@ -90,3 +90,20 @@ def test_reopening_a_profiled_dataset_is_served_from_the_cache(seeded_workspace)
     from core.workspace import open_workspace
 
     assert cached_profile(open_workspace(seed_samples=False), "churn") is not None
+
+
+def test_a_viewer_sees_only_the_shared_projects_dataset_and_no_recompute(seeded_workspace):
+    if not seeded_workspace.demo_project_id:
+        import pytest
+
+        pytest.skip("no demo project in this workspace")
+    at = _app(role="viewer", project_id=seeded_workspace.demo_project_id)
+    _ok(at)
+    from core.projects import get_project
+    from core.workspace import open_workspace
+
+    ws = open_workspace(seed_samples=False)
+    shared = ws.dataset(get_project(ws, seeded_workspace.demo_project_id).dataset_id)
+    assert at.selectbox(key="profile.dataset").value == shared.id
+    assert len(at.selectbox(key="profile.dataset").options) == 1 < len(ws.datasets())
+    assert not [b for b in at.button if b.key == "profile.refresh"]
