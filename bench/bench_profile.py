@@ -40,27 +40,31 @@ extra['largest_chart'] = max(len(__import__('json').dumps(c.get('histogram') or 
                              for c in p['columns'])
 """
 REOPEN_SETUP = """
-import os, logging
+import os, logging, statistics, time
 os.environ['WORKBENCH_HOME'] = {home!r}
 logging.disable(logging.WARNING)
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 from core.workspace import open_workspace
 ws = open_workspace({home!r}, seed_samples=False)
-at = AppTest.from_file({page!r}, default_timeout=120)
-at.session_state['profile.dataset'] = ws.dataset('bench').id
-at.run()  # imports and first draw; the profile itself comes from the workspace cache
-assert not at.exception, [e.message for e in at.exception]
-fresh = AppTest.from_file({page!r}, default_timeout=120)
-fresh.session_state['profile.dataset'] = ws.dataset('bench').id
-fresh._bidi_component_manager = at._bidi_component_manager  # a server discovers components once, at start-up
-import streamlit as st
-st.cache_data.clear()
+ds = ws.dataset('bench').id
+warm = AppTest.from_file({page!r}, default_timeout=120)
+warm.session_state['profile.dataset'] = ds
+warm.run()  # imports and component discovery, which a server does once at start-up
+assert not warm.exception, [e.message for e in warm.exception]
 """
 REOPEN = """
-import time
-t = time.perf_counter(); fresh.run(); extra['new_session_ms'] = 1000 * (time.perf_counter() - t)
-t = time.perf_counter(); fresh.run(); extra['warm_rerun_ms'] = 1000 * (time.perf_counter() - t)
-assert not fresh.exception
+new, rerun = [], []
+for _ in range(5):
+    st.cache_data.clear()  # a new session on a fresh server process: the profile comes from the workspace record
+    at = AppTest.from_file({page!r}, default_timeout=120)
+    at._bidi_component_manager = warm._bidi_component_manager
+    at.session_state['profile.dataset'] = ds
+    t = time.perf_counter(); at.run(); new.append(time.perf_counter() - t)
+    t = time.perf_counter(); at.run(); rerun.append(time.perf_counter() - t)
+    assert not at.exception
+extra['new_session_ms'] = 1000 * statistics.median(new)
+extra['warm_rerun_ms'] = 1000 * statistics.median(rerun)
 """
 YDATA_SETUP = """
 import os, warnings
@@ -105,8 +109,9 @@ def main() -> None:
         cached = measure("ours: reopen a profiled dataset (workspace cache)",
                          OPEN.format(home=home) + "from core.profiling import profile_dataset\n",
                          "p = profile_dataset(ws, 'bench')\n")
-        page = measure("Profile page script time (AppTest)",
-                       REOPEN_SETUP.format(home=home, page=str(ROOT / "pages" / "03_profile.py")), REOPEN)
+        page_file = str(ROOT / "pages" / "03_profile.py")
+        page = measure("Profile page script time (AppTest)", REOPEN_SETUP.format(home=home, page=page_file),
+                       REOPEN.format(page=page_file))
     finally:
         shutil.rmtree(home, ignore_errors=True)
     print(f"benchmark table: {ROWS:,} rows ({path.stat().st_size / 2**20:.0f} MB CSV); ingest {ingest.seconds:.2f} s")
@@ -115,8 +120,9 @@ def main() -> None:
     print(f"  {ours.extra['columns']} columns, {ours.extra['alerts']} alerts, correlations on "
           f"{ours.extra['corr_sample']:,} sampled rows, profile JSON {ours.extra['json_kb']:.0f} KB, largest chart "
           f"{ours.extra['largest_chart'] / 1024:.1f} KB")
-    print(f"  Profile page: new session {page.extra['new_session_ms']:.0f} ms, warm rerun "
-          f"{page.extra['warm_rerun_ms']:.0f} ms (target <= {MAX_REOPEN_MS:.0f} ms)")
+    print(f"  Profile page (AppTest, median of 5, includes the harness): new session "
+          f"{page.extra['new_session_ms']:.0f} ms, warm rerun {page.extra['warm_rerun_ms']:.0f} ms "
+          f"(target <= {MAX_REOPEN_MS:.0f} ms)")
     print(f"full profile:               {ours.seconds:6.2f} s      (target <= {TARGET_S} s; "
           f"{ours.extra['cpu_s']:.2f} CPU-s on 2 cores)")
     print(f"peak memory ours:           {ours.peak_mb:6.0f} MB     (target <= {MAX_PEAK_MB:.0f} MB)")

@@ -7,22 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
+from tests.helpers import assert_clean as _ok, open_page
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "01_define.py")
 
 
 def _app(seeded, **state) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    if seeded.demo_project_id:
-        at.session_state.project_id = seeded.demo_project_id
-    for key, value in state.items():
-        at.session_state[key] = value
-    return at.run()
-
-
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+    return open_page(PAGE, seeded, timeout=60, **state)
 
 
 def test_shows_the_demo_project_for_editing(seeded_workspace):

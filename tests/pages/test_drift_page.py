@@ -5,22 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
+from tests.helpers import assert_clean as _ok, open_page
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "11_drift.py")
 
 
 def _app(seeded, **state) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=90)
-    if seeded.demo_project_id:
-        at.session_state.project_id = seeded.demo_project_id
-    for key, value in state.items():
-        at.session_state[key] = value
-    return at.run()
-
-
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+    return open_page(PAGE, seeded, timeout=90, **state)
 
 
 def test_defaults_are_the_demo_train_split_against_next_month(seeded_workspace):

@@ -8,20 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from tests.helpers import assert_clean as _ok, train_fast as _train
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "08_evaluate.py")
-
-
-def _train(ws, project, split, keys) -> list[str]:
-    from core import runs, training
-    from core.splitting import split_frames
-
-    info = ws.dataset(project.dataset_id)
-    frames = split_frames(ws, split, parts=("train", "validation"), with_row_id=True)
-    result = training.compare(frames["train"], frames["validation"], project.target, project.task, keys,
-                              {c.name: c.kind for c in info.columns}, cv=0, positive_class=project.positive_class,
-                              n_jobs=1)
-    return runs.save_comparison(ws, project, split, result)
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +58,6 @@ def _app(project_id: str, tab: str | None = None, **state) -> AppTest:
     if tab:
         at.query_params["evaluate.tab"] = tab
     return at.run()
-
-
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 def _metrics(at: AppTest) -> dict[str, str]:

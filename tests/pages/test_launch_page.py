@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from tests.helpers import assert_clean as _ok
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "12_launch.py")
 RUN_KEYS = {"launch.shadow.run", "launch.ab.run", "launch.canary.run", "launch.demo"}
@@ -61,11 +62,6 @@ def _app(project_id: str, **state) -> AppTest:
     for key, value in state.items():
         at.session_state[key] = value
     return at.run()
-
-
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 def _verdicts(container) -> list[str]:

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
+from tests.helpers import assert_clean as _ok
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "03_profile.py")
 
@@ -15,11 +16,6 @@ def _app(**state) -> AppTest:
     for key, value in state.items():
         at.session_state[key] = value
     return at.run()
-
-
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 def _pick(at: AppTest, name: str) -> AppTest:

@@ -5,13 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
+from tests.helpers import assert_clean as _ok
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "05_sql.py")
-
-
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 def test_runs_the_example_query_and_saves_the_result(seeded_workspace):
