@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 from bench.datagen import ensure_table
 from bench.measure import ROOT, measure

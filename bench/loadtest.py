@@ -24,8 +24,8 @@ TIMEOUT_S = 120
 
 
 class Session:
-    def __init__(self, url: str, project_id: str):
-        self.url, self.project_id = url, project_id
+    def __init__(self, url: str, project_id: str, query: str = ""):
+        self.url, self.project_id, self.query = url, project_id, query
         self.times: list[float] = []
         self.exceptions: list[str] = []
         self.buttons: dict[str, str] = {}
@@ -35,7 +35,7 @@ class Session:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
         msg = BackMsg()
-        msg.rerun_script.query_string = f"project={self.project_id}"
+        msg.rerun_script.query_string = f"project={self.project_id}" + (f"&{self.query}" if self.query else "")
         msg.rerun_script.page_name = page
         if widget_states is not None:
             msg.rerun_script.widget_states.CopyFrom(widget_states)
@@ -59,12 +59,13 @@ class Session:
                     self.times.append(time.perf_counter() - started)
                     return
 
-    async def click(self, ws, page: str, label: str) -> None:
+    async def click(self, ws, page: str, label: str, widget_id: str | None = None) -> None:
+        """Presses a button by its label, or sends a press for any widget id (a forged event)."""
         from streamlit.proto.WidgetStates_pb2 import WidgetStates
 
         states = WidgetStates()
         state = states.widgets.add()
-        state.id = self.buttons[label]
+        state.id = widget_id or self.buttons[label]
         state.trigger_value = True
         await self.run_page(ws, page, states)
 

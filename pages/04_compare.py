@@ -31,7 +31,7 @@ datasets = visible_datasets(ws, st.session_state.get("project_id"))
 if not datasets:
     empty_state("No datasets yet. Upload a CSV on the Data page, then compare it here.", "pages/02_data.py", "Go to Data")
 
-mode = st.radio("Compare", _MODES, horizontal=True, key="compare.mode")
+mode = st.radio("Compare", _MODES, index=0 if len(datasets) > 1 else 1, horizontal=True, key="compare.mode")
 left_spec = right_spec = None
 if mode == _MODES[0]:
     if len(datasets) < 2:

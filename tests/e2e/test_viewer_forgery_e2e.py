@@ -1,0 +1,58 @@
+"""A viewer session that forges an editor's button press over the websocket changes nothing in the workspace.
+
+The same press from an editor session is the control: it does create a split.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import websockets
+
+from bench.loadtest import Session
+from tests.e2e.conftest import AppServer
+
+
+async def _forge(url: str, project_id: str, token: str) -> tuple[str, Session]:
+    editor = Session(url, project_id)
+    async with websockets.connect(f"ws://{url.removeprefix('http://')}/_stcore/stream", subprotocols=["streamlit"],
+                                  origin=url) as ws:
+        await editor.run_page(ws, "split")
+        create_id = editor.buttons["Create split"]
+        await editor.click(ws, "split", "Create split")  # the control: an editor's press does write
+    viewer = Session(url, project_id, query=f"share={token}")
+    async with websockets.connect(f"ws://{url.removeprefix('http://')}/_stcore/stream", subprotocols=["streamlit"],
+                                  origin=url) as ws:
+        await viewer.run_page(ws, "split")
+        assert "Create split" not in viewer.buttons  # not drawn for a viewer at all
+        await viewer.click(ws, "split", "Create split", widget_id=create_id)
+        await viewer.run_page(ws, "data")  # not registered for a viewer
+    return create_id, viewer
+
+
+def test_forged_editor_event_from_a_viewer_changes_nothing(tmp_path):
+    from core.projects import seed_demo_project
+    from core.sharing import create_share_link
+    from core.splitting import list_splits
+    from core.workspace import close_workspace, open_workspace
+
+    home = tmp_path / "ws"
+    ws = open_workspace(home, seed_samples=True)
+    project = seed_demo_project(ws)
+    token = create_share_link(ws, project.id, label="forgery test")
+    before = [s.id for s in list_splits(ws, project.id)]
+    datasets_before = [d.id for d in ws.datasets()]
+    close_workspace(home)
+
+    server = AppServer(home, tmp_path / "streamlit.log")
+    try:
+        server.wait_healthy()
+        _, viewer = asyncio.run(_forge(server.url, project.id, token))
+    finally:
+        server.stop()
+    assert not viewer.exceptions, viewer.exceptions
+    ws = open_workspace(home, seed_samples=False)
+    after = [s.id for s in list_splits(ws, project.id)]
+    assert len(after) == len(before) + 1  # the editor's split, and nothing from the viewer
+    assert [d.id for d in ws.datasets()] == datasets_before
+    close_workspace(home)
