@@ -107,3 +107,22 @@ def test_upload_define_and_split_in_the_browser(page, app_server):
     assert_page_clean(page)
     screenshot(page, "split_after_browser_flow")
     assert page.get_by_text("168 rows").count() > 0  # 70 % of 240 rows in training
+
+
+def test_hostile_column_names_render_as_text(page, app_server):
+    hostile = '<style>body{display:none}</style><form action="http://127.0.0.1:9/steal"><input name=q></form>'
+    csv = f'"{hostile.replace(chr(34), chr(34) * 2)}",value\nx,1\ny,2\n'.encode()
+    page.goto(f"{app_server.url}/data")
+    wait_for_app(page)
+    page.locator("input[type='file']").set_input_files(
+        files=[{"name": "<img src=x onerror=alert(1)>.csv", "mimeType": "text/csv", "buffer": csv}])
+    page.get_by_text("Read as:").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Load into workspace").click()
+    page.get_by_text("Loaded").first.wait_for(timeout=30_000)
+    wait_for_app(page)
+    assert page.locator("form[action*='steal']").count() == 0
+    assert page.locator("img[src='x']").count() == 0
+    styles = page.evaluate("() => [...document.querySelectorAll('style')].map(s => s.textContent).join('\\n')")
+    assert "body{display:none}" not in styles  # the injected style was not applied
+    assert page.get_by_text("Datasets").first.is_visible()
+    assert_page_clean(page)

@@ -324,3 +324,21 @@ def test_duplicates_on_large_tables_by_hash_or_by_a_unique_key(ws, monkeypatch):
     assert p["duplicate_rows"] == repeats.duplicated().sum() and p["duplicates_exact"] is False
     p = profile_dataset(ws, "keyed_large")["summary"]
     assert p["duplicate_rows"] == 0 and p["duplicates_exact"] is True
+
+
+def test_the_cli_prints_the_same_statistics_and_alerts(ws, profiles, capsys, monkeypatch):
+    from core.cli import main
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(ws.home))
+    assert main(["--home", str(ws.home), "profile", "house_prices", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["summary"]["rows"] == profiles["house_prices"]["summary"]["rows"]
+    assert [c["name"] for c in out["columns"]] == [c["name"] for c in profiles["house_prices"]["columns"]]
+    assert [a["code"] for a in out["alerts"]] == [a["code"] for a in profiles["house_prices"]["alerts"]]
+    assert main(["--home", str(ws.home), "profile", "churn", "--target", "churned"]) == 0
+    text = capsys.readouterr().out
+    assert "Target 'churned' (classification)" in text and "satisfaction_score" in text
+    assert main(["--home", str(ws.home), "profile", "churn", "--target", "nope"]) == 2
+    assert "No column 'nope'" in capsys.readouterr().err
+    assert main(["--home", str(ws.home), "compare-data", "churn", "churn_next_month", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["right"]["rows"] == 2000

@@ -245,3 +245,22 @@ def test_check_query_accepts_selects_in_their_usual_forms():
     for sql in ("SELECT 1", "select 1;", "FROM sales", "WITH a AS (SELECT 1) SELECT * FROM a", "VALUES (1), (2)",
                 "SELECT 1 UNION ALL SELECT 2", "DESCRIBE sales", "SUMMARIZE sales", "-- note\nSELECT 1"):
         assert check_query(sql).type.name == "SELECT"
+
+
+def test_the_cli_obeys_the_same_rules(ws, capsys, monkeypatch):
+    import json
+
+    from core.cli import main
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(ws.home))
+    assert main(["--home", str(ws.home), "sql", "SELECT region, amount FROM sales ORDER BY amount", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["row_count"] == 4 and out["rows"][0] == {"region": "east", "amount": 5.0}
+    for refused in ("DROP TABLE sales", "SELECT * FROM read_csv('/etc/passwd')", "SELECT 1; SELECT 2"):
+        assert main(["--home", str(ws.home), "sql", refused]) == 2
+        assert capsys.readouterr().err.startswith("error: ")
+    assert main(["--home", str(ws.home), "sql", "SELECT region, count(*) AS n FROM sales GROUP BY region",
+                 "--save", "by region", "--json"]) == 0
+    saved = json.loads(capsys.readouterr().out)
+    assert saved["rows"] == 3 and "GROUP BY region" in saved["lineage"]["sql"]
+    assert ws.dataset("sales").rows == 4
