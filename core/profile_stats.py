@@ -184,12 +184,12 @@ def _pct(part: int, whole: int) -> float:
 
 def add_sample_figures(stats: list[dict], sample: dict[str, np.ndarray], sample_rows: int) -> None:
     """Fills quantiles (numpy's linear interpolation, as DuckDB's quantile_cont) and, for decimal columns, whether
-    every value is a whole number, from a sample of a large table."""
+    every value is a whole number, for the numeric columns in a sample of a large table."""
     for s in stats:
         x = sample.get(s["name"])
-        if s["family"] != "numeric":
+        if s["family"] != "numeric" or x is None:
             continue
-        x = x[~np.isnan(x)] if x is not None else np.zeros(0)
+        x = x[~np.isnan(x)]
         qs = np.quantile(x, QUANTILES) if x.size else [None] * len(QUANTILES)
         s.update({label: clean(q) for label, q in zip(QUANTILE_LABELS, qs)}, quantile_sample_rows=sample_rows)
         if s["integral"] is None:

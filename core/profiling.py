@@ -127,11 +127,9 @@ def describe_source(ws: Workspace, src: Source, columns: list[ColumnInfo], rows:
         for c in grouped:
             add_top_values(by_name[c.name], found.get(c.name))
         numeric, categorical = eligible_columns(stats) if correlate else ([], [])
-        wanted = [s["name"] for s in stats if s["family"] == "numeric" and s.get("finite")] if not exact else numeric
-        sample = fetch_sample(ws, src, rows, list(dict.fromkeys(wanted + numeric)), categorical) \
-            if wanted or categorical else ({}, 0)
+        sample = fetch_sample(ws, src, rows, numeric, categorical) if numeric or categorical else ({}, 0)
         if not exact:
-            add_sample_figures(stats, *sample)
+            _sample_figures(ws, src, stats, rows, sample)
         corr = pool.submit(correlations, ws, src, stats, rows, sample) if correlate else None
         spread_and_bins(ws, src, stats, cols)
         for name, shares in later["shares"].result().items():
@@ -155,6 +153,18 @@ def describe_source(ws: Workspace, src: Source, columns: list[ColumnInfo], rows:
     if correlate:
         out["correlations"] = out_corr
     return out
+
+
+def _sample_figures(ws: Workspace, src: Source, stats: list[dict], rows: int, sample: tuple) -> None:
+    """Quantiles and whole-number checks of a large table from samples: the correlation sample first, then the other
+    numeric columns in batches, so a wide table never holds more than one batch of sampled columns at a time."""
+    add_sample_figures(stats, *sample)
+    rest = [s["name"] for s in stats if s["family"] == "numeric" and s.get("finite") and s["name"] not in sample[0]]
+    for start in range(0, len(rest), 60):
+        add_sample_figures(stats, *fetch_sample(ws, src, rows, rest[start:start + 60], []))
+    for s in stats:
+        if s["family"] == "numeric" and s["integral"] is None:
+            s["integral"] = False  # no finite value to judge
 
 
 def _add_text_examples(ws: Workspace, src: Source, stats: list[dict]) -> None:

@@ -223,13 +223,28 @@ def run_query(ws: Workspace, sql: str, *, max_rows: int = MAX_ROWS, time_limit: 
 
 
 def _to_frame(batches: list, schema, max_rows: int) -> pd.DataFrame:
+    """Arrow batches to pandas; decimals become floats, and lists, structs, maps and intervals become text, so the
+    result can be shown, downloaded and saved like any table."""
     import pyarrow as pa
 
     table = pa.Table.from_batches(batches, schema=schema).slice(0, max_rows)
     for i, f in enumerate(table.schema):
-        if pa.types.is_decimal(f.type):
+        t = f.type
+        if pa.types.is_decimal(t):
             table = table.set_column(i, f.name, table.column(i).cast(pa.float64()))
+        elif pa.types.is_nested(t) or pa.types.is_interval(t) or pa.types.is_duration(t):
+            text = [None if v is None else _text(v) for v in table.column(i).to_pylist()]
+            table = table.set_column(i, f.name, pa.array(text, type=pa.string()))
     return table.to_pandas()
+
+
+def _text(value) -> str:
+    if hasattr(value, "months") and hasattr(value, "days") and hasattr(value, "nanoseconds"):
+        parts = [(value.months, "months"), (value.days, "days")]
+        shown = " ".join(f"{n} {unit}" for n, unit in parts if n)
+        seconds = value.nanoseconds / 1e9
+        return (shown + (f" {seconds:g} seconds" if seconds else "")).strip() or "0 seconds"
+    return str(value)
 
 
 def save_query(ws: Workspace, sql: str, name: str, *, time_limit: float | None = None) -> DatasetInfo:

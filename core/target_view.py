@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from core.correlations import auc, correlation_ratio, cramers_v, feature_data, pearson, spearman
+from core.correlations import MAX_LEVELS, auc, correlation_ratio, cramers_v, feature_data, pearson, spearman
 from core.errors import TargetNotUsable, unknown
 from core.profile_stats import Source, top_values
 from core.workspace import ColumnInfo, Workspace
@@ -31,7 +31,7 @@ _OUTCOME_NAME = re.compile(r"(cancel|churn|close|end(ed)?(_|$|date|time)|termina
 def target_task(stat: dict) -> str | None:
     """Returns 'classification', 'regression', or None when the column cannot be a target."""
     if stat["family"] == "categorical":
-        return "classification"
+        return "classification" if stat["kind"] != "id" and (stat.get("distinct") or 0) <= MAX_LEVELS else None
     if stat["family"] == "numeric" and stat["kind"] != "id":
         few = stat.get("integral") and (stat.get("distinct") or 0) <= MAX_CLASSES
         return "classification" if few else "regression"
@@ -52,6 +52,10 @@ def target_view(ws: Workspace, src: Source, stats: list[dict], rows: int, target
                               "Choose another target.")
     task = target_task(stat)
     if task is None:
+        if stat["family"] == "categorical" and stat["kind"] != "id" and (stat.get("distinct_pct") or 0) < 50:
+            raise TargetNotUsable(f"Column {target!r} has {stat['distinct']:,} different values; a category to "
+                                  f"predict may have at most {MAX_LEVELS}. Group rare values, or choose another "
+                                  "target.")
         what = {"datetime": "dates", "text": "free text"}.get(stat["family"], "an identifier")
         raise TargetNotUsable(f"Column {target!r} holds {what}, which cannot be predicted as an outcome. "
                               "Choose a column with a category or a number to predict.")

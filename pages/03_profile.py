@@ -44,9 +44,12 @@ target = left.selectbox("Target column (optional)", [_NO_TARGET] + info.column_n
                              "with it, and leakage suspects.")
 target = None if target == _NO_TARGET else target
 if not is_viewer() and right.button("Recompute", key="profile.refresh", icon=":material/refresh:"):
-    with st.spinner("Profiling…"):
-        profile_dataset(ws, info.id, target, refresh=True)
     _profile.clear()
+    try:
+        with st.spinner("Profiling…"):
+            profile_dataset(ws, info.id, target, refresh=True)
+    except WorkbenchError:
+        pass  # the same message is shown below, where the profile is drawn without the target
 
 try:
     with st.spinner(f"Profiling {info.name}…"):

@@ -103,3 +103,13 @@ def test_a_viewer_sees_only_the_shared_projects_dataset_and_no_recompute(seeded_
     assert at.selectbox(key="profile.dataset").value == shared.id
     assert len(at.selectbox(key="profile.dataset").options) == 1 < len(ws.datasets())
     assert not [b for b in at.button if b.key == "profile.refresh"]
+
+
+def test_an_unusable_target_shows_a_message_and_recompute_still_works(seeded_workspace):
+    at = _pick(_app(), "house_prices")
+    at.selectbox(key="profile.target").select("sale_date").run()
+    assert not at.exception
+    assert any("holds dates" in e.value for e in at.error)
+    at.button(key="profile.refresh").click().run()
+    assert not at.exception
+    assert any("Rows" == m.label for m in at.metric)  # the profile without the target is still drawn

@@ -35,3 +35,18 @@ def test_router_lists_only_viewer_pages_for_a_viewer(seeded_workspace):
     viewer = {p[1] for p in streamlit_app.visible_pages(True)}
     assert viewer < editor
     assert "pages/02_data.py" in editor and "pages/02_data.py" not in viewer
+
+
+def test_clearing_every_cache_costs_time_not_errors(seeded_workspace):
+    import streamlit as st
+
+    at = AppTest.from_file(str(ROOT / "pages/13_dashboard.py"), default_timeout=60)
+    at.session_state.project_id = seeded_workspace.demo_project_id
+    at.run()
+    st.cache_data.clear()
+    st.cache_resource.clear()  # what any client's "Clear caches" does to the whole server
+    at.run()
+    assert not at.exception and not at.error
+    from core.workspace import open_workspace
+
+    assert open_workspace(seeded_workspace.home, seed_samples=False) is open_workspace(seeded_workspace.home)

@@ -309,6 +309,10 @@ def test_unusable_targets_are_refused_with_a_reason(ws):
         profile_dataset(ws, "hostile", target="all_null")
     with pytest.raises(TargetNotUsable, match="dates"):
         profile_dataset(ws, "hostile", target="when")
+    with pytest.raises(TargetNotUsable, match="identifier"):
+        profile_dataset(ws, "house_prices", target="listing_id")
+    with pytest.raises(TargetNotUsable, match="free text"):
+        profile_dataset(ws, "hostile", target="text")
 
 
 def test_duplicates_on_large_tables_by_hash_or_by_a_unique_key(ws, monkeypatch):
@@ -342,3 +346,20 @@ def test_the_cli_prints_the_same_statistics_and_alerts(ws, profiles, capsys, mon
     assert "No column 'nope'" in capsys.readouterr().err
     assert main(["--home", str(ws.home), "compare-data", "churn", "churn_next_month", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["right"]["rows"] == 2000
+
+
+def test_wide_tables_are_profiled_in_batches(ws, monkeypatch):
+    import core.profile_stats as stats
+    import core.profiling as profiling
+
+    monkeypatch.setattr(profiling, "EXACT_LIMIT", 500)
+    monkeypatch.setattr(stats, "SAMPLE_ROWS", 800)
+    rng = np.random.default_rng(2)
+    wide = pd.DataFrame(rng.normal(size=(1500, 130)), columns=[f"m{i:03d}" for i in range(130)])
+    wide["label"] = rng.choice(["a", "b", "c"], 1500)
+    ws.add_frame("wide", wide)
+    p = profile_dataset(ws, "wide")
+    assert len(p["columns"]) == 131 and all(c.get("q50") is not None for c in p["columns"][:130])
+    assert all(c["histogram"]["counts"] and sum(c["histogram"]["counts"]) == 1500 for c in p["columns"][:130])
+    assert len(p["correlations"]["columns"]) == 40  # the heatmap keeps the first 40 eligible columns
+    assert p["columns"][5]["mean"] == pytest.approx(wide["m005"].mean(), rel=1e-9)

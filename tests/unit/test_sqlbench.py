@@ -264,3 +264,17 @@ def test_the_cli_obeys_the_same_rules(ws, capsys, monkeypatch):
     saved = json.loads(capsys.readouterr().out)
     assert saved["rows"] == 3 and "GROUP BY region" in saved["lineage"]["sql"]
     assert ws.dataset("sales").rows == 4
+
+
+def test_unusual_types_are_shown_saved_and_profiled(ws):
+    from core.profiling import profile_dataset
+
+    sql = ("SELECT [1, 2] AS l, {'a': 1} AS s, INTERVAL 1 DAY AS i, 1.5::DECIMAL(10, 2) AS d, 12::HUGEINT AS h, "
+           "TIME '10:00' AS t, TIMESTAMPTZ '2024-01-01 10:00:00+00' AS tz, 'x'::BLOB AS b FROM range(3)")
+    r = run_query(ws, sql)
+    assert r.frame.loc[0, "l"] == "[1, 2]" and r.frame.loc[0, "i"] == "1 days" and r.frame.loc[0, "d"] == 1.5
+    info = save_query(ws, sql, "odd types")
+    assert info.rows == 3
+    profile = profile_dataset(ws, info.id)
+    assert {c["name"] for c in profile["columns"]} == {"l", "s", "i", "d", "h", "t", "tz", "b"}
+    assert all(c["count"] == 3 for c in profile["columns"])
