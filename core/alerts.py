@@ -130,7 +130,7 @@ def column_alerts(s: dict) -> list[dict]:
         out.append(make_alert("high_missing", [name], f"{s['missing']:,} of {rows:,} values of {name!r} are missing "
                                                       f"({s['missing_pct']:.1f}%).", severity))
     if s["family"] == "numeric" and distinct > 1:
-        if s.get("zeros_pct", 0) >= ZEROS_PCT:
+        if s.get("zeros_pct", 0) >= ZEROS_PCT and distinct > 2:  # in a 0/1 flag, zero is just one of two answers
             out.append(make_alert("many_zeros", [name], f"{s['zeros']:,} values of {name!r} are zero "
                                                         f"({s['zeros_pct']:.1f}%)."))
         if s.get("skewness") is not None and abs(s["skewness"]) > SKEW_LIMIT:

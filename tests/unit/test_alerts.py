@@ -68,6 +68,7 @@ def quiet_frame() -> pd.DataFrame:
         "numbers_text": np.array([f"{i:05d}" for i in rng.integers(0, 99999, N)], dtype=object),  # codes, zero-padded
         "dates_text": rng.choice(["north", "south", "east"], N),
         "mixed": np.where(rng.random(N) < 0.02, "123", rng.choice(["red", "blue", "green"], N)),  # 2 % numbers
+        "flag01": rng.integers(0, 2, N),  # half zeros, but zero is one of two answers, not a missing amount
     })
 
 
@@ -116,6 +117,8 @@ def test_alert_fires(profiles, code, column):
 @pytest.mark.parametrize("code,column", CASES, ids=[c for c, _ in CASES])
 def test_alert_stays_quiet_on_a_near_miss(profiles, code, column):
     assert code not in _codes_for(profiles["quiet"], column)
+    if code == "many_zeros":
+        assert code not in _codes_for(profiles["quiet"], "flag01")
     if code == "duplicates":
         assert code not in _codes_for(profiles["fires"], None)  # unique rows, so no duplicates either
 
