@@ -6,6 +6,7 @@ The same press from an editor session is the control: it does create a split.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import websockets
 
@@ -47,7 +48,9 @@ def test_forged_editor_event_from_a_viewer_changes_nothing(tmp_path):
     server = AppServer(home, tmp_path / "streamlit.log")
     try:
         server.wait_healthy()
-        _, viewer = asyncio.run(_forge(server.url, project.id, token))
+        # Playwright's sync API keeps an event loop running in this thread during the browser tests: use another.
+        with ThreadPoolExecutor(1) as pool:
+            _, viewer = pool.submit(asyncio.run, _forge(server.url, project.id, token)).result()
     finally:
         server.stop()
     assert not viewer.exceptions, viewer.exceptions
