@@ -191,3 +191,17 @@ def test_name_clash_and_blank_name(ws_with_one):
     with pytest.raises(NameInvalid, match="needs a name"):
         ingest_upload(ws_with_one, b"z\n1\n", "x.csv", name="   ")
     _untouched(ws_with_one)
+
+
+def test_utf8_check_sees_every_chunk_and_split_characters():
+    def scan(*chunks):
+        s = staging._Scan()
+        for c in chunks:
+            s.feed(c)
+        return s.is_utf8()
+
+    assert scan(b"plain ascii", "Jos\u00e9".encode())
+    assert not scan(b"ascii first", "Jos\u00e9".encode("cp1252"))
+    e_acute = "\u00e9".encode()
+    assert scan(b"abc" + e_acute[:1], e_acute[1:] + b"def")  # a character split across two chunks
+    assert not scan(b"abc" + e_acute[:1], b"def")  # a truncated character followed by ASCII
