@@ -59,3 +59,27 @@ def test_sigkill_during_ingest_loses_nothing_committed(tmp_path, kill_after):
         assert all(d.name != "big" for d in ws.datasets())
     ingest_upload(ws, b"after\n1\n", "after.csv")  # still writable
     close_workspace(home)
+
+
+def test_sigkill_during_training_leaves_only_complete_runs(tmp_path):
+    from core.projects import seed_demo_project
+    from core.runs import list_runs, load_run_model
+
+    home = tmp_path / "ws"
+    ws = open_workspace(home, seed_samples=True)
+    project = seed_demo_project(ws)
+    close_workspace(home)
+    child = subprocess.Popen([sys.executable, "-m", "core.cli", "--home", str(home), "train", project.id,
+                              "--models", "logreg,tree,rf,xgb,knn", "--cv", "5", "--json"], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(6)
+    # The whole process group, as a service manager kills a server: its fold workers go with it (killed alone, the
+    # main process leaves idle workers behind until their idle timeout).
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    ws = open_workspace(home, seed_samples=False)
+    for run in list_runs(ws, project.id):  # whatever was committed is whole: its model loads and matches its hash
+        if not run.error:
+            assert load_run_model(ws, run.id) is not None
+    assert ws.dataset("churn").rows == 6000
+    close_workspace(home)
