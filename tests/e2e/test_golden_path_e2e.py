@@ -27,6 +27,31 @@ def _choose_models(page, labels: list[str]) -> None:
     wait_for_app(page)
 
 
+def _promote_next_version(page) -> None:
+    """Registers the other trained model as v2 and promotes it past its gate with a written reason."""
+    register = page.get_by_role("button", name="Register as a new version")
+    if not register.is_visible():  # once a version exists the form folds into an expander
+        page.get_by_text("Register a trained model").first.click()
+    register.click()
+    wait_for_app(page)
+    box = page.get_by_label("Version", exact=True)
+    box.click()
+    page.get_by_role("option", name=re.compile(r"^v2")).click()
+    wait_for_app(page)
+    page.get_by_role("button", name="Propose as champion: run the launch gate").click()
+    promote = page.get_by_role("button", name="Promote v2 to champion")
+    promote.wait_for(timeout=120_000)
+    wait_for_app(page)
+    override = page.get_by_label("Override reason")
+    if override.count():
+        override.fill("Browser test: second version")
+        page.get_by_label("Why promote it? (optional)").click()
+        wait_for_app(page)
+    promote.click()
+    page.get_by_text("v2 is champion").first.wait_for(timeout=60_000)
+    wait_for_app(page)
+
+
 def test_golden_path(page, app_server):
     page.goto(app_server.url)
     wait_for_app(page)
@@ -64,6 +89,11 @@ def test_golden_path(page, app_server):
     promote.click()
     page.get_by_text("is champion").first.wait_for(timeout=60_000)
     wait_for_app(page)
+    assert_page_clean(page)
+    _promote_next_version(page)
+    page.get_by_role("button", name=re.compile(r"^Roll back to v1")).click()
+    wait_for_app(page)
+    page.get_by_text("v1 is champion").first.wait_for(timeout=60_000)
     assert_page_clean(page)
     screenshot(page, "golden_registry")
 
