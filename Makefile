@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test unit pages e2e bench demo loadtest setup browser clean
+.PHONY: run test lint unit pages e2e bench demo loadtest setup browser clean
 
 setup: $(STAMP)
 
@@ -29,8 +29,12 @@ browser:
 run: setup
 	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT) --server.headless true
 
-test: setup browser
+test: setup browser lint
 	$(PY) -m pytest tests
+
+# The architecture's contracts (pyproject.toml [tool.importlinter]): layers, no Streamlit in core, pages are views.
+lint: setup
+	$(VENV)/bin/lint-imports
 
 unit: setup
 	$(PY) -m pytest tests/unit

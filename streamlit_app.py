@@ -58,7 +58,7 @@ def _resolve_role() -> None:
     token = st.query_params.get("share")
     if token:
         try:
-            from core.sharing import resolve_share_token
+            from core.share.links import resolve_share_token
             from pages._widgets import _shared_workspace
 
             project_id = resolve_share_token(_shared_workspace(), token)

@@ -30,7 +30,7 @@ ref = pd.read_csv({ref!r}, parse_dates=["event_ts"]).drop(columns=["id"])
 cur = pd.read_csv({cur!r}, parse_dates=["event_ts"]).drop(columns=["id"])
 KINDS = {kinds!r}
 """
-OURS_SETUP = "import scipy.stats, scipy.spatial.distance, scipy.special\nfrom core.drift import *\n"
+OURS_SETUP = "import scipy.stats, scipy.spatial.distance, scipy.special\nfrom core.monitor.checks import *\n"
 OURS = """
 r = check_drift({reference}, cur, {columns}{options})
 extra["drift"] = {{c.column: bool(c.drift) for c in r.compared}}
@@ -41,7 +41,7 @@ extra["verdict"] = r.verdict
 EVIDENTLY_SETUP = """
 from evidently import Report
 from evidently.presets import DataDriftPreset
-from core.drift_report import summarize_snapshot
+from core.monitor.evidently_report import summarize_snapshot
 """
 EVIDENTLY = """
 snapshot = Report([DataDriftPreset()], include_tests=True).run(cur, ref)

@@ -25,8 +25,8 @@ YDATA = os.environ.get("BENCH_PROFILE_YDATA", "minimal,default").split(",")  # "
 YDATA_ENV = ROOT / ".bench_cache" / "ydata"
 TARGET_S, MIN_VS_MINIMAL, MIN_VS_DEFAULT, MAX_PEAK_MB, MAX_REOPEN_MS = 1.5, 12.0, 50.0, 600.0, 100.0
 
-OPEN = "from core.workspace import open_workspace\nws = open_workspace({home!r}, seed_samples=False)\n"
-INGEST = "from core.ingest import ingest_path\nr = ingest_path(ws, {path!r}, name='bench')\nws._con.execute('CHECKPOINT')\n"
+OPEN = "from core.store.workspace import open_workspace\nws = open_workspace({home!r}, seed_samples=False)\n"
+INGEST = "from core.data.ingest import ingest_path\nr = ingest_path(ws, {path!r}, name='bench')\nws._con.execute('CHECKPOINT')\n"
 PROFILE = """
 _cpu = __import__('time').process_time()
 p = profile_dataset(ws, 'bench', refresh=True)
@@ -44,7 +44,7 @@ os.environ['WORKBENCH_HOME'] = {home!r}
 logging.disable(logging.WARNING)
 import streamlit as st
 from streamlit.testing.v1 import AppTest
-from core.workspace import open_workspace
+from core.data.samples import open_workspace
 ws = open_workspace({home!r}, seed_samples=False)
 ds = ws.dataset('bench').id
 warm = AppTest.from_file({page!r}, default_timeout=120)
@@ -104,9 +104,9 @@ def main() -> None:
     try:
         ingest = measure("(setup) ingest into the workspace", OPEN.format(home=home), INGEST.format(path=str(path)))
         ours = measure("ours: full profile (stats, bins, alerts, correlations)",
-                       OPEN.format(home=home) + "from core.profiling import profile_dataset\n", PROFILE)
+                       OPEN.format(home=home) + "from core.profile.profiling import profile_dataset\n", PROFILE)
         cached = measure("ours: reopen a profiled dataset (workspace cache)",
-                         OPEN.format(home=home) + "from core.profiling import profile_dataset\n",
+                         OPEN.format(home=home) + "from core.profile.profiling import profile_dataset\n",
                          "p = profile_dataset(ws, 'bench')\n")
         page_file = str(ROOT / "pages" / "03_profile.py")
         page = measure("Profile page script time (AppTest)", REOPEN_SETUP.format(home=home, page=page_file),

@@ -1,6 +1,6 @@
 """Launch simulator: 1,000,000 simulated requests over 30 days for each strategy, against the 2 s target.
 
-The replay set is simulated (`core.rollout.synthetic_replay`: 50,000 rows, two models, a cost matrix, three groups,
+The replay set is simulated (`core.launch.sim.synthetic_replay`: 50,000 rows, two models, a cost matrix, three groups,
 latencies). Each strategy runs in a fresh process; imports and the replay set are built before the clock starts,
 and the timed step includes turning the result into its JSON-ready dict.
 """
@@ -17,7 +17,8 @@ TARGET_S = 2.0
 
 SETUP = """
 import scipy.stats
-from core.rollout import RolloutSpec, simulate_rollout, synthetic_replay
+from core.launch.rollout import simulate_rollout
+from core.launch.sim import RolloutSpec, synthetic_replay
 replay = synthetic_replay(50_000, seed=7)
 """
 

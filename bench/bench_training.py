@@ -24,10 +24,11 @@ warnings.filterwarnings("ignore")
 import numpy as np, pandas as pd
 from bench.datagen import ensure_table
 from core.catalog import ModelSpec, model_entry, models_for, resolve_params
-from core.ingest import ingest_path
-from core.projects import create_project
-from core.splitting import SplitSpec, split_frames, split_project
-from core.workspace import open_workspace
+from core.data.ingest import ingest_path
+from core.project.projects import create_project
+from core.split.splitting import split_frames, split_project
+from core.split.spec import SplitSpec
+from core.data.samples import open_workspace
 import sklearn, xgboost, scipy.stats
 ws = open_workspace(tempfile.mkdtemp(prefix="bench_training_"), seed_samples=False)
 info = ingest_path(ws, ensure_table({ROWS}), name="bench").dataset
@@ -41,7 +42,7 @@ keys = [m.key for m in models_for("binary")]
 
 OURS = """
 import os
-from core.training import compare
+from core.models.training import compare
 result = compare(train, val, "target", "binary", keys, kinds, cv=5, seed=42, positive_class=project.positive_class,
                  primary_metric="roc_auc")
 extra["workers"] = result.workers

@@ -83,8 +83,9 @@ class Session:
 
 
 def _prepare(home: Path) -> str:
-    from core.demo import build_demo
-    from core.workspace import close_workspace, open_workspace
+    from core.share.demo import build_demo
+    from core.store.workspace import close_workspace
+    from core.data.samples import open_workspace
 
     ws = open_workspace(home, seed_samples=True)
     project_id = build_demo(ws).project_id
@@ -108,8 +109,9 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="loadtest_")) / "ws"
     print(f"preparing the demo workspace in {home} …", flush=True)
     project_id = _prepare(home)
-    from core.splitting import list_splits
-    from core.workspace import close_workspace, open_workspace
+    from core.split.splitting import list_splits
+    from core.store.workspace import close_workspace
+    from core.data.samples import open_workspace
 
     before = len(list_splits(open_workspace(home, seed_samples=False), project_id))
     close_workspace(home)

@@ -10,6 +10,7 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
+from core.commands import register_all
 from core.errors import WorkbenchError
 
 
@@ -28,7 +29,6 @@ def _default(o):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.commands import register_all
 
     parser = argparse.ArgumentParser(prog="workbench", description="AI Product Workbench, headless.")
     parser.add_argument("--home", help="workspace folder (default: $WORKBENCH_HOME or ./workspace)")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import WorkbenchError
-from core.workspace import new_id
+from core.store.workspace import new_id
 
 log = logging.getLogger(__name__)
 

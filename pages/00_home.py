@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.lifecycle import lifecycle_status
+from core.share.lifecycle import lifecycle_status
 from pages._projects import criteria_banner, md_escape, project_picker
 from core.errors import WorkbenchError
 from pages._widgets import get_workspace, human_bytes, is_viewer, show_error
@@ -60,7 +60,7 @@ if not is_viewer():
     st.caption("Load demo project trains five models, registers a champion and a challenger, checks next month's "
                "batch for drift and rehearses a canary launch, on the synthetic sample data (about a minute).")
     if st.button("Load demo project", key="home.demo", icon=":material/play_circle:"):
-        from core.demo import build_demo
+        from core.share.demo import build_demo
 
         bar = st.progress(0.0, text="Starting…")
         state = {"f": 0.0}
@@ -82,7 +82,7 @@ datasets = ws.datasets()
 if datasets:
     health = {}
     try:
-        from core.profiling import data_health
+        from core.profile.profiling import data_health
 
         health = {d.id: data_health(ws, d.id) for d in datasets}
     except ImportError:

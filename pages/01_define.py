@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.criteria import (
+from core.project.criteria import (
     COST_KEYS,
     COST_LABELS,
     TASK_LABELS,
@@ -23,7 +23,7 @@ from core.criteria import (
     OP_SYMBOLS,
 )
 from core.errors import WorkbenchError
-from core.projects import (
+from core.project.projects import (
     archive_project,
     class_shares,
     create_project,

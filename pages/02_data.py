@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import AlreadyLoaded, WorkbenchError
-from core.ingest import KINDS, BadLines, confirm_ingest, preview_upload, stage_upload
+from core.data.ingest import KINDS, BadLines, confirm_ingest, preview_upload, stage_upload
 from pages._widgets import dataset_picker, get_workspace, human_bytes, is_viewer, page_header, show_error
 
 ws = get_workspace()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import profile_charts as charts
-from core.alerts import SEVERITIES, count_by_severity
+from core.profile import charts
+from core.profile.alerts import SEVERITIES, count_by_severity
 from core.errors import WorkbenchError
-from core.profiling import (
+from core.profile.profiling import (
     alerts_frame,
     associations_frame,
     column_details,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import profile_charts as charts
-from core.compare import SliceSpec, compare, differences_frame, side_by_side, slice_suggestion, split_slices, \
+from core.profile import charts
+from core.profile.compare import SliceSpec, compare, differences_frame, side_by_side, slice_suggestion, split_slices, \
     suggest_pair, suggest_partner
 from core.errors import WorkbenchError
-from core.profiling import visible_datasets
+from core.profile.profiling import visible_datasets
 from pages._widgets import dataset_picker, empty_state, get_workspace, is_viewer, md_escape, page_header, show_error
 
 _MODES = ["Two datasets", "Two slices of one dataset"]

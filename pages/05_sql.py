@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import WorkbenchError
-from core.sqlbench import MAX_ROWS, dataset_catalog, example_query, run_query, save_query
+from core.data.user_sql import MAX_ROWS, dataset_catalog, example_query, run_query, save_query
 from pages._widgets import csv_download_button, get_workspace, is_viewer, md_escape, page_header, show_error
 
 ws = get_workspace()

@@ -5,17 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import WorkbenchError
-from core.leakcheck import distribution_differences, id_like_columns, leak_checks, split_summary
-from core.splitting import (
-    PART_LABELS,
-    STRATEGIES,
-    SplitSpec,
-    get_split,
-    list_splits,
-    split_assignments,
-    split_project,
-)
-from core.timesplit import default_cutoffs
+from core.split.leakcheck import distribution_differences, id_like_columns, leak_checks, split_summary
+from core.split.splitting import get_split, list_splits, split_assignments, split_project
+from core.split.spec import PART_LABELS, STRATEGIES, SplitSpec
+from core.split.timesplit import default_cutoffs
 from pages._projects import criteria_banner, md_escape, require_project, require_split
 from pages._widgets import csv_download_button, get_workspace, is_viewer, page_header, show_error
 

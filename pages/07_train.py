@@ -7,8 +7,8 @@ import streamlit as st
 from core.catalog import ModelSpec, metric_entry, metrics_for, models_for
 from core.errors import WorkbenchError
 from core.jobs import get_job, start_job
-from core.leaderboard import leaderboard_frame, paired_comparison, verdict
-from core.runs import cluster_and_save, latest_comparison, list_runs, run_predictions, train_and_save
+from core.models.leaderboard import leaderboard_frame, paired_comparison, verdict
+from core.models.runs import cluster_and_save, latest_comparison, list_runs, run_predictions, train_and_save
 from pages._projects import criteria_banner, md_escape, require_project, require_split
 from pages._widgets import get_workspace, is_viewer, page_header, show_error
 

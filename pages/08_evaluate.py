@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import run_charts as charts
-from core import run_explain, run_fairness, run_report
-from core.criteria import format_class, metric_label
+from core.evaluate import charts
+from core.evaluate import run_explain, run_fairness, report as run_report
+from core.project.criteria import format_class, metric_label
 from core.errors import WorkbenchError
-from core.runs import get_run, load_run_model, set_run_threshold
+from core.models.runs import get_run, load_run_model, set_run_threshold
 from pages._projects import criteria_banner, require_project, require_split
 from pages._widgets import empty_state, get_workspace, is_viewer, md_escape, page_header, show_error
 

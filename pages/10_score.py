@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import WorkbenchError
-from core.registry import list_versions, registry_state
-from core.scoring import check_input, load_scoring_file, score
+from core.registry.versions import list_versions, registry_state
+from core.registry.scoring import check_input, load_scoring_file, score
 from pages._projects import md_escape, require_project
 from pages._widgets import csv_download_button, dataset_picker, empty_state, get_workspace, page_header, show_error
 
@@ -61,7 +61,7 @@ if dataset is None:
 
 @st.cache_data(show_spinner="Checking the rows against the model's schema…", max_entries=16)
 def _check(_ws, version_id: str, dataset_id: str, content_hash: str):
-    from core.registry import get_version
+    from core.registry.versions import get_version
 
     return check_input(_ws, get_version(_ws, version_id), dataset_id)
 

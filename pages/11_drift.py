@@ -7,15 +7,16 @@ import streamlit as st
 import streamlit.components.v1 as components
 from streamlit.errors import StreamlitAPIException
 
-from core.drift import METHODS, DriftOptions
-from core.drift_monitor import check_over_time, model_choices, run_whatif, whatif_choices, window_strengths
-from core.drift_report import safe_download_html, sandboxed_html
-from core.drift_store import (SOURCE_KINDS, SourceSpec, current_user, date_columns, default_current,
+from core.monitor.checks import METHODS, DriftOptions
+from core.monitor.model import check_over_time, model_choices, run_whatif, whatif_choices, window_strengths
+from core.monitor.evidently_report import safe_download_html, sandboxed_html
+from core.monitor.reports import (SOURCE_KINDS, SourceSpec, current_user, date_columns, default_current,
                               default_reference, list_drift_reports, report_html, reports_table, run_check,
                               save_drift_report, time_windows)
-from core.drift_time import FREQS
+from core.monitor.windows import FREQS
 from core.errors import AlreadyLoaded, WorkbenchError
-from core.splitting import PART_LABELS, list_splits
+from core.split.splitting import list_splits
+from core.split.spec import PART_LABELS
 from pages._projects import criteria_banner, require_project
 from pages._widgets import dataset_picker, get_workspace, is_viewer, md_escape, page_header, show_error
 
@@ -194,7 +195,7 @@ def _source_picker(side: str, default: SourceSpec | None) -> SourceSpec | None:
 
 def _load_batch() -> None:
     """Loads the uploaded file as a dataset and makes it the current set (runs before the page, so widgets update)."""
-    from core.ingest import ingest_upload
+    from core.data.ingest import ingest_upload
 
     upload = st.session_state.get("drift.upload")
     if upload is None:

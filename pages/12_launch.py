@@ -7,10 +7,13 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core import abstats, launch
-from core import launch_charts as charts
+from core.stats import abtests as abstats
+
+from core.launch import rehearsal as launch
+from core.launch import charts
 from core.errors import WorkbenchError
-from core.rollout import INJECTIONS, STRATEGIES, RolloutSpec, validate_spec
+from core.launch.rollout import STRATEGIES, validate_spec
+from core.launch.sim import INJECTIONS, RolloutSpec
 from pages._projects import criteria_banner, require_project
 from pages._widgets import empty_state, get_workspace, is_viewer, md_escape, page_header, show_error
 
@@ -24,7 +27,7 @@ _DEFAULT_STEPS = pd.DataFrame({"share": [1.0, 5.0, 10.0, 25.0, 50.0, 100.0], "da
 # -- cached work: the workspace passes unhashed; the project's stamp and every choice key each entry ------------------
 @st.cache_data(show_spinner="Scoring the replay rows with both models and timing them…", max_entries=8)
 def _replay(_ws, project_id: str, stamp: str, champion: str, challenger: str, source: str):
-    from core.projects import get_project
+    from core.project.projects import get_project
 
     return launch.build_replay(_ws, get_project(_ws, project_id), launch.Contender.from_dict(json.loads(champion)),
                                launch.Contender.from_dict(json.loads(challenger)),
@@ -34,7 +37,7 @@ def _replay(_ws, project_id: str, stamp: str, champion: str, challenger: str, so
 @st.cache_data(show_spinner="Running A/A tests to show what looking every day does…", max_entries=16)
 def _peeking(_ws, project_id: str, stamp: str, champion: str, challenger: str, source: str, days: int, split: float,
              alpha: float, seed: int):
-    from core.rollout_ab import simulate_peeking
+    from core.launch.ab import simulate_peeking
 
     replay = _replay(_ws, project_id, stamp, champion, challenger, source)
     spec = RolloutSpec("ab", days=days, split=split, alpha=alpha, seed=seed)
@@ -95,7 +98,7 @@ def _source_inputs(challenger) -> launch.ReplaySource:
                     format_func=launch.SOURCE_KINDS.get,
                     help="Rows with known outcomes that both models score. Rows either model trained on are left out.")
     if kind == "test":
-        from core.splitting import list_splits
+        from core.split.splitting import list_splits
 
         splits = [s for s in list_splits(ws, project.id) if s.sizes.get("test")]
         if not splits:
@@ -139,7 +142,7 @@ def _source_inputs(challenger) -> launch.ReplaySource:
 
 
 def _run(contender):
-    from core.runs import get_run
+    from core.models.runs import get_run
 
     try:
         return get_run(ws, contender.run_id)

@@ -6,8 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.dashboard import project_snapshot
-from core.lifecycle import lifecycle_status
+from core.share.dashboard import project_snapshot
+from core.share.lifecycle import lifecycle_status
 from pages._projects import require_project
 from pages._widgets import get_workspace, md_escape
 

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import WorkbenchError
-from core.sharing import create_share_link, list_share_links, revoke_share_link
+from core.share.links import create_share_link, list_share_links, revoke_share_link
 from pages._projects import md_escape, require_project
 from pages._widgets import get_workspace, page_header, show_error
 
@@ -59,7 +59,7 @@ st.subheader("Lifecycle report")
 st.caption("One self-contained HTML file with the definition, data health, split, leaderboard, champion, drift, "
            "launch verdict and ledger: for email or a slide deck. It opens offline.")
 if st.button("Build the report", key="share.report", icon=":material/description:"):
-    from core.report import build_report
+    from core.share.report import build_report
 
     with st.spinner("Building the report…"):
         st.session_state["share.report_html"] = (project.id, build_report(ws, project.id))

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.criteria import describe_criteria
-from core.projects import Project, list_projects
-from core.splitting import Split, list_splits
-from core.workspace import Workspace
+from core.project.criteria import describe_criteria
+from core.project.projects import Project, list_projects
+from core.split.splitting import list_splits
+from core.split.spec import Split
+from core.store.workspace import Workspace
 from pages._widgets import empty_state, md_escape
 
 DEFINE_PAGE = "pages/01_define.py"

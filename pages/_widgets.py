@@ -9,8 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import WorkbenchError
-from core.exporting import safe_csv_bytes
-from core.workspace import DatasetInfo, Workspace, open_workspace
+from core.data.exporting import safe_csv_bytes
+from core.store.workspace import DatasetInfo, Workspace
+from core.data.samples import open_workspace
 
 log = logging.getLogger("workbench.pages")
 
@@ -19,7 +20,7 @@ log = logging.getLogger("workbench.pages")
 def _shared_workspace() -> Workspace:
     # One Workspace object per server; every method opens its own cursor, so sessions on other threads are safe.
     ws = open_workspace()
-    from core.projects import seed_demo_project
+    from core.split.demo_seed import seed_demo_project
 
     seed_demo_project(ws)  # once per workspace: the app opens on a ready sample project, no setup screen
     return ws

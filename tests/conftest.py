@@ -19,18 +19,19 @@ class SeededWorkspace:
 
     @property
     def ws(self):
-        from core.workspace import open_workspace
+        from core.data.samples import open_workspace
 
         return open_workspace(self.home, seed_samples=False)
 
 
 def _seed(home: Path) -> str | None:
-    from core.workspace import close_workspace, open_workspace
+    from core.store.workspace import close_workspace
+    from core.data.samples import open_workspace
 
     ws = open_workspace(home, seed_samples=True)
     project_id = None
     try:
-        from core.projects import seed_demo_project
+        from core.split.demo_seed import seed_demo_project
     except ImportError:
         seed_demo_project = None
     if seed_demo_project is not None:
@@ -58,7 +59,7 @@ def seeded_workspace(_seeded_template, tmp_path, monkeypatch) -> SeededWorkspace
     st.cache_resource.clear()
     st.cache_data.clear()
     yield SeededWorkspace(home=home, demo_project_id=project_id)
-    from core.workspace import close_workspace
+    from core.store.workspace import close_workspace
 
     st.cache_resource.clear()
     close_workspace(home)
@@ -67,7 +68,8 @@ def seeded_workspace(_seeded_template, tmp_path, monkeypatch) -> SeededWorkspace
 @pytest.fixture
 def workspace(tmp_path):
     """An empty workspace (no samples) in a temporary folder."""
-    from core.workspace import close_workspace, open_workspace
+    from core.store.workspace import close_workspace
+    from core.data.samples import open_workspace
 
     ws = open_workspace(tmp_path / "ws", seed_samples=False)
     yield ws

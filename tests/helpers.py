@@ -23,8 +23,8 @@ def assert_clean(at: AppTest) -> None:
 
 def train_fast(ws, project, split, keys) -> list[str]:
     """Trains catalog models without cross-validation on the split and saves them; returns the run ids."""
-    from core import runs, training
-    from core.splitting import split_frames
+    from core.models import runs, training
+    from core.split.splitting import split_frames
 
     info = ws.dataset(project.dataset_id)
     frames = split_frames(ws, split, parts=("train", "validation"), with_row_id=True)

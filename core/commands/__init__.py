@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from core.data.samples import open_workspace
+
 
 def register_all(subparsers) -> None:
     """Imports each command module of this package and lets it add its subcommands."""
@@ -17,6 +19,5 @@ def register_all(subparsers) -> None:
 
 def workspace_for(args, *, seed_samples: bool = False):
     """Opens the workspace named by --home / WORKBENCH_HOME for a command."""
-    from core.workspace import open_workspace
 
     return open_workspace(getattr(args, "home", None), seed_samples=seed_samples)

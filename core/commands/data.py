@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.commands import workspace_for
+from core.data.ingest import ingest_path
 
 
 def register(sub) -> None:
@@ -25,7 +26,6 @@ def _describe(d) -> dict:
 
 
 def ingest(args):
-    from core.ingest import ingest_path
 
     ws = workspace_for(args)
     result = ingest_path(ws, args.path, name=args.name, skip_bad_lines=args.skip_bad_lines)

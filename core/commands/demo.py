@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.commands import workspace_for
+from core.share.demo import build_demo
 
 
 def register(sub) -> None:
@@ -14,7 +15,6 @@ def register(sub) -> None:
 def demo(args):
     import sys
 
-    from core.demo import build_demo
 
     ws = workspace_for(args, seed_samples=True)
     last = [0.0]

@@ -6,10 +6,20 @@ from pathlib import Path
 
 from core.commands import workspace_for
 from core.errors import SpecInvalid
+from core.monitor.checks import METHODS, DriftOptions
+from core.monitor.evidently_report import MAX_REPORT_ROWS
+from core.monitor.model import find_model
+from core.monitor.reports import (
+    SourceSpec,
+    check_summary,
+    current_user,
+    run_check,
+    save_drift_report,
+)
+from core.project.projects import get_project, list_projects
 
 
 def register(sub) -> None:
-    from core.drift import METHODS
 
     p = sub.add_parser("drift", help="compare a current dataset with a reference dataset, column by column")
     p.add_argument("reference", help="reference dataset name or id (e.g. the data the model was trained on)")
@@ -30,7 +40,6 @@ def register(sub) -> None:
 
 
 def _project(ws, args, reference_id: str):
-    from core.projects import get_project, list_projects
 
     if args.project:
         return get_project(ws, args.project)
@@ -43,10 +52,6 @@ def _project(ws, args, reference_id: str):
 
 
 def drift(args):
-    from core.drift import DriftOptions
-    from core.drift_monitor import find_model
-    from core.drift_report import MAX_REPORT_ROWS
-    from core.drift_store import SourceSpec, check_summary, current_user, run_check, save_drift_report
 
     ws = workspace_for(args)
     reference = SourceSpec("dataset", ws.dataset(args.reference).id)

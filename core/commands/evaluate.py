@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.commands import workspace_for
 from core.errors import SpecInvalid
+from core.evaluate.summary import summarize_run
 
 
 def register(sub) -> None:
@@ -16,7 +17,6 @@ def register(sub) -> None:
 
 
 def evaluate(args):
-    from core.run_report import summarize_run
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise SpecInvalid(f"--threshold must lie between 0 and 1, not {args.threshold:g}. Scores are on a 0–1 scale.")

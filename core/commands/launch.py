@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from core.commands import workspace_for
 from core.errors import SpecInvalid
+from core.launch.rehearsal import (
+    ReplaySource,
+    default_pair,
+    list_simulations,
+    resolve_contender,
+    simulate_launch,
+)
+from core.launch.sim import RolloutSpec
+from core.project.projects import get_project
 
 
 def register(sub) -> None:
@@ -61,7 +70,6 @@ def parse_inject(text: str | None) -> dict | None:
 
 
 def _spec(args):
-    from core.rollout import RolloutSpec
 
     steps = tuple(int(s) if float(s).is_integer() else s for s in _numbers(args.steps, "--steps"))
     step_days = None
@@ -73,7 +81,6 @@ def _spec(args):
 
 
 def _source(args):
-    from core.launch import ReplaySource
 
     if args.replay == "test" and not args.time_column:
         return ReplaySource("test")
@@ -93,8 +100,6 @@ def describe(sim) -> dict:
 
 
 def simulate(args):
-    from core.launch import default_pair, resolve_contender, simulate_launch
-    from core.projects import get_project
 
     ws = workspace_for(args)
     project = get_project(ws, args.project)
@@ -113,8 +118,6 @@ def simulate(args):
 
 
 def list_(args):
-    from core.launch import list_simulations
-    from core.projects import get_project
 
     ws = workspace_for(args)
     sims = list_simulations(ws, get_project(ws, args.project).id)

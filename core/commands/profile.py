@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from core.commands import workspace_for
+from core.profile.compare import SliceSpec, differences_frame
+from core.profile.compare import compare as run_compare
+from core.profile.profiling import profile_dataset
 
 
 def register(sub) -> None:
@@ -21,7 +24,6 @@ def register(sub) -> None:
 
 
 def profile(args):
-    from core.profiling import profile_dataset
 
     ws = workspace_for(args)
     result = profile_dataset(ws, args.dataset, target=args.target, refresh=args.refresh)
@@ -57,7 +59,6 @@ def _text(p: dict) -> str:
 
 
 def compare(args):
-    from core.compare import SliceSpec, compare as run_compare, differences_frame
 
     ws = workspace_for(args)
     result = run_compare(ws, SliceSpec(args.left), SliceSpec(args.right))

@@ -6,6 +6,24 @@ import re
 
 from core.commands import workspace_for
 from core.errors import SpecInvalid
+from core.project.criteria import (
+    Guardrail,
+    SuccessCriteria,
+    default_criteria,
+    describe_criteria,
+    format_class,
+    natural_op,
+)
+from core.project.projects import (
+    archive_project,
+    class_shares,
+    create_project,
+    detect_task,
+    duplicate_project,
+    get_project,
+    list_projects,
+    rename_project,
+)
 
 
 def register(sub) -> None:
@@ -62,7 +80,6 @@ def register(sub) -> None:
 
 def describe(project) -> dict:
     """Returns a project as plain JSON-ready data."""
-    from core.criteria import describe_criteria, format_class
 
     return {"id": project.id, "name": project.name, "dataset_id": project.dataset_id, "target": project.target,
             "task": project.task, "positive_class": project.positive_class,
@@ -83,8 +100,6 @@ def _pairs(items: list[str], pattern: str, what: str) -> list[tuple[str, str, fl
 
 
 def create(args):
-    from core.criteria import Guardrail, SuccessCriteria, default_criteria, natural_op
-    from core.projects import class_shares, create_project, detect_task
 
     ws = workspace_for(args)
     criteria = None
@@ -115,7 +130,6 @@ def create(args):
 
 
 def list_(args):
-    from core.projects import list_projects
 
     projects = list_projects(workspace_for(args), include_archived=args.all)
     if args.json:
@@ -127,7 +141,6 @@ def list_(args):
 
 
 def show(args):
-    from core.projects import get_project
 
     out = describe(get_project(workspace_for(args), args.project))
     if args.json:
@@ -136,7 +149,6 @@ def show(args):
 
 
 def rename(args):
-    from core.projects import get_project, rename_project
 
     ws = workspace_for(args)
     project = rename_project(ws, get_project(ws, args.project).id, args.new_name)
@@ -144,7 +156,6 @@ def rename(args):
 
 
 def duplicate(args):
-    from core.projects import duplicate_project, get_project
 
     ws = workspace_for(args)
     project = duplicate_project(ws, get_project(ws, args.project).id, args.name)
@@ -152,7 +163,6 @@ def duplicate(args):
 
 
 def archive(args):
-    from core.projects import archive_project, get_project
 
     ws = workspace_for(args)
     project = archive_project(ws, get_project(ws, args.project).id, archived=not args.restore)

@@ -6,6 +6,21 @@ import getpass
 from pathlib import Path
 
 from core.commands import workspace_for
+from core.data.exporting import safe_csv_bytes
+from core.errors import FileRefused, NotFound
+from core.models.receipts import build_receipt, load_receipt, rerun
+from core.models.runs import get_run
+from core.project.projects import get_project
+from core.registry.actions import (
+    archive_version,
+    promote,
+    register_run,
+    rollback,
+    set_challenger,
+)
+from core.registry.scoring import load_scoring_file, score
+from core.registry.versions import KIND, get_version, ledger, list_versions
+from core.share.spec import export_yaml, load_spec, run_spec
 
 
 def _by_default() -> str:
@@ -87,14 +102,11 @@ def register(sub) -> None:
 
 def resolve_version(ws, ref: str):
     """Returns a version by id or by 'PROJECT:NUMBER' (name or id, number with or without 'v'). Raises: NotFound."""
-    from core.errors import NotFound
-    from core.registry import KIND, get_version, list_versions
 
     if ws.get_record(KIND, ref) is not None:
         return get_version(ws, ref)
     project_ref, sep, number = str(ref).rpartition(":")
     if sep and number.lower().lstrip("v").isdigit():
-        from core.projects import get_project
 
         project = get_project(ws, project_ref)
         for v in list_versions(ws, project.id):
@@ -114,15 +126,12 @@ def _version_dict(v) -> dict:
 
 
 def register_cmd(args):
-    from core.registry import register_run
 
     v = register_run(workspace_for(args), args.run, note=args.note, by=args.by or _by_default())
     return _version_dict(v) if args.json else f"Registered {v.label} of project {v.project_id} ({v.model_label}): {v.id}"
 
 
 def versions_cmd(args):
-    from core.projects import get_project
-    from core.registry import list_versions
 
     ws = workspace_for(args)
     versions = list_versions(ws, get_project(ws, args.project).id)
@@ -138,7 +147,6 @@ def _gate_lines(gate: dict | None) -> list[str]:
 
 
 def promote_cmd(args):
-    from core.registry import promote
 
     ws = workspace_for(args)
     v = resolve_version(ws, args.version)
@@ -150,8 +158,6 @@ def promote_cmd(args):
 
 
 def rollback_cmd(args):
-    from core.projects import get_project
-    from core.registry import rollback
 
     ws = workspace_for(args)
     project = get_project(ws, args.project)
@@ -161,7 +167,6 @@ def rollback_cmd(args):
 
 
 def alias_cmd(args):
-    from core.registry import archive_version, set_challenger
 
     ws = workspace_for(args)
     v = resolve_version(ws, args.version)
@@ -174,8 +179,6 @@ def alias_cmd(args):
 
 
 def ledger_cmd(args):
-    from core.projects import get_project
-    from core.registry import ledger
 
     ws = workspace_for(args)
     entries = ledger(ws, get_project(ws, args.project).id)
@@ -188,14 +191,11 @@ def ledger_cmd(args):
 
 
 def score_cmd(args):
-    from core.exporting import safe_csv_bytes
-    from core.scoring import load_scoring_file, score
 
     ws = workspace_for(args)
     v = resolve_version(ws, args.version)
     path = Path(args.file)
     if not path.is_file():
-        from core.errors import FileRefused
 
         raise FileRefused(f"There is no file at {str(path)!r}. Check the path.")
     info = load_scoring_file(ws, path.read_bytes(), path.name)
@@ -208,9 +208,6 @@ def score_cmd(args):
 
 
 def receipt_cmd(args):
-    from core.errors import NotFound
-    from core.receipts import build_receipt
-    from core.runs import get_run
 
     ws = workspace_for(args)
     try:
@@ -220,8 +217,6 @@ def receipt_cmd(args):
 
 
 def rerun_cmd(args):
-    from core.errors import FileRefused
-    from core.receipts import load_receipt, rerun
 
     path = Path(args.receipt)
     if not path.is_file():
@@ -236,14 +231,11 @@ def rerun_cmd(args):
 
 
 def export_cmd(args):
-    from core.receipts import export_yaml
 
     return export_yaml(workspace_for(args), args.project)
 
 
 def run_cmd(args):
-    from core.errors import FileRefused
-    from core.receipts import load_spec, run_spec
 
     path = Path(args.spec)
     if not path.is_file():

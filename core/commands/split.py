@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from core.commands import workspace_for
 from core.errors import SpecInvalid
+from core.project.projects import get_project
+from core.split.leakcheck import leak_checks, split_summary
+from core.split.spec import SplitSpec
+from core.split.splitting import list_splits, split_project
 
 
 def register(sub) -> None:
@@ -41,7 +45,6 @@ def describe(ws, split, with_details: bool = True) -> dict:
            "spec": split.spec.to_dict(), "sizes": split.sizes, "cutoffs": split.cutoffs, "folds": list(split.folds),
            "notes": list(split.notes), "content_hash": split.content_hash, "created_at": split.created_at}
     if with_details:
-        from core.leakcheck import leak_checks, split_summary
 
         out["summary"] = split_summary(ws, split).to_dict("records")
         out["leak_checks"] = [f.to_dict() for f in leak_checks(ws, split)]
@@ -49,8 +52,6 @@ def describe(ws, split, with_details: bool = True) -> dict:
 
 
 def split(args):
-    from core.projects import get_project
-    from core.splitting import SplitSpec, split_project
 
     ws = workspace_for(args)
     project = get_project(ws, args.project)
@@ -70,8 +71,6 @@ def split(args):
 
 
 def list_(args):
-    from core.projects import get_project
-    from core.splitting import list_splits
 
     ws = workspace_for(args)
     splits = list_splits(ws, get_project(ws, args.project).id)

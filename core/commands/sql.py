@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.commands import workspace_for
+from core.data.user_sql import run_query, save_query
 
 
 def register(sub) -> None:
@@ -15,7 +16,6 @@ def register(sub) -> None:
 
 
 def sql(args):
-    from core.sqlbench import run_query, save_query
 
     ws = workspace_for(args)
     if args.save:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import math
 
+from core.catalog import models_for
 from core.commands import workspace_for
-from core.errors import SpecInvalid
+from core.errors import NotFound, SpecInvalid, unknown
+from core.models.leaderboard import leaderboard_frame, verdict
+from core.models.runs import cluster_and_save, list_runs, train_and_save
+from core.project.projects import get_project
+from core.split.splitting import list_splits
 
 
 def register(sub) -> None:
@@ -28,8 +33,6 @@ def register(sub) -> None:
 
 
 def _split(ws, project, ref):
-    from core.errors import NotFound
-    from core.splitting import list_splits
 
     splits = list_splits(ws, project.id)
     if not splits:
@@ -40,7 +43,6 @@ def _split(ws, project, ref):
     for s in splits:
         if ref in (s.id, s.name):
             return s
-    from core.errors import unknown
 
     raise unknown("split", ref, [s.name for s in splits], where=project.name)
 
@@ -56,9 +58,6 @@ def _records(df) -> list[dict]:
 
 
 def train(args):
-    from core.catalog import models_for
-    from core.projects import get_project
-    from core.runs import cluster_and_save, list_runs, train_and_save
 
     ws = workspace_for(args)
     project = get_project(ws, args.project)
@@ -77,7 +76,6 @@ def train(args):
         [m.key for m in models_for(project.task)]
     result, _ = train_and_save(ws, project, split, keys, cv=args.cv, seed=args.seed, tune_trials=args.tune,
                                tune_seconds=args.tune_minutes * 60 if args.tune_minutes else None)
-    from core.leaderboard import leaderboard_frame, verdict
 
     saved = list(reversed(list_runs(ws, project.id, comparison_id=result.id)))
     board = leaderboard_frame(saved, project.task, result.primary_metric, project.criteria)
@@ -97,8 +95,6 @@ def train(args):
 
 
 def runs(args):
-    from core.projects import get_project
-    from core.runs import list_runs
 
     ws = workspace_for(args)
     project = get_project(ws, args.project)

@@ -20,8 +20,9 @@ def _csv(n: int, seed: int, shift: float) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
     """The app on a workspace that already holds the reference set, loaded through the core API before start."""
-    from core.ingest import ingest_upload
-    from core.workspace import close_workspace, open_workspace
+    from core.data.ingest import ingest_upload
+    from core.store.workspace import close_workspace
+    from core.data.samples import open_workspace
 
     home = tmp_path_factory.mktemp("drift_e2e_ws")
     ws = open_workspace(home, seed_samples=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from core.report import SECTIONS, build_report
+from core.share.report import SECTIONS, build_report
 
 
 def test_report_renders_every_section(browser, seeded_workspace, tmp_path):
-    from core.projects import rename_project
+    from core.project.projects import rename_project
 
     ws = seeded_workspace.ws
     rename_project(ws, seeded_workspace.demo_project_id, "Churn <script>alert('x')</script>")

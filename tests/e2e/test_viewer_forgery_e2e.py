@@ -32,10 +32,11 @@ async def _forge(url: str, project_id: str, token: str) -> tuple[str, Session]:
 
 
 def test_forged_editor_event_from_a_viewer_changes_nothing(tmp_path):
-    from core.projects import seed_demo_project
-    from core.sharing import create_share_link
-    from core.splitting import list_splits
-    from core.workspace import close_workspace, open_workspace
+    from core.split.demo_seed import seed_demo_project
+    from core.share.links import create_share_link
+    from core.split.splitting import list_splits
+    from core.store.workspace import close_workspace
+    from core.data.samples import open_workspace
 
     home = tmp_path / "ws"
     ws = open_workspace(home, seed_samples=True)

@@ -25,7 +25,7 @@ def test_compares_this_month_with_next_month(seeded_workspace):
 
 
 def test_compares_two_slices_of_one_dataset(seeded_workspace):
-    from core.workspace import open_workspace
+    from core.data.samples import open_workspace
 
     churn = open_workspace(seed_samples=False).dataset("churn").id
     at = AppTest.from_file(PAGE, default_timeout=60).run()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from core.data.ingest import add_frame
 from streamlit.testing.v1 import AppTest
 from tests.helpers import assert_clean as _ok, open_page
 
@@ -28,7 +29,7 @@ def test_shows_the_demo_project_for_editing(seeded_workspace):
     at.number_input(key="define.edit.threshold.recall").set_value(0.75)
     at.button(key="define.save").click().run()
     _ok(at)
-    from core.projects import get_project
+    from core.project.projects import get_project
 
     assert get_project(seeded_workspace.ws, seeded_workspace.demo_project_id).criteria.threshold == 0.75
     assert any("Saved" in s.value for s in at.success)
@@ -36,7 +37,7 @@ def test_shows_the_demo_project_for_editing(seeded_workspace):
 
 def test_creates_a_project_with_the_detected_task_and_warns_about_accuracy(seeded_workspace):
     rng = np.random.default_rng(0)
-    seeded_workspace.ws.add_frame("fraud", pd.DataFrame({"amount": rng.gamma(2, 30, 400),
+    add_frame(seeded_workspace.ws, "fraud", pd.DataFrame({"amount": rng.gamma(2, 30, 400),
                                                          "fraud": np.where(np.arange(400) < 20, "yes", "no")}))
     at = _app(seeded_workspace)
     at.text_input(key="define.new.name").input("Fraud filter")
@@ -50,7 +51,7 @@ def test_creates_a_project_with_the_detected_task_and_warns_about_accuracy(seede
     assert any("95% of rows are 'no'" in w.value for w in at.warning)
     at.button(key="define.create").click().run()
     _ok(at)
-    from core.projects import get_project
+    from core.project.projects import get_project
 
     created = get_project(seeded_workspace.ws, "Fraud filter")
     assert created.task == "binary" and created.positive_class == "yes" and created.criteria.primary_metric == "accuracy"
@@ -66,7 +67,7 @@ def test_refusal_is_shown_not_raised(seeded_workspace):
 
 
 def test_rename_duplicate_archive(seeded_workspace):
-    from core.projects import get_project, list_projects
+    from core.project.projects import get_project, list_projects
 
     at = _app(seeded_workspace)
     at.text_input(key="define.rename_to").input("Churn 2026")
@@ -82,7 +83,7 @@ def test_rename_duplicate_archive(seeded_workspace):
 
 
 def test_link_with_project_in_the_url_opens_that_project(seeded_workspace):
-    from core.projects import create_project
+    from core.project.projects import create_project
 
     other = create_project(seeded_workspace.ws, "Prices", "house_prices", "price")
     at = AppTest.from_file(PAGE, default_timeout=60)

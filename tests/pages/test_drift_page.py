@@ -39,7 +39,7 @@ def test_check_drift_shows_verdict_table_and_evidently_report(seeded_workspace):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Drifted columns"].endswith("of 13") and metrics["Rows compared"] == "4,200 vs 2,000"
     assert any(b.proto.label == "Download the report (HTML)" for b in at.get("download_button"))
-    from core.drift_store import list_drift_reports, report_html
+    from core.monitor.reports import list_drift_reports, report_html
 
     [saved] = list_drift_reports(seeded_workspace.ws, seeded_workspace.demo_project_id)
     assert "monthly_charges" in saved.verdict and "<html" in report_html(seeded_workspace.ws, saved).lower()
@@ -85,8 +85,8 @@ def test_over_time_marks_windows_and_what_if_fires_a_test(seeded_workspace):
 
 
 def test_viewer_sees_saved_reports_without_run_controls(seeded_workspace):
-    from core.drift_store import SourceSpec, run_check, save_drift_report
-    from core.splitting import list_splits
+    from core.monitor.reports import SourceSpec, run_check, save_drift_report
+    from core.split.splitting import list_splits
 
     ws = seeded_workspace.ws
     split = list_splits(ws, seeded_workspace.demo_project_id)[0]

@@ -16,9 +16,11 @@ PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "08_evaluate.py")
 @pytest.fixture(scope="module")
 def _trained_template(_seeded_template, tmp_path_factory):
     """The sample workspace with two churn runs and a house-price project (random split, two fast models)."""
-    from core.projects import create_project, get_project
-    from core.splitting import SplitSpec, list_splits, split_project
-    from core.workspace import close_workspace, open_workspace
+    from core.project.projects import create_project, get_project
+    from core.split.splitting import list_splits, split_project
+    from core.split.spec import SplitSpec
+    from core.store.workspace import close_workspace
+    from core.data.samples import open_workspace
 
     template, project_id = _seeded_template
     home = tmp_path_factory.mktemp("evaluate_page") / "ws"
@@ -37,7 +39,9 @@ def trained(_trained_template, tmp_path, monkeypatch):
     """A private copy of the trained workspace; WORKBENCH_HOME points at it and Streamlit's caches are cleared."""
     import streamlit as st
 
-    from core.workspace import close_workspace, open_workspace
+    from core.store.workspace import close_workspace
+
+    from core.data.samples import open_workspace
 
     home = tmp_path / "workspace"
     shutil.copytree(_trained_template.home, home)
@@ -65,7 +69,7 @@ def _metrics(at: AppTest) -> dict[str, str]:
 
 
 def test_opens_the_best_model_and_the_slider_moves_the_figures(trained):
-    from core import run_report
+    from core.evaluate import report as run_report
 
     at = _app(trained.churn)
     _ok(at)
@@ -85,7 +89,7 @@ def test_opens_the_best_model_and_the_slider_moves_the_figures(trained):
 
 
 def test_saving_the_threshold_persists_with_the_run(trained):
-    from core.runs import get_run
+    from core.models.runs import get_run
 
     at = _app(trained.churn)
     at.button(key="evaluate.use_rule").click().run()  # jump to the threshold that meets the launch rule
@@ -121,7 +125,7 @@ def test_every_tab_renders_on_the_demo_project(trained, tab):
 
 
 def test_a_link_opens_the_same_run_and_row(trained):
-    from core.runs import run_predictions
+    from core.models.runs import run_predictions
 
     row = int(run_predictions(trained.ws(), trained.baseline)["_row"].iloc[3])
     at = AppTest.from_file(PAGE, default_timeout=90)
@@ -145,8 +149,9 @@ def test_regression_project_renders_its_views(trained):
 
 
 def test_project_without_a_trained_model_points_to_training(trained):
-    from core.projects import create_project
-    from core.splitting import SplitSpec, split_project
+    from core.project.projects import create_project
+    from core.split.splitting import split_project
+    from core.split.spec import SplitSpec
 
     ws = trained.ws()
     other = create_project(ws, "Prices again", "house_prices", "price")

@@ -18,11 +18,12 @@ VERDICTS = ("Ship", "Roll back", "Keep testing")
 def trained_template(_seeded_template, tmp_path_factory):
     """The seeded sample workspace plus two fast models trained on the demo project's split."""
     from core.catalog import ModelSpec
-    from core.projects import get_project
-    from core.runs import save_comparison
-    from core.splitting import list_splits, split_frames
-    from core.training import compare
-    from core.workspace import close_workspace, open_workspace
+    from core.project.projects import get_project
+    from core.models.runs import save_comparison
+    from core.split.splitting import list_splits, split_frames
+    from core.models.training import compare
+    from core.store.workspace import close_workspace
+    from core.data.samples import open_workspace
 
     template, project_id = _seeded_template
     home = tmp_path_factory.mktemp("launch_page") / "workspace"
@@ -43,7 +44,7 @@ def trained_template(_seeded_template, tmp_path_factory):
 def trained(trained_template, tmp_path, monkeypatch):
     import streamlit as st
 
-    from core.workspace import close_workspace
+    from core.store.workspace import close_workspace
 
     template, project_id = trained_template
     home = tmp_path / "workspace"
@@ -88,8 +89,8 @@ def test_each_strategy_simulate_button_shows_a_verdict(trained):
         _ok(at)
         assert len(_verdicts(at.tabs[i])) == 1, key
         assert any("Simulated, not live traffic" in c.value for c in at.tabs[i].caption)
-    from core.launch import list_simulations
-    from core.workspace import open_workspace
+    from core.launch.rehearsal import list_simulations
+    from core.data.samples import open_workspace
 
     sims = list_simulations(open_workspace(trained[0], seed_samples=False), trained[1])
     assert [s.strategy for s in sims] == ["canary", "ab", "shadow"]
@@ -107,11 +108,11 @@ def test_the_demo_story_rolls_the_degrading_challenger_back(trained):
 
 
 def test_viewer_sees_saved_results_and_no_simulate_controls(trained):
-    from core.launch import default_pair, simulate_launch
-    from core.launch_replay import ReplaySource
-    from core.projects import get_project
-    from core.rollout import RolloutSpec
-    from core.workspace import open_workspace
+    from core.launch.rehearsal import default_pair, simulate_launch
+    from core.launch.replay import ReplaySource
+    from core.project.projects import get_project
+    from core.launch.sim import RolloutSpec
+    from core.data.samples import open_workspace
 
     ws = open_workspace(trained[0], seed_samples=False)
     project = get_project(ws, trained[1])
@@ -145,8 +146,8 @@ def test_a_later_window_and_an_injected_problem_reach_the_saved_simulation(train
     at.number_input(key="launch.days").set_value(6)
     at.button(key="launch.shadow.run").click().run()
     _ok(at)
-    from core.launch import latest_simulation
-    from core.workspace import open_workspace
+    from core.launch.rehearsal import latest_simulation
+    from core.data.samples import open_workspace
 
     sim = latest_simulation(open_workspace(trained[0], seed_samples=False), trained[1])
     assert sim.source.kind == "window" and sim.source.time_column == "observation_month" and sim.source.start

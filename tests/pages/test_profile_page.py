@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from core.data.ingest import add_frame
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -19,7 +20,7 @@ def _app(**state) -> AppTest:
 
 
 def _pick(at: AppTest, name: str) -> AppTest:
-    from core.workspace import open_workspace
+    from core.data.samples import open_workspace
 
     at.selectbox(key="profile.dataset").set_value(open_workspace(seed_samples=False).dataset(name).id)
     return at.run()
@@ -61,12 +62,12 @@ def test_a_leaking_column_is_flagged_loudly(seeded_workspace):
     import numpy as np
     import pandas as pd
 
-    from core.workspace import open_workspace
+    from core.data.samples import open_workspace
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 400)
     ws = open_workspace(seed_samples=False)
-    ws.add_frame("leaky", pd.DataFrame({"x": rng.normal(size=400), "refund_amount": y * 50.0 + rng.random(400),
+    add_frame(ws, "leaky", pd.DataFrame({"x": rng.normal(size=400), "refund_amount": y * 50.0 + rng.random(400),
                                         "outcome": np.where(y == 1, "left", "stayed")}))
     at = _app()
     at.selectbox(key="profile.dataset").set_value(ws.dataset("leaky").id).run()
@@ -82,8 +83,8 @@ def test_reopening_a_profiled_dataset_is_served_from_the_cache(seeded_workspace)
     started = time.perf_counter()
     at.run()  # a rerun: the profile comes from the cache, only drawing is left
     assert time.perf_counter() - started < 2.0
-    from core.profiling import cached_profile
-    from core.workspace import open_workspace
+    from core.profile.profiling import cached_profile
+    from core.data.samples import open_workspace
 
     assert cached_profile(open_workspace(seed_samples=False), "churn") is not None
 
@@ -95,8 +96,8 @@ def test_a_viewer_sees_only_the_shared_projects_dataset_and_no_recompute(seeded_
         pytest.skip("no demo project in this workspace")
     at = _app(role="viewer", project_id=seeded_workspace.demo_project_id)
     _ok(at)
-    from core.projects import get_project
-    from core.workspace import open_workspace
+    from core.project.projects import get_project
+    from core.data.samples import open_workspace
 
     ws = open_workspace(seed_samples=False)
     shared = ws.dataset(get_project(ws, seeded_workspace.demo_project_id).dataset_id)

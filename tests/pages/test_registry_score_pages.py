@@ -12,8 +12,8 @@ SCORE = str(ROOT / "pages" / "10_score.py")
 
 
 def _train(seeded) -> str:
-    from core.projects import get_project
-    from core.splitting import list_splits
+    from core.project.projects import get_project
+    from core.split.splitting import list_splits
 
     ws = seeded.ws
     project = get_project(ws, seeded.demo_project_id)
@@ -21,7 +21,7 @@ def _train(seeded) -> str:
 
 
 def test_register_gate_and_promote_with_an_override(seeded_workspace):
-    from core.registry import list_versions, registry_state
+    from core.registry.versions import list_versions, registry_state
 
     _train(seeded_workspace)
     at = open_page(REGISTRY, seeded_workspace, timeout=120)
@@ -45,7 +45,7 @@ def test_register_gate_and_promote_with_an_override(seeded_workspace):
 
 
 def test_score_page_scores_a_dataset_with_the_champion(seeded_workspace):
-    from core.registry import promote, register_run
+    from core.registry.actions import promote, register_run
 
     run_id = _train(seeded_workspace)
     ws = seeded_workspace.ws

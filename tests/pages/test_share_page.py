@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core.sharing import create_share_link, list_share_links
+from core.share.links import create_share_link, list_share_links
 
 ROOT = Path(__file__).resolve().parents[2]
 

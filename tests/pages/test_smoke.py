@@ -47,6 +47,6 @@ def test_clearing_every_cache_costs_time_not_errors(seeded_workspace):
     st.cache_resource.clear()  # what any client's "Clear caches" does to the whole server
     at.run()
     assert not at.exception and not at.error
-    from core.workspace import open_workspace
+    from core.data.samples import open_workspace
 
     assert open_workspace(seeded_workspace.home, seed_samples=False) is open_workspace(seeded_workspace.home)

@@ -32,7 +32,7 @@ def test_creates_a_time_split_and_its_leak_checks_pass(seeded_workspace):
     at.number_input(key="split.folds").set_value(3)
     at.button(key="split.create").click().run()
     _ok(at)
-    from core.splitting import list_splits
+    from core.split.splitting import list_splits
 
     newest = list_splits(seeded_workspace.ws, seeded_workspace.demo_project_id)[0]
     assert newest.spec.strategy == "time" and len(newest.folds) == 3
@@ -49,7 +49,7 @@ def test_refusal_is_shown_not_raised(seeded_workspace):
 
 
 def test_project_without_a_split_shows_the_form_open(seeded_workspace):
-    from core.projects import create_project
+    from core.project.projects import create_project
 
     other = create_project(seeded_workspace.ws, "Prices", "house_prices", "price")
     at = _app(seeded_workspace, project_id=other.id)

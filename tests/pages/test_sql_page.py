@@ -23,7 +23,7 @@ def test_runs_the_example_query_and_saves_the_result(seeded_workspace):
     at.button(key="sql.save").click().run()
     _ok(at)
     assert any("Saved as dataset" in s.value for s in at.success)
-    from core.workspace import open_workspace
+    from core.data.samples import open_workspace
 
     saved = open_workspace(seed_samples=False).dataset("customers by region")
     assert saved.rows == 5 and "FROM churn" in saved.lineage["sql"]
@@ -37,7 +37,7 @@ def test_unsafe_sql_is_refused_with_a_plain_message(seeded_workspace):
         assert not at.exception
         assert at.error and "Traceback" not in at.error[0].value
     assert "SELECT" in at.error[0].value
-    from core.workspace import open_workspace
+    from core.data.samples import open_workspace
 
     assert open_workspace(seed_samples=False).dataset("churn").rows == 6000
 

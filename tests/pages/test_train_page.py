@@ -42,7 +42,7 @@ def test_training_runs_in_the_background_and_shows_the_leaderboard(seeded_worksp
     assert board.iloc[-1]["model"] == "Baseline (no model)"
     assert any("is the best model by Recall" in m.value for m in at.markdown)
     assert any("95% CI" in m.value for m in at.markdown)  # the paired comparison of two runs
-    from core.runs import list_runs
+    from core.models.runs import list_runs
 
     assert len(list_runs(seeded_workspace.ws, seeded_workspace.demo_project_id)) == 3
 
@@ -86,8 +86,9 @@ def test_other_pages_stay_responsive_and_cancel_stops_a_running_job(seeded_works
 
 
 def test_a_clustering_project_finds_groups(seeded_workspace):
-    from core.projects import create_project
-    from core.splitting import SplitSpec, split_project
+    from core.project.projects import create_project
+    from core.split.splitting import split_project
+    from core.split.spec import SplitSpec
 
     ws = seeded_workspace.ws
     project = create_project(ws, "House groups", "house_prices", None)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from core import abstats
+from core.stats import abtests as abstats
 from core.errors import SpecInvalid
 
 

@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.alerts import RULES, count_by_severity
-from core.profiling import profile_dataset
-from core.workspace import close_workspace, open_workspace
+from core.profile.alerts import RULES, count_by_severity
+from core.profile.profiling import profile_dataset
+from core.store.workspace import close_workspace
+from core.data.samples import open_workspace
+from core.data.ingest import add_frame
 
 N = 400
 
@@ -79,9 +81,9 @@ def profiles(tmp_path_factory):
     fired = firing_frame()
     quiet = quiet_frame()
     no_ids = fired.drop(columns=["record_id"])  # rows repeat exactly only without an identifier
-    ws.add_frame("fires", fired)
-    ws.add_frame("quiet", quiet)
-    ws.add_frame("repeats", pd.concat([no_ids, no_ids.iloc[:10]], ignore_index=True))
+    add_frame(ws, "fires", fired)
+    add_frame(ws, "quiet", quiet)
+    add_frame(ws, "repeats", pd.concat([no_ids, no_ids.iloc[:10]], ignore_index=True))
     out = {name: profile_dataset(ws, name) for name in ("fires", "quiet", "repeats")}
     yield out
     close_workspace(home)
@@ -146,7 +148,7 @@ def target_ws(tmp_path_factory):
     ws = open_workspace(home, seed_samples=False)
     rng = np.random.default_rng(4)
     x = rng.normal(size=N)
-    ws.add_frame("targets", pd.DataFrame({
+    add_frame(ws, "targets", pd.DataFrame({
         "x": x, "rare": _shares(rng, ["no", "yes"], [0.95, 0.05]), "common": _shares(rng, ["no", "yes"], [0.75, 0.25]),
         "single": "yes", "leak": (x > 0).astype(int), "signal": (x + rng.normal(0, 1.5, N) > 0).astype(int)}))
     yield ws

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.artifacts import TRUSTED_TYPES, dump_model, load_model
+from core.store.artifacts import TRUSTED_TYPES, dump_model, load_model
 from core.catalog import MODELS, ModelSpec
 from core.errors import ArtifactRejected
-from core.training import build_pipeline
+from core.models.pipeline import build_pipeline
 
 COLUMNS = {"num": "number", "cat": "category", "flag": "boolean", "when": "datetime"}
 
@@ -111,3 +111,23 @@ def test_unexpected_members_and_damaged_files_are_refused():
         load_model(data[: len(data) // 2])
     with pytest.raises(ArtifactRejected, match="not a model"):
         load_model(b"")
+
+
+@pytest.mark.parametrize("key", ["xgb", "logreg"])
+def test_a_model_saved_before_the_package_move_still_loads_and_predicts_the_same(key):
+    """The fixtures were written by 0.1 (flat core/, `core.preprocess.*` in the file) on the churn sample."""
+    from pathlib import Path
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    data = (fixtures / f"legacy_model_{key}_v0_1.zip").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf, zipfile.ZipFile(io.BytesIO(zf.read("pipeline.skops"))) as inner:
+        assert "core.preprocess" in inner.read("schema.json").decode()  # really the old module path
+    spec = json.loads((fixtures / "legacy_model_v0_1.json").read_text())
+    df = pd.read_csv(Path(__file__).resolve().parents[2] / "sample_data" / "churn.csv")
+    df["signup_date"] = pd.to_datetime(df["signup_date"])
+    df["paperless_billing"] = df["paperless_billing"].eq("yes")
+    lo, hi = spec["rows"]
+    X = df[list(spec["columns"])].iloc[lo:hi]
+    model = load_model(data)
+    np.testing.assert_allclose(model.predict_proba(X)[:, 1], spec["expected"][key]["proba"], rtol=1e-9)
+    assert model.predict(X).tolist() == spec["expected"][key]["pred"]

@@ -8,8 +8,8 @@ import pytest
 
 from core.catalog import MODELS, METRICS, ModelSpec, metrics_for, model_entry, models_for, resolve_params
 from core.errors import NotFound, SpecInvalid
-from core.preprocess import EncodedLabelClassifier
-from core.training import build_estimator, build_pipeline
+from core.models.preprocess import EncodedLabelClassifier
+from core.models.pipeline import build_estimator, build_pipeline
 
 # One non-default setting per entry, so the spec round-trip and the estimator both prove the value travels.
 CASES = {
@@ -105,7 +105,7 @@ def test_rare_categories_are_grouped():
 
 
 def test_a_high_cardinality_column_keeps_the_saved_model_small():
-    from core.artifacts import dump_model
+    from core.store.artifacts import dump_model
 
     n = 3000
     df = pd.DataFrame({"customer": [f"C{i % 1000:04d}" for i in range(n)], "x": np.arange(n) % 7})

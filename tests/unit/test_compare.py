@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.compare import SliceSpec, compare, differences_frame, side_by_side, slice_suggestion, split_slices, \
+from core.profile.compare import SliceSpec, compare, differences_frame, side_by_side, slice_suggestion, split_slices, \
     suggest_partner
 from core.errors import NotFound, SpecInvalid
-from core.workspace import close_workspace, open_workspace
+from core.store.workspace import close_workspace
+from core.data.samples import open_workspace
+from core.data.ingest import add_frame
 
 
 def _frames(n: int = 600):
@@ -33,8 +35,8 @@ def ws(tmp_path_factory):
     home = tmp_path_factory.mktemp("compare")
     w = open_workspace(home, seed_samples=False)
     ref, cur = _frames()
-    w.add_frame("reference", ref)
-    w.add_frame("current", cur)
+    add_frame(w, "reference", ref)
+    add_frame(w, "current", cur)
     yield w
     close_workspace(home)
 
@@ -135,7 +137,7 @@ def test_bad_slices_are_refused_with_a_reason(ws):
         compare(ws, SliceSpec("current", "region", "=", ("nowhere",)), SliceSpec("current"))
     with pytest.raises(SpecInvalid, match="not a condition"):
         compare(ws, SliceSpec("current", "region", "LIKE", ("%",)), SliceSpec("current"))
-    ws.add_frame("unrelated", pd.DataFrame({"zzz": [1, 2, 3]}))
+    add_frame(ws, "unrelated", pd.DataFrame({"zzz": [1, 2, 3]}))
     with pytest.raises(SpecInvalid, match="no column names in common"):
         compare(ws, SliceSpec("current"), SliceSpec("unrelated"))
     with pytest.raises(NotFound, match="No saved split"):

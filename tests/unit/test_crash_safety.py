@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from core.ingest import ingest_upload
-from core.workspace import close_workspace, open_workspace
+from core.data.ingest import ingest_upload
+from core.store.workspace import close_workspace
+from core.data.samples import open_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,8 +38,8 @@ def test_sigkill_during_ingest_loses_nothing_committed(tmp_path, kill_after):
     _big_csv(big, 3_000_000)
     child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(ROOT)!r})
-        from core.workspace import open_workspace
-        from core.ingest import ingest_path
+        from core.data.samples import open_workspace
+        from core.data.ingest import ingest_path
         ws = open_workspace({str(home)!r}, seed_samples=False)
         print("started", flush=True)
         ingest_path(ws, {str(big)!r}, name="big")
@@ -62,8 +63,8 @@ def test_sigkill_during_ingest_loses_nothing_committed(tmp_path, kill_after):
 
 
 def test_sigkill_during_training_leaves_only_complete_runs(tmp_path):
-    from core.projects import seed_demo_project
-    from core.runs import list_runs, load_run_model
+    from core.split.demo_seed import seed_demo_project
+    from core.models.runs import list_runs, load_run_model
 
     home = tmp_path / "ws"
     ws = open_workspace(home, seed_samples=True)

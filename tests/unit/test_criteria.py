@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.criteria import (
+from core.project.criteria import (
     Guardrail,
     KeyResult,
     Okr,

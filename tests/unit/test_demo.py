@@ -7,8 +7,9 @@ import pytest
 
 @pytest.fixture(scope="module")
 def demo_ws(tmp_path_factory):
-    from core.demo import build_demo
-    from core.workspace import close_workspace, open_workspace
+    from core.share.demo import build_demo
+    from core.store.workspace import close_workspace
+    from core.data.samples import open_workspace
 
     home = tmp_path_factory.mktemp("demo")
     ws = open_workspace(home, seed_samples=True)
@@ -18,7 +19,7 @@ def demo_ws(tmp_path_factory):
 
 
 def test_demo_builds_the_whole_story(demo_ws):
-    from core.registry import champion, registry_state
+    from core.registry.versions import champion, registry_state
 
     ws, result = demo_ws
     assert len([r for r in ws.list_records("run", result.project_id) if not r.get("error")]) >= 4
@@ -31,7 +32,7 @@ def test_demo_builds_the_whole_story(demo_ws):
 
 
 def test_running_the_demo_again_adds_nothing(demo_ws):
-    from core.demo import build_demo
+    from core.share.demo import build_demo
 
     ws, result = demo_ws
     before = {k: len(ws.list_records(k)) for k in ("run", "version", "ledger", "drift_report", "simulation")}
@@ -40,8 +41,8 @@ def test_running_the_demo_again_adds_nothing(demo_ws):
 
 
 def test_dashboard_and_report_tell_the_story(demo_ws):
-    from core.dashboard import project_snapshot
-    from core.report import build_report
+    from core.share.dashboard import project_snapshot
+    from core.share.report import build_report
 
     ws, result = demo_ws
     snap = project_snapshot(ws, result.project_id)

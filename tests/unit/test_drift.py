@@ -8,9 +8,9 @@ import pytest
 from scipy import stats as sps
 from scipy.spatial.distance import jensenshannon
 
-from core.drift import DriftOptions, ReferenceSummary, check_drift, check_prediction_drift, summarize_reference
-from core.drift_stats import adjust_benjamini_hochberg
-from core.drift_time import apply_shift, drift_over_time
+from core.monitor.checks import DriftOptions, ReferenceSummary, check_drift, check_prediction_drift, summarize_reference
+from core.monitor.stats import adjust_benjamini_hochberg
+from core.monitor.windows import apply_shift, drift_over_time
 from core.errors import NotFound, SchemaMismatch, SpecInvalid
 
 KINDS = {"age": "numeric", "income": "numeric", "visits": "numeric", "plan": "categorical", "flag": "categorical",

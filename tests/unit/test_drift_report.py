@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.drift import check_drift
-from core.drift_report import (build_evidently_report, evidently_column_verdicts, safe_download_html,
+from core.monitor.checks import check_drift
+from core.monitor.evidently_report import (build_evidently_report, evidently_column_verdicts, safe_download_html,
                                sandboxed_html)
 from core.errors import SchemaMismatch
 

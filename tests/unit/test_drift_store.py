@@ -8,13 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.drift import DriftOptions, check_drift
-from core.drift_monitor import check_over_time, model_choices, run_whatif
-from core.drift_store import (KIND, REFERENCE_KIND, SourceSpec, check_summary, date_columns, default_current,
-                              default_reference, describe_source, get_drift_report, histogram_frame,
-                              latest_drift_status, list_drift_reports, load_source, reference_summary, report_html,
-                              run_check, save_drift_report, time_windows)
+from core.monitor.checks import DriftOptions, check_drift
+from core.monitor.model import check_over_time, model_choices, run_whatif
+from core.monitor.reports import KIND, SourceSpec, check_summary, date_columns, default_current, default_reference, describe_source, get_drift_report, histogram_frame, latest_drift_status, list_drift_reports, load_source, report_html, run_check, save_drift_report, time_windows
+from core.monitor.summaries import REFERENCE_KIND, reference_summary
 from core.errors import NotFound, PermissionDenied, SchemaMismatch, SpecInvalid
+from core.data.ingest import add_frame
 
 
 def _frame(n: int, seed: int, shift: float = 0.0, start: str = "2025-01-01", days: int = 90) -> pd.DataFrame:
@@ -32,8 +31,8 @@ def _frame(n: int, seed: int, shift: float = 0.0, start: str = "2025-01-01", day
 
 @pytest.fixture
 def pair(workspace):
-    ref = workspace.add_frame("ref", _frame(600, 1))
-    cur = workspace.add_frame("cur", _frame(400, 4, shift=1.0, start="2025-04-01"))
+    ref = add_frame(workspace, "ref", _frame(600, 1))
+    cur = add_frame(workspace, "cur", _frame(400, 4, shift=1.0, start="2025-04-01"))
     return workspace, SourceSpec("dataset", ref.id), SourceSpec("dataset", cur.id)
 
 
@@ -59,13 +58,13 @@ def test_reference_summary_cache_hit_gives_the_same_result(pair):
     # Another column selection, or another reference, is summarized anew.
     third = run_check(ws, ref, cur, options, columns=["x", "z"])
     assert not third.reference_cached and [c.column for c in third.result.columns] == ["x", "z"]
-    other = ws.add_frame("ref2", _frame(600, 7))
+    other = add_frame(ws, "ref2", _frame(600, 7))
     assert not run_check(ws, SourceSpec("dataset", other.id), cur, options).reference_cached
 
 
 def test_cached_summary_of_numbers_only_round_trips(workspace):
     rng = np.random.default_rng(3)
-    ref = workspace.add_frame("nums", pd.DataFrame({"a": rng.normal(0, 1, 300), "b": rng.normal(1, 1, 300)}))
+    ref = add_frame(workspace, "nums", pd.DataFrame({"a": rng.normal(0, 1, 300), "b": rng.normal(1, 1, 300)}))
     spec, kinds = SourceSpec("dataset", ref.id), {"a": "numeric", "b": "numeric"}
     built, cached = reference_summary(workspace, spec, kinds, DriftOptions())
     again, cached_again = reference_summary(workspace, spec, kinds, DriftOptions())
@@ -78,14 +77,14 @@ def test_cached_summary_of_numbers_only_round_trips(workspace):
 
 def test_missing_column_is_reported_not_dropped(pair):
     ws, ref, _ = pair
-    lacking = ws.add_frame("lacking", _frame(300, 4).drop(columns=["z"]))
+    lacking = add_frame(ws, "lacking", _frame(300, 4).drop(columns=["z"]))
     with pytest.raises(SchemaMismatch, match=r"current set has no column 'z'"):
         run_check(ws, ref, SourceSpec("dataset", lacking.id))
 
 
 def test_extra_current_columns_are_named_in_a_note(pair):
     ws, ref, _ = pair
-    wider = ws.add_frame("wider", _frame(300, 5).assign(extra=1.0))
+    wider = add_frame(ws, "wider", _frame(300, 5).assign(extra=1.0))
     check = run_check(ws, ref, SourceSpec("dataset", wider.id))
     assert any("'extra'" in n for n in check.notes)
 
@@ -127,7 +126,7 @@ def test_evidently_report_is_saved_as_a_checked_artifact(pair):
 
 def test_time_windows_and_loading_one(workspace):
     df = _frame(500, 8, days=75)
-    info = workspace.add_frame("daily", df)
+    info = add_frame(workspace, "daily", df)
     windows = time_windows(workspace, info.id, "day", "M")
     expected = df.groupby(df["day"].dt.to_period("M")).size()
     assert [w.label for w in windows] == [str(p) for p in expected.index]
@@ -142,7 +141,7 @@ def test_time_windows_and_loading_one(workspace):
     assert sum(x.rows for x in weeks) == 500 and all(x.start.dayofweek == 0 for x in weeks)
     with pytest.raises(SpecInvalid, match="Unknown window"):
         time_windows(workspace, info.id, "day", "Q")
-    months = workspace.add_frame("two_dates", df.assign(month=df["day"].dt.to_period("M").dt.start_time))
+    months = add_frame(workspace, "two_dates", df.assign(month=df["day"].dt.to_period("M").dt.start_time))
     assert date_columns(months) == ["day", "month"] and date_columns(months, workspace) == ["month", "day"]
     with pytest.raises(SpecInvalid, match="needs a date column"):
         load_source(workspace, SourceSpec("window", info.id, time_column="day"))
@@ -164,11 +163,12 @@ def test_histograms_hold_shares_of_both_sides(pair):
 
 
 def test_defaults_follow_the_champion_then_the_latest_split(workspace):
-    from core.projects import create_project
-    from core.splitting import SplitSpec, list_splits, split_project
+    from core.project.projects import create_project
+    from core.split.splitting import list_splits, split_project
+    from core.split.spec import SplitSpec
 
-    info = workspace.add_frame("history", _frame(400, 9))
-    workspace.add_frame("newer", _frame(200, 10, shift=0.5))
+    info = add_frame(workspace, "history", _frame(400, 9))
+    add_frame(workspace, "newer", _frame(200, 10, shift=0.5))
     project = create_project(workspace, "P", info.id, "y")
     first = split_project(workspace, project, SplitSpec("random", seed=1), name="first")
     split_project(workspace, project, SplitSpec("random", seed=2), name="second")
@@ -190,13 +190,14 @@ def test_defaults_follow_the_champion_then_the_latest_split(workspace):
 def test_model_results_match_scikit_learn_and_feed_over_time_and_what_if(workspace):
     from sklearn.metrics import f1_score, recall_score, roc_auc_score
 
-    from core.projects import create_project
-    from core.runs import get_run, load_run_model, save_comparison
-    from core.splitting import SplitSpec, split_frames, split_project
-    from core.training import compare
+    from core.project.projects import create_project
+    from core.models.runs import get_run, load_run_model, save_comparison
+    from core.split.splitting import split_frames, split_project
+    from core.split.spec import SplitSpec
+    from core.models.training import compare
 
-    info = workspace.add_frame("labelled", _frame(500, 11))
-    cur_info = workspace.add_frame("later", _frame(300, 12, shift=1.0, start="2025-04-01", days=60))
+    info = add_frame(workspace, "labelled", _frame(500, 11))
+    cur_info = add_frame(workspace, "later", _frame(300, 12, shift=1.0, start="2025-04-01", days=60))
     project = create_project(workspace, "Buyers", info.id, "y", positive_class="yes")
     split = split_project(workspace, project, SplitSpec("stratified"))
     parts = split_frames(workspace, split, ["train", "validation"])
@@ -229,7 +230,7 @@ def test_model_results_match_scikit_learn_and_feed_over_time_and_what_if(workspa
     with pytest.raises(SpecInvalid, match="No shift"):
         run_whatif(workspace, project, ref, [])
 
-    from core.registry import register_run
+    from core.registry.actions import register_run
 
     version = register_run(workspace, model.run_id, by="test")
     first = model_choices(workspace, project)[0]
@@ -243,12 +244,13 @@ def test_model_results_match_scikit_learn_and_feed_over_time_and_what_if(workspa
 
 def test_cli_prints_json_and_saves_the_report(tmp_path, capsys):
     from core.cli import main
-    from core.workspace import close_workspace, open_workspace
+    from core.store.workspace import close_workspace
+    from core.data.samples import open_workspace
 
     home = tmp_path / "ws"
     ws = open_workspace(home, seed_samples=False)
-    ws.add_frame("ref", _frame(300, 1))
-    ws.add_frame("cur", _frame(300, 2, shift=1.0))
+    add_frame(ws, "ref", _frame(300, 1))
+    add_frame(ws, "cur", _frame(300, 2, shift=1.0))
     close_workspace(home)
     assert main(["--home", str(home), "drift", "ref", "cur", "--bh", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -1,4 +1,4 @@
-"""Evaluation views (core.evaluation, core.error_analysis) checked against sklearn and hand computations."""
+"""Evaluation views (core.evaluate.classification, core.evaluate.error_analysis) checked against sklearn and hand computations."""
 
 import numpy as np
 import pandas as pd
@@ -8,8 +8,8 @@ from scipy.stats import norm
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from core import error_analysis as ea
-from core import evaluation as ev
+from core.evaluate import error_analysis as ea
+from core.evaluate import classification as ev
 from core.errors import NotFound, SchemaMismatch, SpecInvalid, TargetNotUsable
 
 COSTS = {"tp": 100.0, "fp": -20.0, "fn": -50.0, "tn": 1.0}

@@ -10,7 +10,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from core import explain as ex
+from core.evaluate import explain as ex
 from core.errors import NotFound, SchemaMismatch, SpecInvalid
 
 NUMERIC = ["tenure_months", "noise"]

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score, recall_score
 
-from core import fairness as fa
+from core.evaluate import fairness as fa
 from core.errors import NotFound, SchemaMismatch, SpecInvalid
 
 # Group A: sel 2/4, TPR 1/2, FPR 1/2.  Group B: sel 3/4, TPR 3/3, FPR 0/1.  Group C: sel 1/5, TPR 1/3, FPR 0/2.

@@ -10,21 +10,23 @@ import numpy as np
 import pytest
 from sklearn.metrics import recall_score
 
-from core import gate as gate_mod
-from core.criteria import Guardrail
+from core.registry import gate as gate_mod
+from core.project.criteria import Guardrail
 from core.errors import SpecInvalid
-from core.gate import evaluate_gate, version_predictions
-from core.projects import get_project, update_project
-from core.registry import get_version, ledger, promote, register_run
-from core.workspace import close_workspace, open_workspace
+from core.registry.gate import evaluate_gate, version_predictions
+from core.project.projects import get_project, update_project
+from core.registry.versions import get_version, ledger
+from core.registry.actions import promote, register_run
+from core.store.workspace import close_workspace
+from core.data.samples import open_workspace
 
 
 @pytest.fixture(scope="module")
 def _template(tmp_path_factory):
-    from core.projects import seed_demo_project
-    from core.runs import list_runs, save_comparison
-    from core.splitting import list_splits, split_frames
-    from core.training import compare
+    from core.split.demo_seed import seed_demo_project
+    from core.models.runs import list_runs, save_comparison
+    from core.split.splitting import list_splits, split_frames
+    from core.models.training import compare
 
     home = tmp_path_factory.mktemp("gate_template")
     ws = open_workspace(home, seed_samples=True)
@@ -78,8 +80,8 @@ def test_primary_and_guardrail_pass_or_fail_with_the_measured_value_as_evidence(
 
 
 def test_the_final_check_scores_the_test_set_once_and_is_reused(g, monkeypatch):
-    from core.runs import load_run_model
-    from core.splitting import get_split, split_frames
+    from core.models.runs import load_run_model
+    from core.split.splitting import get_split, split_frames
 
     _criteria(g, threshold=0.3)
     first = _by_key(evaluate_gate(g.ws, g.logreg))["final_check"]
@@ -94,7 +96,7 @@ def test_the_final_check_scores_the_test_set_once_and_is_reused(g, monkeypatch):
     def must_not_run(*args, **kwargs):
         raise AssertionError("the test set was scored a second time")
 
-    monkeypatch.setattr("core.registry.load_version_model", must_not_run)
+    monkeypatch.setattr("core.registry.gate.load_version_model", must_not_run)
     again = _by_key(evaluate_gate(g.ws, get_version(g.ws, g.logreg.id)))["final_check"]
     assert "Checked once on" in again.evidence and "not repeated" in again.evidence
     assert get_version(g.ws, g.logreg.id).final_check == stored

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from core.errors import AlreadyLoaded, CsvUnreadable, FileRefused, NameInvalid
-from core.ingest import BadLines, confirm_ingest, ingest_upload, preview_upload, stage_upload
-from core import staging
+from core.data.ingest import BadLines, confirm_ingest, ingest_upload, preview_upload, stage_upload
+from core.data import staging
 
 
 @pytest.fixture

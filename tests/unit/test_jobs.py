@@ -29,7 +29,7 @@ def test_a_job_runs_in_the_background_and_reports_progress():
 
 
 def test_cancel_reaches_the_function_and_ends_as_cancelled():
-    from core.training import TrainingCancelled
+    from core.models.training import TrainingCancelled
 
     def work(cancel=None):
         while not cancel.is_set():

@@ -9,22 +9,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import launch
-from core.criteria import SuccessCriteria
+from core.launch import rehearsal as launch
+from core.project.criteria import SuccessCriteria
 from core.errors import PermissionDenied, SchemaMismatch, SpecInvalid
-from core.launch import ReplaySource
-from core.launch_replay import _replay_data
-from core.rollout import DECISIONS, RolloutSpec
+from core.launch.rehearsal import ReplaySource
+from core.launch.replay import _replay_data
+from core.launch.sim import DECISIONS, RolloutSpec
+from core.data.ingest import add_frame
 
 
 def _trained(home):
     """The demo project with a logistic regression (threshold 0.3) and a shallow tree (threshold 0.6)."""
     from core.catalog import ModelSpec
-    from core.projects import seed_demo_project
-    from core.runs import get_run, list_runs, save_comparison, set_run_threshold
-    from core.splitting import list_splits, split_frames
-    from core.training import compare
-    from core.workspace import open_workspace
+    from core.split.demo_seed import seed_demo_project
+    from core.models.runs import get_run, list_runs, save_comparison, set_run_threshold
+    from core.split.splitting import list_splits, split_frames
+    from core.models.training import compare
+    from core.data.samples import open_workspace
 
     ws = open_workspace(home, seed_samples=True)
     project = seed_demo_project(ws)
@@ -44,7 +45,7 @@ def _trained(home):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from core.workspace import close_workspace
+    from core.store.workspace import close_workspace
 
     home = tmp_path_factory.mktemp("launch")
     yield _trained(home)
@@ -58,8 +59,8 @@ def replay(demo):
 
 # -- the replay set ----------------------------------------------------------------------------------------------------
 def test_outcomes_equal_the_cost_matrix_applied_by_hand_at_each_threshold(demo, replay):
-    from core.runs import load_run_model
-    from core.splitting import split_frames
+    from core.models.runs import load_run_model
+    from core.split.splitting import split_frames
 
     test = split_frames(demo.ws, demo.split, parts=("test",), with_row_id=True)["test"]
     test = test[test["churned"].notna()].reset_index(drop=True)
@@ -101,7 +102,7 @@ def test_latency_is_measured_for_both_models(demo):
 
 
 def test_another_dataset_and_a_later_window_are_replayed_without_seen_rows(demo):
-    from core.splitting import split_assignments
+    from core.split.splitting import split_assignments
 
     other = launch.build_replay(demo.ws, demo.project, demo.tree, demo.lr, ReplaySource("dataset", "churn_next_month"),
                                 measure_latency=False)
@@ -121,7 +122,7 @@ def test_bad_replay_choices_are_refused_plainly(demo):
     with pytest.raises(SpecInvalid, match="No rows of 'churn'.*dates run from 2025-01-01"):
         launch.build_replay(ws, p, demo.tree, demo.lr,
                             ReplaySource("window", time_column="observation_month", start="2030-01-01"))
-    ws.add_frame("no_tenure", ws.frame("churn_next_month").drop(columns=["tenure_months"]).head(50))
+    add_frame(ws, "no_tenure", ws.frame("churn_next_month").drop(columns=["tenure_months"]).head(50))
     with pytest.raises(SchemaMismatch, match="has no column 'tenure_months'"):
         launch.build_replay(ws, p, demo.tree, demo.lr, ReplaySource("dataset", "no_tenure"))
     with pytest.raises(SpecInvalid, match="Unknown replay set 'tset'.*Did you mean 'test'"):
@@ -250,17 +251,17 @@ def test_cli_simulates_and_lists(demo, capsys):
 
 
 def test_registered_pair_is_simulated_and_feeds_the_launch_gate(tmp_path):
-    from core import registry
-    from core.gate import evaluate_gate
-    from core.workspace import close_workspace
+    from core.registry import actions, versions
+    from core.registry.gate import evaluate_gate
+    from core.store.workspace import close_workspace
 
     demo = _trained(tmp_path / "ws")
     try:
         ws, p = demo.ws, demo.project
-        old = registry.register_run(ws, demo.tree.run_id, by="test")
-        new = registry.register_run(ws, demo.lr.run_id, by="test")
-        registry.promote(ws, old.id, by="test", why="first model", override_reason="test set-up")
-        registry.set_challenger(ws, new.id, by="test")
+        old = actions.register_run(ws, demo.tree.run_id, by="test")
+        new = actions.register_run(ws, demo.lr.run_id, by="test")
+        actions.promote(ws, old.id, by="test", why="first model", override_reason="test set-up")
+        actions.set_challenger(ws, new.id, by="test")
         champion, challenger = launch.default_pair(ws, p)
         assert (champion.version_id, challenger.version_id) == (old.id, new.id)
         assert launch.resolve_contender(ws, p, "v2").version_id == new.id
@@ -268,7 +269,7 @@ def test_registered_pair_is_simulated_and_feeds_the_launch_gate(tmp_path):
                                      RolloutSpec("shadow", days=5, traffic_per_day=2000))
         rec = ws.get_record("simulation", sim.id)
         assert (rec["champion_version_id"], rec["challenger_version_id"]) == (old.id, new.id)
-        check = evaluate_gate(ws, registry.get_version(ws, new.id), registry.champion(ws, p.id), save=False)
+        check = evaluate_gate(ws, versions.get_version(ws, new.id), versions.champion(ws, p.id), save=False)
         check = check.check("simulation")
         assert check.details["simulation_id"] == sim.id
         assert check.status == ("pass" if sim.decision == "Ship" else "fail")

@@ -1,4 +1,4 @@
-"""core.metrics equals scikit-learn's metrics on the same predictions: binary, multiclass and regression."""
+"""core.models.metrics equals scikit-learn's metrics on the same predictions: binary, multiclass and regression."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
-from core.metrics import average_precision, binary_auc, classification_metrics, compute_metrics, regression_metrics
+from core.models.metrics import average_precision, binary_auc, classification_metrics, compute_metrics, regression_metrics
 
 
 def _binary_case(seed: int, labels, ties: bool):

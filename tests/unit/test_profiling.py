@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 
 from core.errors import NotFound, TargetNotUsable
-from core.profiling import cached_profile, data_health, profile_dataset
-from core.workspace import SAMPLE_DIR, close_workspace, open_workspace
+from core.profile.profiling import cached_profile, data_health, profile_dataset
+from core.store.workspace import close_workspace
+from core.data.samples import SAMPLE_DIR, open_workspace
+from core.data.ingest import add_frame
 
 SAMPLES = ("churn", "churn_next_month", "house_prices")
 REL = 1e-9
@@ -44,13 +46,13 @@ def hostile_frame(n: int = 400, seed: int = 5) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
-    from core.ingest import ingest_path
+    from core.data.ingest import ingest_path
 
     home = tmp_path_factory.mktemp("profiling")
     w = open_workspace(home, seed_samples=False)
     for name in SAMPLES:
         ingest_path(w, SAMPLE_DIR / f"{name}.csv", name=name)
-    w.add_frame("hostile", hostile_frame())
+    add_frame(w, "hostile", hostile_frame())
     yield w
     close_workspace(home)
 
@@ -218,8 +220,8 @@ def test_correlations_match_scipy(ws, profiles):
 
 
 def test_large_tables_use_hyperloglog_and_a_sample_within_tolerance(ws, monkeypatch):
-    import core.profile_stats as stats
-    import core.profiling as profiling
+    import core.profile.stats as stats
+    import core.profile.profiling as profiling
 
     monkeypatch.setattr(profiling, "EXACT_LIMIT", 1000)
     monkeypatch.setattr(stats, "SAMPLE_ROWS", 1500)
@@ -236,7 +238,7 @@ def test_large_tables_use_hyperloglog_and_a_sample_within_tolerance(ws, monkeypa
 
 
 def test_profiles_are_cached_by_content_and_feed_the_home_page(ws, profiles, monkeypatch):
-    import core.profiling as profiling
+    import core.profile.profiling as profiling
 
     assert data_health(ws, ws.dataset("house_prices").id)["rows"] == 3000
     monkeypatch.setattr(profiling, "_compute", lambda *a, **k: pytest.fail("recomputed a cached profile"))
@@ -245,12 +247,12 @@ def test_profiles_are_cached_by_content_and_feed_the_home_page(ws, profiles, mon
     health = data_health(ws, ws.dataset("hostile").id)
     assert health["missing_pct"] == profiles["hostile"]["summary"]["missing_pct"]
     assert sum(health["alerts_by_severity"].values()) == len(profiles["hostile"]["alerts"])
-    fresh = ws.add_frame("fresh", pd.DataFrame({"x": [1, 2, 3]}))
+    fresh = add_frame(ws, "fresh", pd.DataFrame({"x": [1, 2, 3]}))
     assert data_health(ws, fresh.id) is None and cached_profile(ws, fresh.id) is None
 
 
 def test_a_viewer_sees_a_profile_without_storing_it(ws):
-    info = ws.add_frame("for_viewer", pd.DataFrame({"x": np.arange(50.0), "y": ["a", "b"] * 25}))
+    info = add_frame(ws, "for_viewer", pd.DataFrame({"x": np.arange(50.0), "y": ["a", "b"] * 25}))
     viewer = ws.as_role("viewer")
     assert profile_dataset(viewer, info.id)["summary"]["rows"] == 50
     assert cached_profile(ws, info.id) is None
@@ -291,7 +293,7 @@ def test_leakage_suspects_are_flagged(ws):
     cancelled[y == 0] = pd.NaT
     df = pd.DataFrame({"noise": rng.normal(size=n), "refund_amount": y * 40 + rng.random(n),
                        "ticket_no": np.arange(n), "cancel_date": cancelled, "churn": np.where(y == 1, "yes", "no")})
-    ws.add_frame("leaky", df)
+    add_frame(ws, "leaky", df)
     view = profile_dataset(ws, "leaky", target="churn")["target_view"]
     found = {(s["column"], s["code"]) for s in view["suspects"]}
     assert ("refund_amount", "near_perfect") in found
@@ -316,14 +318,14 @@ def test_unusable_targets_are_refused_with_a_reason(ws):
 
 
 def test_duplicates_on_large_tables_by_hash_or_by_a_unique_key(ws, monkeypatch):
-    import core.profiling as profiling
+    import core.profile.profiling as profiling
 
     monkeypatch.setattr(profiling, "EXACT_LIMIT", 100)
     rng = np.random.default_rng(9)
     repeats = pd.DataFrame({"a": rng.integers(0, 5, 2000), "b": rng.choice(["x", "y"], 2000)})
     keyed = pd.DataFrame({"key": np.arange(2000), "a": rng.integers(0, 5, 2000)})
-    ws.add_frame("repeats_large", repeats)
-    ws.add_frame("keyed_large", keyed)
+    add_frame(ws, "repeats_large", repeats)
+    add_frame(ws, "keyed_large", keyed)
     p = profile_dataset(ws, "repeats_large")["summary"]
     assert p["duplicate_rows"] == repeats.duplicated().sum() and p["duplicates_exact"] is False
     p = profile_dataset(ws, "keyed_large")["summary"]
@@ -349,15 +351,15 @@ def test_the_cli_prints_the_same_statistics_and_alerts(ws, profiles, capsys, mon
 
 
 def test_wide_tables_are_profiled_in_batches(ws, monkeypatch):
-    import core.profile_stats as stats
-    import core.profiling as profiling
+    import core.profile.stats as stats
+    import core.profile.profiling as profiling
 
     monkeypatch.setattr(profiling, "EXACT_LIMIT", 500)
     monkeypatch.setattr(stats, "SAMPLE_ROWS", 800)
     rng = np.random.default_rng(2)
     wide = pd.DataFrame(rng.normal(size=(1500, 130)), columns=[f"m{i:03d}" for i in range(130)])
     wide["label"] = rng.choice(["a", "b", "c"], 1500)
-    ws.add_frame("wide", wide)
+    add_frame(ws, "wide", wide)
     p = profile_dataset(ws, "wide")
     assert len(p["columns"]) == 131 and all(c.get("q50") is not None for c in p["columns"][:130])
     assert all(c["histogram"]["counts"] and sum(c["histogram"]["counts"]) == 1500 for c in p["columns"][:130])

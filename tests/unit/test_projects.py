@@ -6,23 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.criteria import Guardrail, SuccessCriteria, metric_choices
+from core.project.criteria import Guardrail, SuccessCriteria, metric_choices
 from core.errors import InUse, NameInvalid, NotFound, PermissionDenied, SpecInvalid, TargetNotUsable
-from core.projects import (
-    archive_project,
-    class_shares,
-    create_project,
-    detect_task,
-    duplicate_project,
-    get_project,
-    list_projects,
-    match_class,
-    rename_project,
-    seed_demo_project,
-    update_project,
-)
-from core.splitting import SplitSpec, list_splits, split_project
-from core.workspace import SAMPLE_DIR
+from core.project.projects import archive_project, class_shares, create_project, detect_task, duplicate_project, get_project, list_projects, match_class, rename_project, update_project
+from core.split.demo_seed import seed_demo_project
+from core.split.splitting import list_splits, split_project
+from core.split.spec import SplitSpec
+from core.data.samples import SAMPLE_DIR
+from core.data.ingest import add_frame
 
 
 @pytest.fixture
@@ -43,7 +34,7 @@ def ds(workspace):
         "age_band": rng.choice(["18-34", "35+"], size=n),
     })
     df["empty"] = df["empty"].astype("float64")
-    return workspace, workspace.add_frame("people", df), df
+    return workspace, add_frame(workspace, "people", df), df
 
 
 @pytest.mark.parametrize("target, task, positive", [
@@ -163,7 +154,7 @@ def test_dataset_cannot_change_under_saved_splits(ds):
     ws, info, df = ds
     project = create_project(ws, "P", info.id, "answer")
     split_project(ws, project, SplitSpec("random"))
-    other = ws.add_frame("people2", df.head(100))
+    other = add_frame(ws, "people2", df.head(100))
     with pytest.raises(InUse, match="saved splits"):
         update_project(ws, project.id, dataset_id=other.id)
 
@@ -175,7 +166,7 @@ def test_viewer_cannot_create(ds):
 
 
 def test_demo_project_is_created_once(workspace):
-    from core.ingest import ingest_path
+    from core.data.ingest import ingest_path
 
     assert seed_demo_project(workspace) is None  # no sample data, nothing to do
     ingest_path(workspace, SAMPLE_DIR / "churn.csv", name="churn")

@@ -14,30 +14,21 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_score, recall_score
 
-from core import registry
+from core.registry import actions
+from core.registry import versions as registry
 from core.errors import ArtifactRejected, NameInvalid, PermissionDenied, SpecInvalid
-from core.registry import (
-    RegistryConflict,
-    archive_version,
-    get_version,
-    ledger,
-    list_versions,
-    load_version_model,
-    promote,
-    register_run,
-    registry_state,
-    rollback,
-    set_challenger,
-)
-from core.workspace import close_workspace, open_workspace
+from core.registry.versions import RegistryConflict, get_version, ledger, list_versions, load_version_model, registry_state
+from core.registry.actions import archive_version, promote, register_run, rollback, set_challenger
+from core.store.workspace import close_workspace
+from core.data.samples import open_workspace
 
 
 @pytest.fixture(scope="module")
 def _template(tmp_path_factory):
-    from core.projects import seed_demo_project
-    from core.runs import save_comparison
-    from core.splitting import list_splits, split_frames
-    from core.training import compare
+    from core.split.demo_seed import seed_demo_project
+    from core.models.runs import save_comparison
+    from core.split.splitting import list_splits, split_frames
+    from core.models.training import compare
 
     home = tmp_path_factory.mktemp("registry_template")
     ws = open_workspace(home, seed_samples=True)
@@ -54,7 +45,7 @@ def _template(tmp_path_factory):
 
 @pytest.fixture
 def trained(_template, tmp_path):
-    from core.runs import list_runs
+    from core.models.runs import list_runs
 
     template, project_id = _template
     home = tmp_path / "ws"
@@ -71,7 +62,7 @@ def _three(t):
 
 # -- registering -------------------------------------------------------------------------------------------------------
 def test_a_registered_version_is_frozen_with_its_hashes_schema_and_metrics(trained):
-    from core.runs import run_predictions
+    from core.models.runs import run_predictions
 
     run = trained.runs["logreg"]
     v = register_run(trained.ws, run.id, note="first try", by="Ana")
@@ -92,7 +83,7 @@ def test_a_registered_version_is_frozen_with_its_hashes_schema_and_metrics(train
 
 
 def test_the_version_threshold_is_the_runs_and_metrics_follow_it(trained):
-    from core.runs import run_predictions, set_run_threshold
+    from core.models.runs import run_predictions, set_run_threshold
 
     run = set_run_threshold(trained.ws, trained.runs["logreg"].id, 0.3)
     v = register_run(trained.ws, run.id, by="Ana")
@@ -146,7 +137,7 @@ def test_promote_promote_rollback_leaves_the_right_champion_and_a_complete_ledge
     # a second rollback has nowhere to go: v2 was rolled back from, and v1 was the first champion
     with pytest.raises(SpecInvalid, match="only champion so far"):
         rollback(trained.ws, trained.project_id, by="Cy")
-    from core.modelcard import champion_timeline
+    from core.registry.modelcard import champion_timeline
 
     reigns = champion_timeline(trained.ws, trained.project_id)
     assert list(reigns["version"]) == ["v1", "v2", "v1"] and list(reigns["how"]) == ["promote", "promote", "rollback"]
@@ -257,7 +248,7 @@ def test_a_lost_race_at_the_storage_level_is_refused_not_overwritten(trained, mo
     v1, v2, _ = _three(trained)
     promote(trained.ws, v1.id, by="Ana", override_reason="x")
     stale = ledger(trained.ws, trained.project_id)[:-1]  # another process wrote entry 4 after this one read
-    monkeypatch.setattr(registry, "ledger", lambda ws, pid: list(stale))
+    monkeypatch.setattr(actions, "ledger", lambda ws, pid: list(stale))
     with pytest.raises(RegistryConflict, match="at the same moment"):
         promote(trained.ws, v2.id, by="Bo", override_reason="x")
     monkeypatch.undo()
@@ -301,7 +292,7 @@ def test_a_pickle_payload_where_the_model_should_be_is_refused_and_never_runs(tr
     _point_at(trained.ws, v, buf.getvalue())
     with pytest.raises(ArtifactRejected):
         load_version_model(trained.ws, v.id)
-    from core.scoring import score
+    from core.registry.scoring import score
 
     with pytest.raises(ArtifactRejected):
         score(trained.ws, get_version(trained.ws, v.id), "churn_next_month")
@@ -337,8 +328,8 @@ def test_a_tampered_run_file_is_refused_at_registration(trained, tmp_path):
 
 
 def test_the_loaded_model_predicts_what_the_run_saved(trained):
-    from core.runs import run_predictions
-    from core.splitting import get_split, split_frames
+    from core.models.runs import run_predictions
+    from core.split.splitting import get_split, split_frames
 
     v = register_run(trained.ws, trained.runs["logreg"].id, by="Ana")
     model = load_version_model(trained.ws, v)
@@ -349,8 +340,8 @@ def test_the_loaded_model_predicts_what_the_run_saved(trained):
 
 # -- model card and the CLI --------------------------------------------------------------------------------------------
 def test_the_model_card_escapes_user_text_in_html(trained):
-    from core.modelcard import model_card_html, model_card_markdown
-    from core.projects import update_project
+    from core.registry.modelcard import model_card_html, model_card_markdown
+    from core.project.projects import update_project
 
     update_project(trained.ws, trained.project_id, problem="<script>alert('x')</script> & churn")
     v = register_run(trained.ws, trained.runs["logreg"].id, note="<img src=x onerror=alert(1)>", by="<b>Ana</b>")

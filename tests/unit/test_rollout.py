@@ -9,9 +9,9 @@ import pytest
 from scipy import stats
 
 from core.errors import SchemaMismatch, SpecInvalid
-from core.rollout import (DECISIONS, STRATEGIES, ReplayData, RolloutResult, RolloutSpec, draw_traffic,
-                          simulate_rollout, synthetic_replay)
-from core.rollout_ab import simulate_peeking
+from core.launch.rollout import STRATEGIES, simulate_rollout
+from core.launch.sim import DECISIONS, ReplayData, RolloutResult, RolloutSpec, draw_traffic, synthetic_replay
+from core.launch.ab import simulate_peeking
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +182,7 @@ def test_traffic_imbalance_trips_the_sample_ratio_check_and_a_fair_split_does_no
 
 
 def test_ab_reports_the_detectable_effect(replay):
-    from core import abstats
+    from core.stats import abtests as abstats
 
     spec = RolloutSpec("ab", days=10, traffic_per_day=2000)
     s = simulate_rollout(replay, spec).summary

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import run_charts, run_explain, run_fairness, run_report
-from core.criteria import Guardrail, SuccessCriteria
+from core.evaluate import charts as run_charts, run_explain, run_fairness, report as run_report
+from core.project.criteria import Guardrail, SuccessCriteria
 from core.errors import NotFound, SchemaMismatch
-from core.projects import Project
-from core.runs import Run
+from core.project.projects import Project
+from core.models.runs import Run
 
 COSTS = {"tp": 80.0, "fp": -20.0, "fn": -200.0, "tn": 0.0}
 SCORES = np.array([0.95, 0.9, 0.8, 0.7, 0.62, 0.55, 0.4, 0.3, 0.2, 0.1])
@@ -45,7 +45,7 @@ def _binary(criteria=None, **kwargs) -> run_report.RunData:
 
 
 def _grid_values(actual, scores, costs):
-    """Value of every threshold a person can pick, computed independently of core.evaluation."""
+    """Value of every threshold a person can pick, computed independently of core.evaluate.classification."""
     grid = np.round(np.arange(0, 1.0001, 0.01), 2)
     out = []
     for t in grid:
@@ -161,8 +161,8 @@ def test_regression_fairness_and_errors_compare_mean_absolute_error_per_group():
 
 # -- a real run of the demo project ------------------------------------------------------------------------------------
 def _train(ws, project, split, keys):
-    from core import runs, training
-    from core.splitting import split_frames
+    from core.models import runs, training
+    from core.split.splitting import split_frames
 
     info = ws.dataset(project.dataset_id)
     frames = split_frames(ws, split, parts=("train", "validation"), with_row_id=True)
@@ -174,9 +174,10 @@ def _train(ws, project, split, keys):
 
 @pytest.fixture(scope="module")
 def trained(_seeded_template, tmp_path_factory):
-    from core.projects import get_project
-    from core.splitting import list_splits
-    from core.workspace import close_workspace, open_workspace
+    from core.project.projects import get_project
+    from core.split.splitting import list_splits
+    from core.store.workspace import close_workspace
+    from core.data.samples import open_workspace
 
     template, project_id = _seeded_template
     home = tmp_path_factory.mktemp("run_report") / "ws"
@@ -198,8 +199,8 @@ def test_the_best_non_baseline_run_is_chosen(trained):
 
 
 def test_validation_rows_line_up_with_the_model(trained):
-    from core.runs import load_run_model
-    from core.splitting import split_frames
+    from core.models.runs import load_run_model
+    from core.split.splitting import split_frames
 
     data = trained.data
     model = load_run_model(trained.ws, trained.run_id)
@@ -288,7 +289,7 @@ def test_error_segments_follow_the_threshold(trained):
 
 
 def test_misaligned_predictions_are_refused(trained):
-    from core.runs import get_run, run_predictions
+    from core.models.runs import get_run, run_predictions
 
     baseline = get_run(trained.ws, trained.baseline)
     shifted = run_predictions(trained.ws, baseline.id).assign(_row=lambda d: np.arange(len(d)))
@@ -298,7 +299,7 @@ def test_misaligned_predictions_are_refused(trained):
 
 
 def test_explanations_of_the_run(trained):
-    from core.runs import load_run_model
+    from core.models.runs import load_run_model
 
     model = load_run_model(trained.ws, trained.run_id)
     data = trained.data

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from core.errors import ArtifactRejected, NotFound, PermissionDenied, SpecInvalid
-from core.projects import create_project
-from core.runs import (
+from core.project.projects import create_project
+from core.models.runs import (
     cluster_and_save,
     get_run,
     latest_comparison,
@@ -17,8 +17,10 @@ from core.runs import (
     set_run_threshold,
     train_and_save,
 )
-from core.splitting import SplitSpec, split_frames, split_project
-from core.workspace import close_workspace, open_workspace
+from core.split.splitting import split_frames, split_project
+from core.split.spec import SplitSpec
+from core.store.workspace import close_workspace
+from core.data.samples import open_workspace
 
 
 @pytest.fixture
@@ -102,7 +104,7 @@ def test_viewers_cannot_train_or_change_runs(churn):
 
 def test_a_split_of_another_target_is_refused(churn):
     _, ws, project, split = churn
-    from core.projects import update_project
+    from core.project.projects import update_project
 
     changed = update_project(ws, project.id, target="plan")
     with pytest.raises(SpecInvalid, match="Create a new split"):

@@ -9,17 +9,18 @@ import pandas as pd
 import pytest
 
 from core.errors import SchemaMismatch
-from core.exporting import safe_csv_bytes, safe_frame
+from core.data.exporting import safe_csv_bytes, safe_frame
 from tests.helpers import train_fast
 
 
 @pytest.fixture(scope="module")
 def registered(_seeded_template, tmp_path_factory):
     """The sample workspace with a logistic regression registered as version 1 of the churn project."""
-    from core.projects import get_project
-    from core.registry import register_run
-    from core.splitting import list_splits
-    from core.workspace import close_workspace, open_workspace
+    from core.project.projects import get_project
+    from core.registry.actions import register_run
+    from core.split.splitting import list_splits
+    from core.store.workspace import close_workspace
+    from core.data.samples import open_workspace
 
     template, project_id = _seeded_template
     home = tmp_path_factory.mktemp("scoring") / "ws"
@@ -44,7 +45,7 @@ def test_formula_cells_are_neutralised_and_numbers_kept():
 
 
 def test_scoring_next_month_gives_a_decision_per_row(registered):
-    from core.scoring import check_input, score
+    from core.registry.scoring import check_input, score
 
     ws, project, version = registered
     batch = ws.frame("churn_next_month")
@@ -59,7 +60,7 @@ def test_scoring_next_month_gives_a_decision_per_row(registered):
 
 
 def test_schema_mismatches_are_explained(registered):
-    from core.scoring import check_input, score
+    from core.registry.scoring import check_input, score
 
     ws, project, version = registered
     batch = ws.frame("churn_next_month").head(200)
@@ -77,7 +78,7 @@ def test_schema_mismatches_are_explained(registered):
 
 
 def test_receipt_reruns_to_identical_metrics(registered):
-    from core.receipts import load_receipt, receipt_json, rerun
+    from core.models.receipts import load_receipt, receipt_json, rerun
 
     ws, project, version = registered
     receipt = load_receipt(receipt_json(version.receipt))
@@ -87,7 +88,7 @@ def test_receipt_reruns_to_identical_metrics(registered):
 
 
 def test_project_spec_exports_and_runs_headless(registered, tmp_path):
-    from core.receipts import export_yaml, load_spec, run_spec
+    from core.share.spec import export_yaml, load_spec, run_spec
 
     ws, project, version = registered
     spec = load_spec(export_yaml(ws, project.id))
@@ -101,7 +102,7 @@ def test_project_spec_exports_and_runs_headless(registered, tmp_path):
 
 def test_a_tampered_version_file_is_refused(registered):
     from core.errors import ArtifactRejected
-    from core.registry import load_version_model
+    from core.registry.versions import load_version_model
 
     ws, project, version = registered
     path = ws.artifacts / version.artifact.path

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from core.errors import PermissionDenied
-from core.sharing import create_share_link, list_share_links, resolve_share_token, revoke_share_link
-from core.workspace import now_utc
+from core.share.links import create_share_link, list_share_links, resolve_share_token, revoke_share_link
+from core.store.workspace import now_utc
 
 
 @pytest.fixture

@@ -9,20 +9,11 @@ import pandas as pd
 import pytest
 
 from core.errors import NotFound, SpecInvalid, TargetNotUsable
-from core.leakcheck import distribution_differences, leak_checks, split_summary
-from core.projects import Project, create_project
-from core.splitting import (
-    PARTS,
-    SplitSpec,
-    allocate_counts,
-    allocate_strata,
-    backtest_frames,
-    get_split,
-    list_splits,
-    split_assignments,
-    split_frames,
-    split_project,
-)
+from core.split.leakcheck import distribution_differences, leak_checks, split_summary
+from core.project.projects import Project, create_project
+from core.split.splitting import backtest_frames, get_split, list_splits, split_assignments, split_frames, split_project
+from core.split.spec import PARTS, SplitSpec, allocate_counts, allocate_strata
+from core.data.ingest import add_frame
 
 
 def _frame(n: int = 1003, seed: int = 0) -> pd.DataFrame:
@@ -43,7 +34,7 @@ def _frame(n: int = 1003, seed: int = 0) -> pd.DataFrame:
 @pytest.fixture
 def data(workspace):
     df = _frame()
-    info = workspace.add_frame("shop", df)
+    info = add_frame(workspace, "shop", df)
     return workspace, info, df
 
 
@@ -171,12 +162,12 @@ def test_backtest_folds_train_on_the_past(data, mode):
 
 def test_time_split_reads_text_dates_and_refuses_unparseable_ones(workspace):
     df = pd.DataFrame({"when": [f"2024-01-{d:02d}" for d in range(1, 31)], "y": [0, 1] * 15})
-    info = workspace.add_frame("text dates", df)
+    info = add_frame(workspace, "text dates", df)
     project = create_project(workspace, "t", info.id, "y")
     split = split_project(workspace, project, SplitSpec("time", time_column="when"))
     f = split_frames(workspace, split, columns=["when"])
     assert f["train"]["when"].max() < f["test"]["when"].min()
-    bad = workspace.add_frame("bad dates", df.assign(when=df["when"].where(df.index != 3, "next tuesday")))
+    bad = add_frame(workspace, "bad dates", df.assign(when=df["when"].where(df.index != 3, "next tuesday")))
     with pytest.raises(SpecInvalid, match="does not read as dates.*next tuesday"):
         split_project(workspace, create_project(workspace, "b", bad.id, "y"), SplitSpec("time", time_column="when"))
 
@@ -223,7 +214,7 @@ def test_refuses_ratios_that_do_not_sum_to_one(data):
 
 
 def test_refuses_a_one_class_target(workspace):
-    info = workspace.add_frame("one", pd.DataFrame({"x": range(20), "y": ["no"] * 20}))
+    info = add_frame(workspace, "one", pd.DataFrame({"x": range(20), "y": ["no"] * 20}))
     with pytest.raises(TargetNotUsable, match="only one value"):
         create_project(workspace, "one", info.id, "y")
     # a project saved before the data lost its second class is refused at split time too
@@ -234,7 +225,7 @@ def test_refuses_a_one_class_target(workspace):
 
 def test_refuses_stratifying_a_class_rarer_than_the_sets(workspace):
     df = pd.DataFrame({"x": range(40), "y": ["a"] * 20 + ["b"] * 18 + ["c"] * 2})
-    project = create_project(workspace, "rare", workspace.add_frame("rare", df).id, "y")
+    project = create_project(workspace, "rare", add_frame(workspace, "rare", df).id, "y")
     with pytest.raises(TargetNotUsable, match="'c'.*only 2 row"):
         split_project(workspace, project, SplitSpec("stratified"))
     assert split_project(workspace, project, SplitSpec("random")).sizes["train"] == 28
@@ -242,7 +233,7 @@ def test_refuses_stratifying_a_class_rarer_than_the_sets(workspace):
 
 def test_refuses_a_split_that_leaves_a_set_empty(workspace):
     df = pd.DataFrame({"x": range(4), "y": [0, 1, 0, 1]})
-    project = create_project(workspace, "tiny", workspace.add_frame("tiny", df).id, "y")
+    project = create_project(workspace, "tiny", add_frame(workspace, "tiny", df).id, "y")
     with pytest.raises(SpecInvalid, match="test set would be empty"):
         split_project(workspace, project, SplitSpec("random"))
 
@@ -309,7 +300,7 @@ def test_summary_matches_pandas(data):
 def test_duplicate_rows_across_sets_are_found(workspace):
     base = pd.DataFrame({"x": range(100), "y": [0, 1] * 50})
     df = pd.concat([base, base.iloc[:30]], ignore_index=True)
-    project = create_project(workspace, "dups", workspace.add_frame("dups", df).id, "y")
+    project = create_project(workspace, "dups", add_frame(workspace, "dups", df).id, "y")
     split = split_project(workspace, project, SplitSpec("random"))
     parts = _parts(workspace, split).sort_index().to_numpy()
     key = df.apply(tuple, axis=1)
@@ -332,7 +323,7 @@ def test_distribution_differences_rank_the_shifted_column_first(workspace):
     day = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n) // 2, unit="D")
     df = pd.DataFrame({"day": day, "price": np.arange(n) / 100 + rng.normal(size=n),  # rises over time
                        "noise": rng.normal(size=n), "colour": rng.choice(["r", "g"], size=n), "y": rng.random(n) < 0.3})
-    project = create_project(workspace, "shift", workspace.add_frame("shift", df).id, "y")
+    project = create_project(workspace, "shift", add_frame(workspace, "shift", df).id, "y")
     split = split_project(workspace, project, SplitSpec("time", time_column="day"))
     diffs = distribution_differences(workspace, split)
     assert list(diffs["score"]) == sorted(diffs["score"], reverse=True)

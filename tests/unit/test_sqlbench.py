@@ -9,17 +9,19 @@ import pandas as pd
 import pytest
 
 from core.errors import PermissionDenied, QueryRefused
-from core.sqlbench import QueryFailed, check_query, run_query, save_query
-from core.workspace import close_workspace, open_workspace
+from core.data.user_sql import QueryFailed, check_query, run_query, save_query
+from core.store.workspace import close_workspace
+from core.data.samples import open_workspace
+from core.data.ingest import add_frame
 
 
 @pytest.fixture
 def ws(tmp_path):
     home = tmp_path / "ws"
     w = open_workspace(home, seed_samples=False)
-    w.add_frame("sales", pd.DataFrame({"region": ["north", "south", "north", "east"], "amount": [10.0, 20.0, 30.0, 5.0],
+    add_frame(w, "sales", pd.DataFrame({"region": ["north", "south", "north", "east"], "amount": [10.0, 20.0, 30.0, 5.0],
                                        "note": ["=HYPERLINK(\"http://x\")", "+1", "ok", "@SUM(A1)"]}))
-    w.add_frame("house prices", pd.DataFrame({"price": [100, 200, 300]}))
+    add_frame(w, "house prices", pd.DataFrame({"price": [100, 200, 300]}))
     w.put_record("share", "tok_secret", {"token": "very-secret"})
     yield w
     close_workspace(home)
@@ -128,7 +130,7 @@ def test_refusals_say_why(ws, sql, pattern):
 
 def test_the_sandbox_itself_blocks_files_and_settings_even_past_the_parser(ws, tmp_path, monkeypatch):
     """Defence in depth: with the syntax checks switched off, the locked instance still refuses."""
-    import core.sqlbench as sqlbench
+    import core.data.user_sql as sqlbench
 
     secret = tmp_path / "secret.txt"
     secret.write_text("TOPSECRET")
@@ -175,7 +177,7 @@ def test_a_long_query_is_stopped_at_the_limit_while_others_stay_responsive(ws):
 
 
 def test_the_apps_own_file_reading_still_works_after_user_sql(ws):
-    from core.ingest import ingest_upload
+    from core.data.ingest import ingest_upload
 
     with pytest.raises(QueryRefused):
         run_query(ws, "SELECT * FROM read_csv('/etc/hostname')")
@@ -217,7 +219,7 @@ def test_saving_a_result_records_the_query_as_lineage(ws):
 
 
 def test_too_many_concurrent_queries_are_turned_away(ws, monkeypatch):
-    import core.sqlbench as sqlbench
+    import core.data.user_sql as sqlbench
 
     slots = threading.BoundedSemaphore(1)
     monkeypatch.setattr(sqlbench, "_SLOTS", slots)
@@ -267,7 +269,7 @@ def test_the_cli_obeys_the_same_rules(ws, capsys, monkeypatch):
 
 
 def test_unusual_types_are_shown_saved_and_profiled(ws):
-    from core.profiling import profile_dataset
+    from core.profile.profiling import profile_dataset
 
     sql = ("SELECT [1, 2] AS l, {'a': 1} AS s, INTERVAL 1 DAY AS i, 1.5::DECIMAL(10, 2) AS d, 12::HUGEINT AS h, "
            "TIME '10:00' AS t, TIMESTAMPTZ '2024-01-01 10:00:00+00' AS tz, 'x'::BLOB AS b FROM range(3)")

@@ -10,8 +10,8 @@ import pytest
 
 from core.catalog import ModelSpec
 from core.errors import SpecInvalid, TargetNotUsable
-from core.leaderboard import paired_comparison
-from core.training import TrainingCancelled, compare, tune
+from core.models.leaderboard import paired_comparison
+from core.models.training import TrainingCancelled, compare, tune
 
 
 def _synthetic(n: int = 600, seed: int = 0, classes=("no", "yes")) -> tuple[pd.DataFrame, dict]:

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from core.errors import ArtifactRejected, InUse, NameInvalid, NotFound, PermissionDenied, WorkspaceLocked
-from core.ingest import ingest_upload
-from core.workspace import close_workspace, open_workspace, quote_ident
+from core.data.ingest import ingest_upload
+from core.store.workspace import close_workspace, quote_ident
+from core.data.samples import open_workspace
 
 
 def test_quote_ident_doubles_quotes():

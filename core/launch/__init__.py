@@ -1,0 +1,3 @@
+"""Rehearsing a launch: simulation types, the shadow / A/B / canary strategies, the replay set, rehearsals
+(record kind "simulation") and their charts. Imports core.monitor and below.
+"""

@@ -1,0 +1,215 @@
+"""Preprocessing that travels inside every saved model: imputation, scaling, one-hot encoding and date features.
+
+Everything a fitted pipeline refers to is a scikit-learn class or a module-level function or class of this module,
+so `core.store.artifacts` can list each type it trusts by name and load a model without unpickling anything.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.errors import SpecInvalid
+
+USED_KINDS = ("number", "category", "boolean", "datetime")  # "id" and "text" columns never feed a model
+RARE_SHARE = 0.01  # categories seen in fewer than 1% of training rows are grouped as "infrequent"
+MAX_CATEGORIES = 30  # one-hot columns per categorical column, the infrequent group included
+MISSING = "(missing)"
+OTHER = "(other)"
+DATE_PARTS = ("year", "month", "dayofweek")
+_TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t"})
+_FALSE_WORDS = frozenset({"false", "no", "n", "0", "f"})
+
+
+def feature_columns(columns: dict[str, str], target: str | None) -> list[str]:
+    """Returns the columns a model reads: every number, category, boolean or date column except the target."""
+    return [str(c) for c, kind in columns.items() if kind in USED_KINDS and c != target]
+
+
+# -- module-level functions used by FunctionTransformer (saved by name, so they must stay importable) ------------------
+def as_text(X):
+    """Turns category values into text, with missing values as '(missing)', so mixed types encode consistently."""
+    frame = pd.DataFrame(X)
+    out = np.empty(frame.shape, dtype=object)
+    for j, name in enumerate(frame.columns):
+        col = frame[name]
+        text = col.astype(str).to_numpy(dtype=object)  # C-level conversion; str() of every value
+        text[col.isna().to_numpy()] = MISSING
+        out[:, j] = text
+    return out
+
+
+def as_flag(X):
+    """Turns yes/no values (booleans, 0/1, 'yes'/'no', 'true'/'false') into 1.0 / 0.0, missing as NaN."""
+    frame = pd.DataFrame(X)
+    out = np.full(frame.shape, np.nan)
+    for j, name in enumerate(frame.columns):
+        col = frame[name]
+        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+            values = pd.to_numeric(col, errors="coerce").astype(float).to_numpy()
+            out[:, j] = np.where(np.isnan(values), np.nan, (values != 0).astype(float))
+        else:
+            text = col.astype(str).str.strip().str.lower()
+            out[:, j] = np.where(text.isin(_TRUE_WORDS), 1.0, np.where(text.isin(_FALSE_WORDS), 0.0, np.nan))
+    return out
+
+
+def date_parts(X):
+    """Turns each date column into its year, month and day of week (missing or unreadable dates as NaN)."""
+    frame = pd.DataFrame(X)
+    parts = []
+    for name in frame.columns:
+        when = pd.to_datetime(frame[name], errors="coerce", utc=True, format="mixed")
+        parts += [when.dt.year, when.dt.month, when.dt.dayofweek]
+    if not parts:
+        return np.empty((len(frame), 0))
+    return np.column_stack([p.astype(float).to_numpy() for p in parts])
+
+
+def date_part_names(transformer, input_features):
+    """Names the outputs of date_parts: '<column>_year', '<column>_month', '<column>_dayofweek'."""
+    return np.array([f"{c}_{p}" for c in input_features for p in DATE_PARTS], dtype=object)
+
+
+class RareCategoryGrouper:
+    """Keeps each category column's frequent values and turns the rest into '(other)', as text.
+
+    A value is kept when it fills at least `min_share` of the training rows, up to the `max_kept` most common ones.
+    Grouping before one-hot encoding keeps a customer-id-like column (thousands of values) from bloating the saved
+    model and slowing every fold, while unseen values at prediction time land in '(other)' too.
+    """
+
+    def __init__(self, min_share: float = RARE_SHARE, max_kept: int = MAX_CATEGORIES - 1):
+        self.min_share = min_share
+        self.max_kept = max_kept
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {"min_share": self.min_share, "max_kept": self.max_kept}
+
+    def set_params(self, **params):
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import Tags, TargetTags, TransformerTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False),
+                    transformer_tags=TransformerTags())
+
+    def fit(self, X, y=None):
+        text = as_text(X)
+        self.feature_names_in_ = [str(c) for c in getattr(X, "columns", range(text.shape[1]))]
+        self.n_features_in_ = text.shape[1]
+        self.kept_ = []
+        for j in range(text.shape[1]):
+            counts = pd.Series(text[:, j]).value_counts()
+            frequent = counts[counts >= self.min_share * max(len(text), 1)].index[: self.max_kept]
+            self.kept_.append(sorted(str(v) for v in frequent))
+        return self
+
+    def transform(self, X):
+        text = as_text(X)
+        for j, kept in enumerate(self.kept_):
+            text[~np.isin(text[:, j], kept), j] = OTHER
+        return text
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X).transform(X)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(self.feature_names_in_ if input_features is None else input_features, dtype=object)
+
+
+# -- the preprocessor ---------------------------------------------------------------------------------------------------
+def build_preprocessor(columns: dict[str, str], features: list[str], needs_scaling: bool):
+    """Returns a ColumnTransformer with named steps num / cat / flag / date for the given feature columns.
+
+    Raises: SpecInvalid when no column can feed a model.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+    kinds = {str(c): k for c, k in columns.items()}
+    by_kind = {kind: [str(c) for c in features if kinds.get(str(c)) == kind] for kind in USED_KINDS}
+    if not any(by_kind.values()):
+        raise SpecInvalid("No column can feed a model: every column is an identifier, free text or the target. "
+                          "Upload data with number, category, yes/no or date columns.")
+
+    def scaled(*steps):
+        tail = [("scale", StandardScaler())] if needs_scaling else []
+        return Pipeline(list(steps) + tail)
+
+    parts = []
+    if by_kind["number"]:
+        parts.append(("num", scaled(("impute", SimpleImputer(strategy="median", keep_empty_features=True))),
+                      by_kind["number"]))
+    if by_kind["category"]:
+        parts.append(("cat", Pipeline([
+            ("group", RareCategoryGrouper()),
+            # Rare values are already grouped, so the encoder only meets a few known values; a value first seen
+            # in production becomes '(other)' upstream, or all zeros when training had no '(other)'.
+            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+        ]), by_kind["category"]))
+    if by_kind["boolean"]:
+        parts.append(("flag", Pipeline([
+            ("flag", FunctionTransformer(as_flag, feature_names_out="one-to-one")),
+            ("impute", SimpleImputer(strategy="most_frequent", keep_empty_features=True)),
+        ]), by_kind["boolean"]))
+    if by_kind["datetime"]:
+        parts.append(("date", scaled(("parts", FunctionTransformer(date_parts, feature_names_out=date_part_names)),
+                                     ("impute", SimpleImputer(strategy="median", keep_empty_features=True))),
+                      by_kind["datetime"]))
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
+
+
+class EncodedLabelClassifier:
+    """Fits a classifier that needs labels 0..k-1 (XGBoost) while exposing the original labels as `classes_`."""
+
+    _estimator_type = "classifier"
+
+    def __init__(self, estimator=None):
+        self.estimator = estimator
+
+    def get_params(self, deep: bool = True) -> dict:
+        out = {"estimator": self.estimator}
+        if deep and hasattr(self.estimator, "get_params"):
+            out.update({f"estimator__{k}": v for k, v in self.estimator.get_params(deep=True).items()})
+        return out
+
+    def set_params(self, **params):
+        inner = {k.split("__", 1)[1]: v for k, v in params.items() if k.startswith("estimator__")}
+        if "estimator" in params:
+            self.estimator = params["estimator"]
+        if inner:
+            self.estimator.set_params(**inner)
+        return self
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags())
+
+    def fit(self, X, y, **fit_params):
+        from sklearn.base import clone
+
+        self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
+        self.estimator_ = clone(self.estimator).fit(X, codes, **fit_params)
+        self.n_features_in_ = getattr(self.estimator_, "n_features_in_", np.shape(X)[1])
+        return self
+
+    def predict(self, X):
+        return self.classes_[np.asarray(self.estimator_.predict(X)).astype(int)]
+
+    def predict_proba(self, X):
+        return self.estimator_.predict_proba(X)
+
+    @property
+    def feature_importances_(self):
+        return self.estimator_.feature_importances_
+
+    def score(self, X, y):
+        return float(np.mean(self.predict(X) == np.asarray(y)))

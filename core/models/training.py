@@ -1,0 +1,320 @@
+"""Trains and compares catalog models: k-fold cross-validation on the train set, then one fit scored on validation.
+
+- Every model is assembled by `core.models.pipeline.build_pipeline` (preprocessing plus the catalog estimator).
+- `compare(train_df, val_df, target, task, specs, columns, ...) -> ComparisonResult` (see core.models.leaderboard).
+- `tune(train_df, target, task, spec, columns, ...) -> dict`: random or grid search within a budget (the
+  trials, the best settings and their gain over the defaults; stored as a run's `tuning`).
+The test set is never read here. Work runs in two worker processes (one core each, so nothing oversubscribes) when
+the data is large enough to pay for starting them; see core.models.workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.catalog import (
+    MODELS,
+    ModelSpec,
+    metric_entry,
+    model_entry,
+    models_for,
+    param_candidates,
+    resolve_params,
+)
+from core.errors import (
+    NotFound,
+    SpecInvalid,
+    TargetNotUsable,
+    WorkbenchError,
+    did_you_mean,
+)
+from core.models import workers
+from core.models.leaderboard import ComparisonResult, RunResult, annotate_warnings
+from core.models.pipeline import library_versions
+from core.models.preprocess import feature_columns
+from core.project.criteria import format_class
+from core.store.workspace import new_id
+
+log = logging.getLogger(__name__)
+
+MAX_FOLDS = 10
+DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "f1", "regression": "r2"}
+Progress = Callable[[float | None, str], None]  # (fraction done or None to keep it, what is happening)
+
+
+class TrainingCancelled(WorkbenchError):
+    """The user cancelled a comparison or a tuning search; nothing was saved."""
+
+
+# -- preparing the data ------------------------------------------------------------------------------------------------
+@dataclass
+class _Context:
+    task: str
+    target: str
+    columns: dict
+    features: list[str]
+    y: np.ndarray
+    classes: list
+    positive_class: Any
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    seed: int
+    source: str  # the data token workers read the frames by
+    has_validation: bool
+    notes: list[str] = field(default_factory=list)
+    class_counts: dict = field(default_factory=dict)
+
+
+def _prepare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, task: str, columns: dict,
+             cv: int, seed: int, positive_class: Any) -> tuple[_Context, pd.DataFrame, np.ndarray, pd.DataFrame | None]:
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if task not in ("binary", "multiclass", "regression"):
+        raise SpecInvalid(f"Training compares models that predict a target; a {task} project uses clustering instead.")
+    if target not in train_df.columns:
+        raise SpecInvalid(f"The training rows have no column {target!r}. Check the project's target.")
+    cv = int(cv)
+    if cv != 0 and not 2 <= cv <= MAX_FOLDS:
+        raise SpecInvalid(f"Cross-validation needs 2 to {MAX_FOLDS} folds (or 0 for none), not {cv}.")
+    notes = []
+    keep = train_df[target].notna().to_numpy()
+    if not keep.all():
+        notes.append(f"{int((~keep).sum()):,} training rows with no {target!r} were left out.")
+    train = train_df.loc[keep].reset_index(drop=True)
+    features = [c for c in feature_columns(columns, target) if c in train.columns]
+    y = train[target].to_numpy()
+    classes, counts = [], {}
+    if task == "regression":
+        y = pd.to_numeric(train[target], errors="coerce").to_numpy(dtype=float)
+    else:
+        values, n = np.unique(y, return_counts=True)
+        classes, counts = values.tolist(), dict(zip(values.tolist(), n.tolist()))
+        if len(classes) < 2:
+            raise TargetNotUsable(f"The training rows hold only one value of {target!r}, so there is nothing to "
+                                  "learn. Create a split whose train set holds every outcome.")
+        if task == "binary" and len(classes) != 2:
+            raise TargetNotUsable(f"A two-outcome project needs two values of {target!r} in training; found "
+                                  f"{len(classes)}. Check the project's task.")
+        positive_class = positive_class if positive_class in classes else (classes[1] if task == "binary" else None)
+    if len(train) < max(cv, 2) * 2:
+        raise SpecInvalid(f"Only {len(train)} training rows: too few for {cv}-fold cross-validation. Upload more rows "
+                          "or lower the number of folds.")
+    folds = []
+    if cv:
+        if task == "regression":
+            splitter = KFold(cv, shuffle=True, random_state=seed)
+        else:
+            rarest = min(counts.values())
+            if rarest < cv:
+
+                small = min(counts, key=counts.get)
+                raise TargetNotUsable(f"Class {format_class(small)!r} has only {rarest} training row(s), fewer than "
+                                      f"the {cv} folds, so some folds would not contain it. Lower the folds to "
+                                      f"{max(rarest, 2) if rarest >= 2 else 'none (0)'}, or add rows of that class.")
+            splitter = StratifiedKFold(cv, shuffle=True, random_state=seed)
+        folds = [(a, b) for a, b in splitter.split(np.zeros(len(y)), y if task != "regression" else None)]
+    val = None
+    if val_df is not None and len(val_df):
+        vkeep = val_df[target].notna().to_numpy()
+        if not vkeep.all():
+            notes.append(f"{int((~vkeep).sum()):,} validation rows with no {target!r} were left out.")
+        val = val_df.loc[vkeep].reset_index(drop=True)
+    if val is None or not len(val):
+        notes.append("There is no validation set, so models are compared on cross-validation only.")
+        val = None
+    ctx = _Context(task, target, {str(c): k for c, k in columns.items()}, features, y, classes, positive_class, folds,
+                   int(seed), "",
+                   val is not None, notes, counts)
+    return ctx, train, y, val
+
+
+def _normalise_specs(specs: Sequence[ModelSpec | str], task: str) -> list[ModelSpec]:
+    out = [s if isinstance(s, ModelSpec) else ModelSpec(str(s)) for s in specs]
+    known = {m.key for m in MODELS}
+    for s in out:
+        if s.key not in known:
+            raise NotFound(f"No model {s.key!r} in the catalog.{did_you_mean(s.key, known)} Models for {task}: "
+                           f"{', '.join(m.key for m in models_for(task))}.")
+    if not any(model_entry(s.key).is_baseline for s in out):
+        out.insert(0, ModelSpec("dummy"))  # the baseline row is always there to beat
+    for s in out:
+        entry = model_entry(s.key)
+        if task not in entry.tasks:
+            raise SpecInvalid(f"{entry.label} does not do {task}. Choose one of: "
+                              f"{', '.join(m.label for m in models_for(task))}.")
+        resolve_params(entry, s.params, task)
+    return out
+
+
+# -- comparing ---------------------------------------------------------------------------------------------------------
+def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, task: str,
+            specs: Sequence[ModelSpec | str], columns: dict[str, str], *, cv: int = 5, seed: int = 42,
+            positive_class: Any = None, primary_metric: str | None = None, tune_trials: int = 0,
+            tune_seconds: float | None = None, tune_method: str = "random", n_jobs: int | None = None,
+            progress: Progress | None = None, cancel=None) -> ComparisonResult:
+    """Cross-validates each model on the train rows, fits it on all of them and scores it on validation.
+
+    A model that fails is reported on its row; the others go on. Raises: SpecInvalid, TargetNotUsable,
+    TrainingCancelled.
+    """
+
+    if task not in DEFAULT_METRIC:
+        raise SpecInvalid(f"Training compares models that predict a target; a {task} project uses clustering instead.")
+    specs = _normalise_specs(specs, task)
+    metric = _primary(primary_metric, task)
+    ctx, train, y, val = _prepare(train_df, val_df, target, task, columns, cv, seed, positive_class)
+    started, cpu = time.perf_counter(), time.process_time()
+    n_workers = workers.worker_count(len(train), n_jobs)
+    with workers.shared_frames(train[ctx.features], y, val, target, n_workers) as source:
+        ctx.source = source
+        tuned: dict[int, dict] = {}
+        if tune_trials or tune_seconds:
+            for i, spec in enumerate(specs):
+                if model_entry(spec.key).is_baseline or not model_entry(spec.key).params_for(task):
+                    continue
+                label = model_entry(spec.key).label
+                tuned[i] = _search(ctx, spec, metric, tune_trials or 10_000, tune_seconds, tune_method, n_workers,
+                                   _scaled(progress, i, len(specs), f"Tuning {label}"), cancel)
+                specs[i] = ModelSpec(spec.key, tuned[i]["best_params"])
+        tasks = []
+        # Costliest models first, so the two workers finish together instead of one idling at the end.
+        order = sorted(range(len(specs)), key=lambda i: -model_entry(specs[i].key).cost if n_workers > 1 else i)
+        for i in order:
+            for j in range(len(ctx.folds)):
+                tasks.append(workers.task(ctx, specs[i], i, fold=j, n_jobs=1 if n_workers > 1 else None))
+            tasks.append(workers.task(ctx, specs[i], i, fold=None, n_jobs=1 if n_workers > 1 else None))
+        results: dict[int, dict] = {}
+        done = 0
+        for index, out in workers.run_tasks(tasks, n_workers, cancel):
+            results[index] = out
+            done += 1
+            t = tasks[index]
+            label = model_entry(t["spec"].key).label
+            where = f"fold {t['fold'] + 1} of {len(ctx.folds)}" if t["fold"] is not None else "final fit"
+            if progress:
+                progress(done / len(tasks), f"Model {t['model'] + 1} of {len(specs)} ({label}): {where} done")
+        if cancel is not None and cancel.is_set():
+            raise TrainingCancelled("Training was cancelled; nothing was saved. Start it again when ready.")
+    runs = [_assemble(ctx, spec, i, [(tasks[k], results[k]) for k in range(len(tasks)) if tasks[k]["model"] == i],
+                      tuned.get(i)) for i, spec in enumerate(specs)]
+    result = ComparisonResult(id=new_id("cmp"), task=task, target=target, primary_metric=metric,
+                              positive_class=ctx.positive_class, classes=ctx.classes, cv=len(ctx.folds), seed=ctx.seed,
+                              runs=runs, notes=ctx.notes, class_counts=ctx.class_counts, train_rows=len(train),
+                              validation_rows=0 if val is None else len(val),
+                              seconds=time.perf_counter() - started, workers=n_workers,
+                              cpu_seconds=time.process_time() - cpu + (sum(o.get("cpu_seconds", 0.0)
+                                                                           for o in results.values())
+                                                                       if n_workers > 1 else 0.0))
+    annotate_warnings(result)
+    return result
+
+
+def _primary(metric: str | None, task: str) -> str:
+    if metric:
+        entry = metric_entry(metric)
+        if task in entry.tasks:
+            return metric
+    return DEFAULT_METRIC[task]
+
+
+def _scaled(progress: Progress | None, i: int, n: int, text: str) -> Progress | None:
+    if progress is None:
+        return None
+    return lambda frac, msg: progress(None, f"{text} (model {i + 1} of {n}): {msg}")
+
+
+def _assemble(ctx: _Context, spec: ModelSpec, i: int, pairs: list[tuple[dict, dict]], tuning: dict | None) -> RunResult:
+    entry = model_entry(spec.key)
+    run = RunResult(key=spec.key, label=entry.label, task=ctx.task, params=resolve_params(entry, spec.params, ctx.task),
+                    seed=ctx.seed, cv_folds=len(ctx.folds), versions=library_versions(), features=list(ctx.features),
+                    classes=list(ctx.classes), positive_class=ctx.positive_class, tuning=tuning,
+                    is_baseline=entry.is_baseline, train_rows_total=len(ctx.y))
+    errors = [out["error"] for _, out in pairs if out.get("error")]
+    caught = sorted({w for _, out in pairs for w in out.get("warnings", ())})
+    run.notes = [n for t, out in pairs if t["fold"] is None for n in out.get("notes", ())] + caught
+    if errors:
+        run.error = f"{entry.label} failed: {errors[0]}"
+        trace = next((out["traceback"] for _, out in pairs if out.get("traceback")), "")
+        log.warning("model %s failed in a comparison: %s\n%s", spec.key, errors[0], trace)
+        return run
+    folds = sorted((t["fold"], out) for t, out in pairs if t["fold"] is not None)
+    run.fold_metrics = [{"fold": j + 1, **out["metrics"]} for j, out in folds]
+    final = next(out for t, out in pairs if t["fold"] is None)
+    run.validation_metrics = final.get("metrics", {})
+    run.train_metrics = final.get("train_metrics", {})
+    run.fit_seconds = final.get("fit_seconds")
+    run.predict_ms_per_1k = final.get("predict_ms_per_1k")
+    run.model_bytes = final.get("model_bytes")
+    run.size_bytes = len(run.model_bytes) if run.model_bytes is not None else None
+    run.pipeline = final.get("pipeline")
+    run.predictions = final.get("predictions")
+    run.train_rows = final.get("train_rows", len(ctx.y))
+    run.score_kind = final.get("score_kind")
+    run.total_seconds = sum(out.get("task_seconds", 0.0) for _, out in pairs)
+    if tuning:
+        run.notes.append(f"Tuned over {len(tuning['history'])} trials ({tuning['method']} search); the CV score of the "
+                         "best trial is optimistic, the validation score is the honest one.")
+    return run
+
+
+# -- tuning ------------------------------------------------------------------------------------------------------------
+def tune(train_df: pd.DataFrame, target: str, task: str, spec: ModelSpec | str, columns: dict[str, str], *,
+         cv: int = 5, seed: int = 42, trials: int = 20, seconds: float | None = None, method: str = "random",
+         metric: str | None = None, positive_class: Any = None, n_jobs: int | None = None,
+         progress: Progress | None = None, cancel=None) -> dict:
+    """Searches a model's settings by cross-validation within a budget; returns the trials and the best one's gain.
+
+    Raises: SpecInvalid, TargetNotUsable, TrainingCancelled.
+    """
+
+    spec = _normalise_specs([spec], task)[-1]
+    ctx, train, y, _ = _prepare(train_df, None, target, task, columns, cv or 5, seed, positive_class)
+    n_workers = workers.worker_count(len(train), n_jobs)
+    with workers.shared_frames(train[ctx.features], y, None, target, n_workers) as source:
+        ctx.source = source
+        return _search(ctx, spec, _primary(metric, task), trials, seconds, method, n_workers, progress, cancel)
+
+
+def _search(ctx: _Context, spec: ModelSpec, metric: str, trials: int, seconds: float | None, method: str,
+            n_workers: int, progress: Progress | None, cancel) -> dict:
+
+    if method not in ("random", "grid"):
+        raise SpecInvalid(f"The search method is 'random' or 'grid', not {method!r}.")
+    if (trials is None or trials < 1) and not seconds:
+        raise SpecInvalid("Give the search a budget: at least one trial, or some minutes.")
+    entry = model_entry(spec.key)
+    higher = metric_entry(metric).higher_is_better
+    candidates = param_candidates(entry, ctx.task, resolve_params(entry, spec.params, ctx.task), method,
+                                  int(trials or 10_000), ctx.seed)
+    history, started = [], time.perf_counter()
+    for n, params in enumerate(candidates):
+        if n and seconds and time.perf_counter() - started >= seconds:
+            break
+        trial = ModelSpec(spec.key, params)
+        inner = 1 if n_workers > 1 else None
+        tasks = [workers.task(ctx, trial, 0, fold=j, n_jobs=inner) for j in range(len(ctx.folds))]
+        outs = [out for _, out in workers.run_tasks(tasks, n_workers, cancel)]
+        if cancel is not None and cancel.is_set():
+            raise TrainingCancelled("Tuning was cancelled; nothing was saved. Start it again when ready.")
+        scores = [o["metrics"].get(metric, math.nan) for o in outs if not o.get("error")]
+        score = float(np.mean(scores)) if len(scores) == len(tasks) and np.all(np.isfinite(scores)) else None
+        history.append({"trial": n + 1, "params": params, "score": score})
+        if progress:
+            progress((n + 1) / len(candidates), f"trial {n + 1} of {len(candidates)}")
+    scored = [h for h in history if h["score"] is not None]
+    if not scored:
+        raise SpecInvalid(f"Every trial of {entry.label} failed, so nothing was tuned. Train it with its defaults "
+                          "to see the error.")
+    best = (max if higher else min)(scored, key=lambda h: h["score"])
+    default = history[0]["score"]
+    gain = None if default is None else (best["score"] - default if higher else default - best["score"])
+    return {"method": method, "metric": metric, "trials": len(history), "seconds": time.perf_counter() - started,
+            "default_score": default, "best_score": best["score"], "gain": gain, "best_params": best["params"],
+            "history": history}

@@ -1,0 +1,122 @@
+"""Writes a project's lifecycle report as one self-contained HTML file (charts included, nothing fetched)."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+import pandas as pd
+
+from core.share.dashboard import Snapshot, project_snapshot
+from core.store.workspace import Workspace
+
+SECTIONS = ("Definition", "Data health", "Split", "Leaderboard", "Champion", "Drift", "Launch", "Ledger")
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1b1f2a;background:#f3f5fb}
+main{max-width:1100px;margin:0 auto;padding:32px 40px;background:#fff}
+h1{font-size:2.2rem;margin:0 0 4px} h2{border-bottom:2px solid #3d5afe;padding-bottom:4px;margin-top:36px}
+.muted{color:#5f6675} .kpis{display:flex;gap:12px;flex-wrap:wrap}
+.kpi{border:1px solid #dde1ee;border-radius:10px;padding:12px 16px;min-width:180px}
+.kpi b{display:block;font-size:1.6rem} .ok{color:#1b7f3b} .bad{color:#b3261e}
+table{border-collapse:collapse;width:100%;font-size:.9rem} th,td{border-bottom:1px solid #e6e8f0;padding:6px 8px;
+text-align:left} th{background:#f3f5fb} .verdict{padding:12px 16px;border-radius:10px;background:#eef1ff}
+"""
+
+
+def _e(text) -> str:
+    return html.escape("" if text is None else str(text))
+
+
+def _table(df: pd.DataFrame | None, limit: int = 20) -> str:
+    if df is None or df.empty:
+        return "<p class='muted'>Nothing yet.</p>"
+    head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{_e(_fmt(v))}</td>" for v in row) + "</tr>"
+                   for row in df.head(limit).itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, datetime):
+        return f"{v:%Y-%m-%d %H:%M}"
+    return "" if v is None else str(v)
+
+
+def _chart(fig) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs=False, config={"displayModeBar": False})
+
+
+def _leaderboard_chart(snap: Snapshot) -> str:
+    import plotly.graph_objects as go
+
+    lb = snap.leaderboard
+    if lb is None or lb.empty:
+        return ""
+    metric = snap.project.criteria.primary_metric
+    cols = [c for c in lb.columns if "validation" in c.lower() or c.lower().startswith(metric)]
+    if not cols:
+        return ""
+    name_col = lb.columns[0]
+    values = pd.to_numeric(lb[cols[0]], errors="coerce")
+    fig = go.Figure(go.Bar(x=values, y=lb[name_col].astype(str), orientation="h", marker_color="#3d5afe"))
+    fig.add_vline(x=snap.project.criteria.threshold, line_dash="dash", annotation_text="launch threshold")
+    fig.update_layout(height=60 + 28 * len(lb), margin=dict(l=10, r=10, t=30, b=10), xaxis_title=cols[0],
+                      yaxis=dict(autorange="reversed"))
+    return _chart(fig)
+
+
+def build_report(ws: Workspace, project_id: str) -> str:
+    """Returns the lifecycle report of a project as a standalone HTML page."""
+    from plotly.offline import get_plotlyjs
+
+    snap = project_snapshot(ws, project_id)
+    p = snap.project
+    parts = [f"<h1>{_e(p.name)}</h1><p class='muted'>Lifecycle report · generated {datetime.now():%Y-%m-%d %H:%M} · "
+             "AI Product Workbench</p>"]
+    parts.append("<section id='definition'><h2>Definition</h2>"
+                 f"<p><b>Problem.</b> {_e(p.problem)}</p><p><b>Who acts on it.</b> {_e(p.users_and_decision)}</p>"
+                 f"<p><b>Target.</b> {_e(p.target)} ({_e(p.task)})</p><ul>"
+                 + "".join(f"<li>{_e(line)}</li>" for line in snap.criteria_lines) + "</ul></section>")
+    health = snap.data_health or {}
+    parts.append("<section id='data-health'><h2>Data health</h2>"
+                 f"<p>Dataset <b>{_e(snap.dataset['name'])}</b>: {snap.dataset['rows']:,} rows × "
+                 f"{snap.dataset['columns']} columns.</p>"
+                 + (_table(pd.DataFrame([health])) if health else "<p class='muted'>Not profiled yet.</p>")
+                 + "</section>")
+    split = snap.split
+    parts.append("<section id='split'><h2>Split</h2>" + (
+        f"<p>{_e(split['name'])}: " + ", ".join(f"{_e(k)} {v:,} rows" for k, v in split["sizes"].items())
+        + f". Content hash <code>{_e(split['hash'][:12])}</code>.</p>" if split else "<p class='muted'>No split yet.</p>")
+        + "</section>")
+    parts.append("<section id='leaderboard'><h2>Leaderboard</h2>" + (_leaderboard_chart(snap) if snap.leaderboard
+                 is not None else "") + _table(snap.leaderboard) + "</section>")
+    kpis = "".join(
+        f"<div class='kpi'><span class='muted'>{_e(k.label)}</span><b class='{'ok' if k.is_ok else 'bad' if k.is_ok is False else ''}'>"
+        f"{_e(k.value)}</b><span class='muted'>{_e('target ' + k.target if k.target else '')}</span></div>"
+        for k in snap.kpis)
+    champ = snap.champion
+    run = snap.champion_run
+    who = (f"Champion: version {champ.get('number')} ({_e(run.model_label if run else '')})" if champ else
+           (f"No champion yet; best model so far: {_e(run.model_label)}" if run else "No model yet."))
+    parts.append(f"<section id='champion'><h2>Champion</h2><p>{who}</p><div class='kpis'>{kpis}</div>"
+                 + "".join(f"<p class='muted'>{_e(n)}</p>" for n in snap.notes) + "</section>")
+    drift = snap.drift
+    parts.append("<section id='drift'><h2>Drift</h2>" + (
+        f"<div class='verdict'>{_e(drift.get('verdict'))}</div><p class='muted'>Checked {_e(_fmt(drift['created_at']))}"
+        "</p>" if drift else "<p class='muted'>No drift check yet.</p>") + "</section>")
+    sim = snap.simulation
+    verdict = (sim or {}).get("verdict") or {}
+    parts.append("<section id='launch'><h2>Launch</h2>" + (
+        f"<div class='verdict'><b>{_e(verdict.get('decision'))}</b> — {_e(verdict.get('sentence'))}</div>"
+        f"<p class='muted'>Simulated {_e(sim.get('strategy'))} rollout on replayed data.</p>" if sim else
+        "<p class='muted'>No launch rehearsal yet.</p>") + "</section>")
+    ledger = pd.DataFrame([{"when": e.get("at") or e["created_at"], "action": e.get("action"),
+                            "version": e.get("version_id"), "by": e.get("by"), "why": e.get("why")}
+                           for e in snap.ledger]) if snap.ledger else None
+    parts.append("<section id='ledger'><h2>Ledger</h2>" + _table(ledger, limit=100) + "</section>")
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{_e(p.name)} — lifecycle report</title><style>{_CSS}</style>"
+            f"<script>{get_plotlyjs()}</script></head><body><main>{''.join(parts)}</main></body></html>")

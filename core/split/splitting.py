@@ -1,0 +1,299 @@
+"""Splits a project's dataset into train / validation / test sets that are reproducible and free of leaks.
+
+Public API (training, evaluation and drift build on it):
+- `SplitSpec(strategy, ratios=(0.7, 0.15, 0.15), seed=42, time_column=None, cutoffs=(), gap=0.0,
+  backtest_folds=0, backtest_mode="expanding", group_column=None)`: choices only, `to_dict()` / `from_dict()`.
+  Strategies (declared in `STRATEGIES`): "random", "stratified" (on the target; regression targets in ten
+  quantile bins), "time" (by a date column; `cutoffs` = ISO dates where validation and test start, or derived
+  from the ratios; rows less than `gap` days — or units, for a number column — before a cut-off are left out;
+  `backtest_folds` >= 2 adds rolling or expanding folds over the train + validation period), "group" (all rows
+  of one value of `group_column` land in one set). A ratio of 0 for validation gives a train/test split.
+- `split_project(ws, project, spec, name=None) -> Split`: validates, assigns every row, saves record kind
+  "split" (project_id, spec, sizes, cut-offs, content hash, leak-check results) and the assignments as frame
+  `split:<id>` (`_row` = the dataset's stable row id, `part` = "train" | "validation" | "test").
+- `get_split(ws, id)`, `list_splits(ws, project_id)` (newest first), `split_assignments(ws, split)`,
+  `split_frames(ws, split, parts=PARTS, columns=None, with_row_id=False) -> {part: DataFrame}` (rows in file
+  order), `backtest_frames(ws, split, fold, columns=None) -> {"train": df, "validation": df}`.
+- `allocate_counts(n, ratios)`: exact set sizes (largest remainder: 1,000 rows at 70/15/15 give 700/150/150).
+- Per-set summaries, leak checks and distribution differences live in `core.split.leakcheck`.
+
+The same seed gives the same rows: order comes from DuckDB's `hash(row id, seed)`, and assignments are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from core.errors import NotFound, SpecInvalid, TargetNotUsable, unknown
+from core.project.criteria import format_class
+from core.split.leakcheck import leak_checks
+from core.split.spec import (
+    _STRATEGY_KEYS,
+    MAX_FOLDS,
+    PARTS,
+    REGRESSION_BINS,
+    SCHEMA,
+    STRATEGIES,
+    Split,
+    SplitSpec,
+    allocate_counts,
+    allocate_strata,
+    assignment_frame,
+)
+from core.split.timesplit import assign_time
+from core.store.workspace import DatasetInfo, Workspace, new_id, quote_ident
+
+KIND = "split"
+# -- validation -------------------------------------------------------------------------------------------------------
+def _validate(spec: SplitSpec, info: DatasetInfo, project) -> None:
+    if spec.strategy not in _STRATEGY_KEYS:
+        raise SpecInvalid(f"{spec.strategy!r} is not a split strategy; choose one of {', '.join(_STRATEGY_KEYS)}.")
+    ratios = list(spec.ratios)
+    if len(ratios) != 3 or not all(isinstance(r, (int, float)) and math.isfinite(r) for r in ratios):
+        raise SpecInvalid("Give three shares: train, validation and test, e.g. 0.7, 0.15, 0.15.")
+    if any(r < 0 for r in ratios):
+        raise SpecInvalid(f"Shares cannot be negative ({', '.join(f'{r:g}' for r in ratios)}).")
+    total = sum(ratios)
+    if abs(total - 1.0) > 1e-6:
+        raise SpecInvalid(f"The shares add up to {total:.4g}, not 1 ({' + '.join(f'{r:g}' for r in ratios)}). "
+                          "Adjust them so train + validation + test = 1 (e.g. 0.7, 0.15, 0.15).")
+    if ratios[0] <= 0 or ratios[2] <= 0:
+        raise SpecInvalid("The train and test sets both need a share above 0; validation may be 0.")
+    if not isinstance(spec.seed, (int, np.integer)) or isinstance(spec.seed, bool) or spec.seed < 0:
+        raise SpecInvalid(f"The seed must be a whole number of 0 or more, not {spec.seed!r}.")
+    if spec.strategy == "stratified" and not project.target:
+        raise SpecInvalid("A stratified split keeps the target's balance, but this project has no target "
+                          "(clustering). Use a random split.")
+    if spec.strategy == "time":
+        if not spec.time_column:
+            raise SpecInvalid("A time-based split needs a date column. Choose one.")
+        info.column(spec.time_column)
+        if not math.isfinite(float(spec.gap)) or spec.gap < 0:
+            raise SpecInvalid(f"The gap must be zero or a positive number of days, not {spec.gap!r}.")
+        if spec.backtest_folds and not 2 <= spec.backtest_folds <= MAX_FOLDS:
+            raise SpecInvalid(f"A backtest needs 2 to {MAX_FOLDS} folds, not {spec.backtest_folds}.")
+        if spec.backtest_mode not in ("expanding", "rolling"):
+            raise SpecInvalid("The backtest window is either 'expanding' (all history) or 'rolling' (recent window).")
+    if spec.strategy == "group":
+        if not spec.group_column:
+            raise SpecInvalid("A group-based split needs the column that identifies a customer / ID. Choose one.")
+        info.column(spec.group_column)
+        if spec.group_column == project.target:
+            raise SpecInvalid("The group column cannot be the target. Choose the column that identifies a customer.")
+
+
+def _check_classes(ws: Workspace, info: DatasetInfo, project, spec: SplitSpec) -> None:
+    if project.task not in ("binary", "multiclass"):
+        return
+    q = quote_ident(project.target)
+    counts = ws.read_rows(f"SELECT {q}, count(*) FROM {quote_ident(info.table)} WHERE {q} IS NOT NULL "
+                          f"GROUP BY 1 ORDER BY 2, 1")
+
+    if len(counts) < 2:
+        only = format_class(counts[0][0]) if counts else "nothing"
+        raise TargetNotUsable(f"Column {project.target!r} has only one value ({only!r}), so there is nothing to "
+                              "predict. Choose another target, or upload rows that include other outcomes.")
+    n_sets = sum(1 for r in spec.ratios if r > 0)
+    if spec.strategy == "stratified" and counts[0][1] < n_sets:
+        value, n = counts[0]
+        raise TargetNotUsable(f"Class {format_class(value)!r} of {project.target!r} has only {n} row(s), fewer than "
+                              f"the {n_sets} sets, so a stratified split cannot put it in every set. Add rows of "
+                              "that class, merge it with a similar class, or use a random split.")
+
+
+# -- assignment --------------------------------------------------------------------------------------------------------
+def _assign_random(ws: Workspace, info: DatasetInfo, spec: SplitSpec) -> pd.DataFrame:
+    pos = ws.read(f"SELECT rowid AS _row, row_number() OVER (ORDER BY hash(rowid, ?), rowid) - 1 AS pos "
+                  f"FROM {quote_ident(info.table)}", [int(spec.seed)])
+    ends = np.cumsum(allocate_counts(len(pos), spec.ratios))
+    return assignment_frame(pos["_row"], np.searchsorted(ends, pos["pos"].to_numpy(), side="right"))
+
+
+def _assign_stratified(ws: Workspace, info: DatasetInfo, spec: SplitSpec, project) -> pd.DataFrame:
+    q = quote_ident(project.target)
+    stratum = q if project.task != "regression" else \
+        f"CASE WHEN {q} IS NULL THEN NULL ELSE ntile({REGRESSION_BINS}) OVER (PARTITION BY {q} IS NULL ORDER BY {q}, rowid) END"
+    pos = ws.read(
+        f"WITH s AS (SELECT rowid AS _row, {stratum} AS k FROM {quote_ident(info.table)}) "
+        "SELECT _row, dense_rank() OVER (ORDER BY k NULLS LAST) - 1 AS si, "
+        "row_number() OVER (PARTITION BY k ORDER BY hash(_row, ?), _row) - 1 AS pos FROM s", [int(spec.seed)])
+    strata = pos.groupby("si").size().sort_index()
+    ends = np.cumsum(np.array(allocate_strata(strata.tolist(), spec.ratios)), axis=1)  # [stratum, set] cut points
+    si, p = pos["si"].to_numpy(), pos["pos"].to_numpy()
+    part = (p[:, None] >= ends[si]).sum(axis=1)
+    return assignment_frame(pos["_row"], part)
+
+
+def _assign_group(ws: Workspace, info: DatasetInfo, spec: SplitSpec) -> tuple[pd.DataFrame, list[str]]:
+    g = quote_ident(spec.group_column)
+    table = quote_ident(info.table)
+    n_groups, has_null, n_rows = ws.read_rows(
+        f"SELECT count(DISTINCT {g}), bool_or({g} IS NULL), count(*) FROM {table}")[0]
+    n_groups += 1 if has_null else 0
+    n_sets = sum(1 for r in spec.ratios if r > 0)
+    if n_groups < n_sets:
+        raise SpecInvalid(f"Column {spec.group_column!r} has only {n_groups} different value(s), fewer than the "
+                          f"{n_sets} sets, so whole groups cannot fill every set. Choose the column that identifies "
+                          "a customer / ID, or use a random split.")
+    # Groups in seeded hash order; a group goes to the set holding its middle row, so a large group overshoots a set
+    # by at most half its size.
+    rows = ws.read(
+        f"WITH g AS (SELECT {g} AS g, count(*) AS n FROM {table} GROUP BY 1), "
+        "o AS (SELECT g, sum(n) OVER (ORDER BY hash(g, ?), g NULLS LAST ROWS UNBOUNDED PRECEDING) - n / 2.0 AS mid "
+        "FROM g) "
+        f"SELECT t.rowid AS _row, o.mid FROM {table} t JOIN o ON t.{g} IS NOT DISTINCT FROM o.g",
+        [int(spec.seed)])
+    ends = np.cumsum(allocate_counts(int(n_rows), spec.ratios))
+    part = np.searchsorted(ends, rows["mid"].to_numpy(), side="right")
+    notes = [f"Rows with no {spec.group_column!r} were kept together as one group."] if has_null else []
+    return assignment_frame(rows["_row"], part), notes
+
+
+# -- saving and reading ------------------------------------------------------------------------------------------------
+def split_project(ws: Workspace, project, spec: SplitSpec, name: str | None = None) -> "Split":
+    """Assigns every row of the project's dataset to a set, checks for leaks and saves the split.
+
+    Raises: SpecInvalid, TargetNotUsable, NotFound.
+    """
+
+    ws._require_editor()
+    info = _dataset_of(ws, project.dataset_id, project.name)
+    _validate(spec, info, project)
+    _check_classes(ws, info, project, spec)
+    if info.rows < sum(1 for r in spec.ratios if r > 0):
+        raise SpecInvalid(f"Dataset {info.name!r} has {info.rows} row(s), too few to fill every set. Upload more rows.")
+    notes: list[str] = []
+    cutoffs: dict = {}
+    folds: list[dict] = []
+    fold_frame = None
+    if spec.strategy == "random":
+        assigned = _assign_random(ws, info, spec)
+    elif spec.strategy == "stratified":
+        assigned = _assign_stratified(ws, info, spec, project)
+    elif spec.strategy == "group":
+        assigned, notes = _assign_group(ws, info, spec)
+    else:
+        assigned, cutoffs, notes, folds, fold_frame = assign_time(ws, info, spec)
+    sizes = {p: int((assigned["part"] == p).sum()) for p in PARTS}
+    sizes["excluded"] = info.rows - len(assigned)
+    for p, r in zip(PARTS, spec.ratios):
+        if r > 0 and sizes[p] == 0:
+            if spec.strategy == "group":
+                raise SpecInvalid(f"The {p} set would be empty: the groups of {spec.group_column!r} are too few or "
+                                  f"too large to fill {r:.0%} of the rows. Choose a column with more, smaller groups "
+                                  "(a customer ID), or change the shares.")
+            raise SpecInvalid(f"The {p} set would be empty ({info.rows:,} rows, {r:.0%} for {p}). "
+                              + ("Move the cut-off dates so every period holds rows." if spec.strategy == "time"
+                                 else "Give it a larger share, or upload more rows."))
+    split_id = new_id("spl")
+    content_hash = _content_hash(info.content_hash, assigned, fold_frame)
+    taken = {r["name"] for r in ws.list_records(KIND, project_id=project.id)}
+    name = _free_name(" ".join(str(name or default_split_name(spec)).split())[:80] or default_split_name(spec), taken)
+    payload = {"schema": SCHEMA, "name": name, "dataset_id": info.id, "dataset_name": info.name,
+               "dataset_hash": info.content_hash, "target": project.target, "task": project.task,
+               "spec": spec.to_dict(), "sizes": sizes, "content_hash": content_hash, "cutoffs": cutoffs,
+               "folds": folds, "notes": notes, "leak_checks": []}
+    ws.put_frame(f"split:{split_id}", assigned)
+    if fold_frame is not None:
+        ws.put_frame(f"split:{split_id}:folds", fold_frame)
+    unsaved = Split.from_record({**payload, "id": split_id, "project_id": project.id})
+    payload["leak_checks"] = [f.to_dict() for f in leak_checks(ws, unsaved)]
+    return Split.from_record(ws.put_record(KIND, split_id, payload, project_id=project.id))
+
+
+def default_split_name(spec: SplitSpec) -> str:
+    """Returns a readable default name such as 'Stratified 70/15/15 · seed 42'."""
+    label = {e.key: e.label.split(" ")[0] for e in STRATEGIES}[spec.strategy] if spec.strategy in _STRATEGY_KEYS \
+        else str(spec.strategy)
+    shares = "/".join(f"{r * 100:g}" for r in spec.ratios)
+    if spec.strategy == "time":
+        return f"{label} {shares} on {spec.time_column}"
+    return f"{label} {shares} · seed {spec.seed}"
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    out, i = name, 2
+    while out in taken:
+        out, i = f"{name} ({i})", i + 1
+    return out
+
+
+def _content_hash(dataset_hash: str, assigned: pd.DataFrame, folds: pd.DataFrame | None) -> str:
+    h = hashlib.sha256(dataset_hash.encode())
+    h.update(assigned["_row"].to_numpy(dtype=np.int64).tobytes())
+    h.update("\n".join(assigned["part"].tolist()).encode())
+    if folds is not None:
+        h.update(pd.util.hash_pandas_object(folds, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _dataset_of(ws: Workspace, dataset_id: str, owner: str) -> DatasetInfo:
+    try:
+        return ws.dataset(dataset_id)
+    except NotFound:
+        raise NotFound(f"The dataset of {owner!r} is no longer in the workspace. Upload it again and create a "
+                       "new project on it.") from None
+
+
+def get_split(ws: Workspace, split_id: str) -> Split:
+    """Returns a saved split by id. Raises: NotFound."""
+    rec = ws.get_record(KIND, split_id)
+    if rec is None:
+        raise unknown("split", split_id, [r["id"] for r in ws.list_records(KIND)])
+    return Split.from_record(rec)
+
+
+def list_splits(ws: Workspace, project_id: str) -> list[Split]:
+    """Lists a project's splits, newest first."""
+    return [Split.from_record(r) for r in ws.list_records(KIND, project_id=project_id)]
+
+
+def split_assignments(ws: Workspace, split: Split) -> pd.DataFrame:
+    """Returns the stored assignments: `_row` (dataset row id) and `part`, ordered by row id. Raises: NotFound."""
+    df = ws.get_frame(split.frame_key)
+    if df is None:
+        raise NotFound(f"The row assignments of split {split.name!r} are missing. Create the split again.")
+    return df.sort_values("_row", kind="stable").reset_index(drop=True)
+
+
+def split_frames(ws: Workspace, split: Split, parts: Sequence[str] = PARTS, columns: Sequence[str] | None = None,
+                 with_row_id: bool = False) -> dict[str, pd.DataFrame]:
+    """Returns the rows of each requested set as a frame, in file order. Raises: NotFound, SpecInvalid."""
+    bad = [p for p in parts if p not in PARTS]
+    if bad:
+        raise SpecInvalid(f"{bad[0]!r} is not a set; choose from {', '.join(PARTS)}.")
+    return {p: _rows_of(ws, split, split.frame_key, "part", p, columns, with_row_id) for p in parts}
+
+
+def backtest_frames(ws: Workspace, split: Split, fold: int, columns: Sequence[str] | None = None,
+                    with_row_id: bool = False) -> dict[str, pd.DataFrame]:
+    """Returns the train and validation rows of one backtest fold (1-based). Raises: NotFound."""
+    if not any(f["fold"] == fold for f in split.folds):
+        raise NotFound(f"Split {split.name!r} has no backtest fold {fold}; it has {len(split.folds)}.")
+    key = f"{split.frame_key}:folds"
+    return {role: _rows_of(ws, split, key, "role", role, columns, with_row_id, fold=fold)
+            for role in ("train", "validation")}
+
+
+def _rows_of(ws, split, key, column, value, columns, with_row_id, fold=None) -> pd.DataFrame:
+    info = _dataset_of(ws, split.dataset_id, split.name)
+    table = ws.frame_table(key)
+    if table is None:
+        raise NotFound(f"The row assignments of split {split.name!r} are missing. Create the split again.")
+    names = list(columns) if columns is not None else info.column_names
+    for n in names:
+        info.column(n)
+    select = ", ".join((["d.rowid AS _row"] if with_row_id else []) + [f"d.{quote_ident(n)}" for n in names])
+    where, params = f"f.{quote_ident(column)} = ?", [value]
+    if fold is not None:
+        where += " AND f.fold = ?"
+        params.append(int(fold))
+    sql = (f"SELECT {select or 'd.rowid AS _row'} FROM {quote_ident(info.table)} d "
+           f"JOIN {quote_ident(table)} f ON d.rowid = f._row WHERE {where} ORDER BY d.rowid")
+    return ws.read_arrow(sql, params).to_pandas()
+
