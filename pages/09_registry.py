@@ -7,12 +7,12 @@ import streamlit as st
 
 from core.project.criteria import metric_label
 from core.errors import WorkbenchError
-from core.registry.gate import GateResult, evaluate_gate
-from core.registry.modelcard import champion_timeline, compare_versions, gate_status, model_card_html, model_card_markdown
-from core.registry.package import model_package
+from core.release.gate import GateResult, evaluate_gate
+from core.release.modelcard import champion_timeline, compare_versions, gate_status, model_card_html, model_card_markdown
+from core.release.package import model_package
 from core.models.receipts import receipt_json
 from core.registry.versions import get_version, ledger, list_versions, registry_state
-from core.registry.actions import archive_version, promote, register_run, rollback, set_challenger
+from core.release.actions import archive_version, promote, register_run, rollback, set_challenger
 from core.models.runs import list_runs
 from pages._projects import criteria_banner, md_escape, require_project
 from pages._widgets import csv_download_button, empty_state, get_workspace, is_viewer, page_header, show_error

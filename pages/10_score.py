@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.errors import WorkbenchError
 from core.registry.versions import list_versions, registry_state
-from core.registry.scoring import check_input, load_scoring_file, score
+from core.release.scoring import check_input, load_scoring_file, score
 from pages._projects import md_escape, require_project
 from pages._widgets import csv_download_button, dataset_picker, empty_state, get_workspace, page_header, show_error
 

@@ -11,14 +11,14 @@ from core.errors import FileRefused, NotFound
 from core.models.receipts import build_receipt, load_receipt, rerun
 from core.models.runs import get_run
 from core.project.projects import get_project
-from core.registry.actions import (
+from core.release.actions import (
     archive_version,
     promote,
     register_run,
     rollback,
     set_challenger,
 )
-from core.registry.scoring import load_scoring_file, score
+from core.release.scoring import load_scoring_file, score
 from core.registry.versions import KIND, get_version, ledger, list_versions
 from core.share.spec import export_yaml, load_spec, run_spec
 

@@ -1,3 +1,3 @@
 """Training and comparing catalog models: preprocessing, pipelines, workers, metrics, the leaderboard, saved
-runs (record kind "run"), clustering and receipts. Imports core.jobs, core.split and below.
+runs (record kind "run"), clustering and receipts. Imports core.jobs, core.profile and below.
 """

@@ -1,3 +1,3 @@
 """Understanding a dataset: DuckDB statistics, charts drawn from bins, quality alerts, correlations, the
-target-aware view and dataset comparison (record kind "profile"). Imports core.project and below.
+target-aware view and dataset comparison, also of a split's sets (record kind "profile"). Imports core.split and below.
 """

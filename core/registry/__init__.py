@@ -1,4 +1,4 @@
-"""Versions and the road to production: version records and the ledger (kinds "version", "ledger"), the
-actions that change them, the launch gate, input schemas and batch scoring, model cards and packages.
-Imports core.evaluate and below.
+"""The model registry's records: frozen versions of saved runs, their aliases and the append-only ledger (kinds
+"version" and "ledger"), read through typed functions. Changing them is core.release.actions' job. Imports
+core.evaluate and below.
 """

@@ -4,18 +4,18 @@ Public API (the Registry, Scoring, Drift and Launch pages build on it):
 - `register_run(ws, run_id, note="", by="") -> Version`; `get_version(ws, id)`, `list_versions(ws, project_id)`
   (newest first), `champion(ws, project_id)`.
 - `promote(ws, version_id, by, why="", override_reason=None, expected_seq=None) -> LedgerEntry` runs the launch
-  gate (core.registry.gate); past a failed gate only with a written override reason. `rollback(ws, project_id, by, ...)`,
+  gate (core.release.gate); past a failed gate only with a written override reason. `rollback(ws, project_id, by, ...)`,
   `set_challenger(...)`, `archive_version(..., archived=True)` are recorded the same way.
 - `registry_state(ws, project_id) -> RegistryState`, `ledger(ws, project_id) -> [LedgerEntry]` (oldest first);
-  the timeline, the version comparison and the gate badge for the page live in core.registry.modelcard.
+  the timeline, the version comparison and the gate badge for the page live in core.release.modelcard.
 - `load_version_model(ws, version)`: the fitted pipeline, checksum and type allow-list checked before every load;
-  `core.registry.gate.version_predictions(ws, version)`: validation predictions with decisions at the version's threshold.
+  `core.release.gate.version_predictions(ws, version)`: validation predictions with decisions at the version's threshold.
 
 Record "version" (id "ver_<12 hex>", project_id). Frozen at registration and covered by `content_hash`: number,
 run_id, model_key, model_label, task, target, positive_class, classes, threshold, score_kind, metrics (validation,
-at the threshold), cv_summary, dataset_id, dataset_hash, split_id, split_hash, features, schema (core.registry.scoring),
+at the threshold), cv_summary, dataset_id, dataset_hash, split_id, split_hash, features, schema (core.release.scoring),
 receipt (core.models.receipts), artifact {path, sha256} (a copy of the run's model file), predictions_key, note,
-registered_by, registered_at. Kept up to date: `aliases`, `gate` (the last launch gate, core.registry.gate.GateResult
+registered_by, registered_at. Kept up to date: `aliases`, `gate` (the last launch gate, core.release.gate.GateResult
 as a dict) and `final_check` (the one-time test-set check, never repeated).
 Record "ledger" (id "led_<project id>_<seq:06d>", append-only). Payload: seq, action ("register" | "promote" |
 "rollback" | "challenger" | "archive" | "restore"), version_id, version_number, by, why, at (ISO time), gate,
@@ -249,7 +249,7 @@ def update_mutable(ws: Workspace, rec: dict, **changes: Any) -> None:
 
 
 def save_gate_fields(ws: Workspace, version_id: str, **changes: Any) -> None:
-    """Stores a version's latest gate result or its final check (used by core.registry.gate)."""
+    """Stores a version's latest gate result or its final check (used by core.release.gate)."""
     update_mutable(ws, ws.get_record(KIND, version_id) or {"id": version_id, "project_id": None}, **changes)
 
 

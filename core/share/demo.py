@@ -24,7 +24,7 @@ from core.models.training import compare
 from core.monitor.reports import latest_drift_status, run_check, save_drift_report
 from core.monitor.sources import SourceSpec
 from core.profile.profiling import profile_dataset
-from core.registry.actions import promote, register_run, set_challenger
+from core.release.actions import promote, register_run, set_challenger
 from core.registry.versions import champion, list_versions
 from core.split.demo_seed import seed_demo_project
 from core.split.splitting import list_splits, split_frames

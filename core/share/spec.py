@@ -17,7 +17,7 @@ from core.models.runs import get_run, latest_comparison, list_runs, save_compari
 from core.models.training import compare
 from core.project.criteria import SuccessCriteria
 from core.project.projects import create_project, get_project, list_projects
-from core.registry.actions import register_run
+from core.release.actions import register_run
 from core.registry.versions import champion
 from core.split.spec import SplitSpec
 from core.split.splitting import get_split, list_splits, split_frames, split_project

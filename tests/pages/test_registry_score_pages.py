@@ -45,7 +45,7 @@ def test_register_gate_and_promote_with_an_override(seeded_workspace):
 
 
 def test_score_page_scores_a_dataset_with_the_champion(seeded_workspace):
-    from core.registry.actions import promote, register_run
+    from core.release.actions import promote, register_run
 
     run_id = _train(seeded_workspace)
     ws = seeded_workspace.ws

@@ -230,7 +230,7 @@ def test_model_results_match_scikit_learn_and_feed_over_time_and_what_if(workspa
     with pytest.raises(SpecInvalid, match="No shift"):
         run_whatif(workspace, project, ref, [])
 
-    from core.registry.actions import register_run
+    from core.release.actions import register_run
 
     version = register_run(workspace, model.run_id, by="test")
     first = model_choices(workspace, project)[0]

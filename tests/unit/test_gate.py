@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import recall_score
 
-from core.registry import gate as gate_mod
+from core.release import gate as gate_mod
 from core.project.criteria import Guardrail
 from core.errors import SpecInvalid
-from core.registry.gate import evaluate_gate, version_predictions
+from core.release.gate import evaluate_gate, version_predictions
 from core.project.projects import get_project, update_project
 from core.registry.versions import get_version, ledger
-from core.registry.actions import promote, register_run
+from core.release.actions import promote, register_run
 from core.store.workspace import close_workspace
 from core.data.samples import open_workspace
 
@@ -96,7 +96,7 @@ def test_the_final_check_scores_the_test_set_once_and_is_reused(g, monkeypatch):
     def must_not_run(*args, **kwargs):
         raise AssertionError("the test set was scored a second time")
 
-    monkeypatch.setattr("core.registry.gate.load_version_model", must_not_run)
+    monkeypatch.setattr("core.release.gate.load_version_model", must_not_run)
     again = _by_key(evaluate_gate(g.ws, get_version(g.ws, g.logreg.id)))["final_check"]
     assert "Checked once on" in again.evidence and "not repeated" in again.evidence
     assert get_version(g.ws, g.logreg.id).final_check == stored

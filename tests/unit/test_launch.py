@@ -251,8 +251,9 @@ def test_cli_simulates_and_lists(demo, capsys):
 
 
 def test_registered_pair_is_simulated_and_feeds_the_launch_gate(tmp_path):
-    from core.registry import actions, versions
-    from core.registry.gate import evaluate_gate
+    from core.registry import versions
+    from core.release import actions
+    from core.release.gate import evaluate_gate
     from core.store.workspace import close_workspace
 
     demo = _trained(tmp_path / "ws")

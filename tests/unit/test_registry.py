@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_score, recall_score
 
-from core.registry import actions
+from core.release import actions
 from core.registry import versions as registry
 from core.errors import ArtifactRejected, NameInvalid, PermissionDenied, SpecInvalid
 from core.registry.versions import RegistryConflict, get_version, ledger, list_versions, load_version_model, registry_state
-from core.registry.actions import archive_version, promote, register_run, rollback, set_challenger
+from core.release.actions import archive_version, promote, register_run, rollback, set_challenger
 from core.store.workspace import close_workspace
 from core.data.samples import open_workspace
 
@@ -137,7 +137,7 @@ def test_promote_promote_rollback_leaves_the_right_champion_and_a_complete_ledge
     # a second rollback has nowhere to go: v2 was rolled back from, and v1 was the first champion
     with pytest.raises(SpecInvalid, match="only champion so far"):
         rollback(trained.ws, trained.project_id, by="Cy")
-    from core.registry.modelcard import champion_timeline
+    from core.release.modelcard import champion_timeline
 
     reigns = champion_timeline(trained.ws, trained.project_id)
     assert list(reigns["version"]) == ["v1", "v2", "v1"] and list(reigns["how"]) == ["promote", "promote", "rollback"]
@@ -292,7 +292,7 @@ def test_a_pickle_payload_where_the_model_should_be_is_refused_and_never_runs(tr
     _point_at(trained.ws, v, buf.getvalue())
     with pytest.raises(ArtifactRejected):
         load_version_model(trained.ws, v.id)
-    from core.registry.scoring import score
+    from core.release.scoring import score
 
     with pytest.raises(ArtifactRejected):
         score(trained.ws, get_version(trained.ws, v.id), "churn_next_month")
@@ -340,7 +340,7 @@ def test_the_loaded_model_predicts_what_the_run_saved(trained):
 
 # -- model card and the CLI --------------------------------------------------------------------------------------------
 def test_the_model_card_escapes_user_text_in_html(trained):
-    from core.registry.modelcard import model_card_html, model_card_markdown
+    from core.release.modelcard import model_card_html, model_card_markdown
     from core.project.projects import update_project
 
     update_project(trained.ws, trained.project_id, problem="<script>alert('x')</script> & churn")

@@ -17,7 +17,7 @@ from tests.helpers import train_fast
 def registered(_seeded_template, tmp_path_factory):
     """The sample workspace with a logistic regression registered as version 1 of the churn project."""
     from core.project.projects import get_project
-    from core.registry.actions import register_run
+    from core.release.actions import register_run
     from core.split.splitting import list_splits
     from core.store.workspace import close_workspace
     from core.data.samples import open_workspace
@@ -45,7 +45,7 @@ def test_formula_cells_are_neutralised_and_numbers_kept():
 
 
 def test_scoring_next_month_gives_a_decision_per_row(registered):
-    from core.registry.scoring import check_input, score
+    from core.release.scoring import check_input, score
 
     ws, project, version = registered
     batch = ws.frame("churn_next_month")
@@ -60,7 +60,7 @@ def test_scoring_next_month_gives_a_decision_per_row(registered):
 
 
 def test_schema_mismatches_are_explained(registered):
-    from core.registry.scoring import check_input, score
+    from core.release.scoring import check_input, score
 
     ws, project, version = registered
     batch = ws.frame("churn_next_month").head(200)

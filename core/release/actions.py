@@ -14,13 +14,13 @@ from typing import Any
 from core.errors import ArtifactRejected, NameInvalid, NotFound, SpecInvalid
 from core.models.receipts import build_receipt
 from core.models.runs import get_run, run_predictions
-from core.registry.gate import (
+from core.release.gate import (
     evaluate_gate,
     finite_metrics,
     metrics_at_threshold,
     version_predictions,
 )
-from core.registry.scoring import capture_schema
+from core.release.scoring import capture_schema
 from core.registry.versions import (
     KIND,
     LEDGER,

@@ -8,7 +8,7 @@ import json
 import zipfile
 
 from core.models.receipts import receipt_json
-from core.registry.modelcard import build_card, render_html, render_markdown
+from core.release.modelcard import build_card, render_html, render_markdown
 from core.registry.versions import get_version
 from core.store.workspace import Workspace
 

@@ -21,7 +21,7 @@ from core.evaluate.fairness import fairness_report
 from core.models.runs import get_run
 from core.project.criteria import describe_criteria, format_class, metric_label
 from core.project.projects import get_project
-from core.registry.gate import GateResult, version_predictions
+from core.release.gate import GateResult, version_predictions
 from core.registry.versions import get_version, ledger, list_versions, registry_state
 from core.store.workspace import Workspace
 

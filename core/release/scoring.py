@@ -26,7 +26,7 @@ from core.data.ingest import ingest_upload
 from core.errors import AlreadyLoaded, SchemaMismatch, did_you_mean
 from core.models.preprocess import as_text
 from core.project.criteria import format_class
-from core.registry.gate import predict_frame
+from core.release.gate import predict_frame
 from core.registry.versions import load_version_model
 from core.split.splitting import split_frames
 from core.store.workspace import DatasetInfo, Workspace, quote_ident
