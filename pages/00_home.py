@@ -7,7 +7,7 @@ import streamlit as st
 from core.share.lifecycle import lifecycle_status
 from pages._projects import criteria_banner, md_escape, project_picker
 from core.errors import WorkbenchError
-from pages._widgets import get_workspace, human_bytes, is_viewer, show_error
+from pages._widgets import get_workspace, human_bytes, is_viewer, page_link, show_error
 
 ws = get_workspace()
 project = project_picker(ws)
@@ -34,10 +34,7 @@ for row in (steps[:4], steps[4:]):
             mark = ":green[:material/check_circle:]" if step.is_done else ":gray[:material/radio_button_unchecked:]"
             st.markdown(f"#### {mark} {number}. {step.title}")
             st.markdown(md_escape(step.fact))
-            try:
-                st.page_link(step.page, label="Open", icon=":material/arrow_forward:")
-            except Exception:  # noqa: BLE001 — page not registered for this session (viewer) or run alone in a test
-                st.caption(" ")
+            page_link(step.page, "Open", fallback=lambda: st.caption(" "))  # keeps the cards the same height
 
 TOUR = (
     ("pages/01_define.py", "Define", "the problem, who acts on it, and the launch rule (recall ≥ 0.70)."),
@@ -52,10 +49,7 @@ TOUR = (
 )
 with st.expander("Guided tour: the demo story in nine stops", icon=":material/tour:"):
     for path, title, what in TOUR:
-        try:
-            st.page_link(path, label=f"{title}: {what}", icon=":material/arrow_forward:")
-        except Exception:  # noqa: BLE001 — page not available in this session
-            st.markdown(f"**{title}**: {what}")
+        page_link(path, f"{title}: {what}", fallback=lambda: st.markdown(f"**{title}**: {what}"))
 if not is_viewer():
     st.caption("Load demo project trains five models, registers a champion and a challenger, checks next month's "
                "batch for drift and rehearses a canary launch, on the synthetic sample data (about a minute).")

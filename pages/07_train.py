@@ -10,7 +10,7 @@ from core.jobs import get_job, start_job
 from core.models.leaderboard import leaderboard_frame, paired_comparison, verdict
 from core.models.runs import cluster_and_save, latest_comparison, list_runs, run_predictions, train_and_save
 from pages._projects import criteria_banner, md_escape, require_project, require_split
-from pages._widgets import get_workspace, is_viewer, page_header, show_error
+from pages._widgets import get_workspace, is_viewer, page_header, page_link, show_error
 
 EVALUATE_PAGE, REGISTRY_PAGE = "pages/08_evaluate.py", "pages/09_registry.py"
 JOB = "train.job_id"
@@ -27,10 +27,7 @@ metric = project.criteria.primary_metric if project.criteria.primary_metric in m
 
 
 def _link(path: str, label: str, icon: str) -> None:
-    try:
-        st.page_link(path, label=label, icon=icon)
-    except Exception:  # noqa: BLE001 — a page run alone (tests) has no navigation to resolve links against
-        st.caption(f"Next: {label}")
+    page_link(path, label, icon, fallback=lambda: st.caption(f"Next: {label}"))
 
 
 def _param_inputs(entry) -> dict:

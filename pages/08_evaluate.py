@@ -10,7 +10,7 @@ from core.project.criteria import format_class, metric_label
 from core.errors import WorkbenchError
 from core.models.runs import get_run, load_run_model, set_run_threshold
 from pages._projects import criteria_banner, require_project, require_split
-from pages._widgets import empty_state, get_workspace, is_viewer, md_escape, page_header, show_error
+from pages._widgets import empty_state, get_workspace, is_viewer, md_escape, page_header, page_link, show_error
 
 TRAIN_PAGE = "pages/07_train.py"
 DEFINE_PAGE = "pages/01_define.py"
@@ -321,10 +321,7 @@ def _fairness_tab(data, run, stamp, threshold, project) -> None:
     if result is None:
         st.info("No sensitive columns are declared for this project, so fairness cannot be checked. Declare them "
                 "(age band, region, …) with the success criteria.", icon=":material/info:")
-        try:
-            st.page_link(DEFINE_PAGE, label="Declare sensitive columns", icon=":material/arrow_forward:")
-        except Exception:  # noqa: BLE001 — outside st.navigation (a page run alone) a link cannot resolve
-            pass
+        page_link(DEFINE_PAGE, "Declare sensitive columns", fallback=lambda: None)
         return
     tolerance = project.criteria.fairness_tolerance
     status, sentence = run_fairness.fairness_verdict(result, threshold)

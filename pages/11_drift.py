@@ -5,7 +5,6 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 import streamlit.components.v1 as components
-from streamlit.errors import StreamlitAPIException
 
 from core.monitor.checks import METHODS, DriftOptions
 from core.monitor.model import check_over_time, model_choices, run_whatif, whatif_choices, window_strengths
@@ -18,7 +17,7 @@ from core.errors import AlreadyLoaded, WorkbenchError
 from core.split.splitting import list_splits
 from core.split.spec import PART_LABELS
 from pages._projects import criteria_banner, require_project
-from pages._widgets import dataset_picker, get_workspace, is_viewer, md_escape, page_header, show_error
+from pages._widgets import dataset_picker, get_workspace, is_viewer, md_escape, page_header, page_link, show_error
 
 TRAIN_PAGE = "pages/07_train.py"
 REPORT_HEIGHT = 900
@@ -33,13 +32,6 @@ if st.session_state.get("drift.project") != project.id:  # choices of another pr
     for key in [k for k in st.session_state if str(k).startswith("drift.")]:
         del st.session_state[key]
     st.session_state["drift.project"] = project.id
-
-
-def _link(path: str, label: str) -> None:
-    try:
-        st.page_link(path, label=label, icon=":material/arrow_forward:")
-    except StreamlitAPIException:  # the page is not part of this app (yet), or this page runs alone in a test
-        st.caption(f"Open: {label}")
 
 
 # -- shared views ----------------------------------------------------------------------------------------------------
@@ -288,7 +280,7 @@ def _over_time_view(result) -> None:
                    f"{md_escape('; '.join(latest.reasons))}. Train on recent data; the new model becomes a "
                    "challenger through the normal gate.", icon=":material/model_training:")
         st.session_state["drift.retrain_window"] = {"start": latest.start.isoformat(), "end": latest.end.isoformat()}
-        _link(TRAIN_PAGE, "Retrain on the latest window")
+        page_link(TRAIN_PAGE, "Retrain on the latest window")
     fig = px.line(frame, x="start", y="drift_share", markers=True, labels={"start": "window", "drift_share": "share"})
     fig.add_hline(y=result.options.drift_share, line_dash="dash", annotation_text="dataset drift line")
     flagged = frame[frame["flagged"]]

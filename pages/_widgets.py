@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from core.errors import WorkbenchError
 from core.data.exporting import safe_csv_bytes
@@ -70,14 +71,30 @@ def page_header(title: str, subtitle: str = "") -> None:
         st.caption(subtitle)
 
 
+def page_link(path: str, label: str, icon: str = ":material/arrow_forward:",
+              fallback: Callable[[], object] | None = None) -> bool:
+    """A link to another page of the app; True when drawn.
+
+    st.page_link raises StreamlitPageNotFoundError when the page is not registered for this session (a viewer is
+    given only the read-only pages) or when a page runs alone, outside st.navigation (AppTest). Then `fallback`
+    is drawn instead: by default a caption naming the page. Any other error is a bug and is not swallowed.
+    """
+    try:
+        st.page_link(path, label=label, icon=icon)
+        return True
+    except StreamlitPageNotFoundError:
+        if fallback is None:
+            st.caption(f"Open: {label}")
+        else:
+            fallback()
+        return False
+
+
 def empty_state(message: str, page_path: str | None = None, label: str | None = None, icon: str = ":material/info:") -> None:
     """Shows what to do when there is nothing to show yet, with a link to the page that fixes it, then stops."""
     st.info(md_escape(message), icon=icon)
     if page_path:
-        try:
-            st.page_link(page_path, label=label or "Go there", icon=":material/arrow_forward:")
-        except Exception:  # noqa: BLE001 — outside st.navigation (a page run alone) a link cannot resolve
-            st.caption(f"Open: {label or page_path}")
+        page_link(page_path, label or "Go there", fallback=lambda: st.caption(f"Open: {label or page_path}"))
     st.stop()
 
 
