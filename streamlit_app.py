@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently's telemetry: offline it only fails and litters the log
@@ -16,59 +18,105 @@ from core.errors import WorkbenchError
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("workbench")
 
-# (section, file, title, icon, viewer may open it). Order is the lifecycle.
-PAGES: tuple[tuple[str, str, str, str, bool], ...] = (
-    ("Start", "pages/00_home.py", "Home", ":material/home:", True),
-    ("Start", "pages/13_dashboard.py", "Project dashboard", ":material/dashboard:", True),
-    ("Start", "pages/01_define.py", "Define the problem", ":material/flag:", False),
-    ("Data", "pages/02_data.py", "Data", ":material/table_chart:", False),
-    ("Data", "pages/03_profile.py", "Profile", ":material/query_stats:", True),
-    ("Data", "pages/04_compare.py", "Compare datasets", ":material/compare_arrows:", True),
-    ("Data", "pages/05_sql.py", "SQL", ":material/terminal:", False),
-    ("Models", "pages/06_split.py", "Split", ":material/call_split:", True),
-    ("Models", "pages/07_train.py", "Train & compare", ":material/model_training:", False),
-    ("Models", "pages/08_evaluate.py", "Evaluate", ":material/insights:", True),
-    ("Models", "pages/09_registry.py", "Registry", ":material/inventory_2:", True),
-    ("Models", "pages/10_score.py", "Batch scoring", ":material/bolt:", False),
-    ("Launch", "pages/11_drift.py", "Drift", ":material/monitoring:", True),
-    ("Launch", "pages/12_launch.py", "Launch simulator", ":material/rocket_launch:", True),
-    ("Share", "pages/14_share.py", "Share & report", ":material/share:", False),
+@dataclass(frozen=True)
+class PageEntry:
+    """One page of the navigation: its sidebar section, file, title, icon, and whether a share-link viewer may open it."""
+
+    section: str
+    path: str
+    title: str
+    icon: str
+    for_viewers: bool
+
+
+# Order is the lifecycle.
+PAGES: tuple[PageEntry, ...] = (
+    PageEntry("Start", "pages/00_home.py", "Home", ":material/home:", for_viewers=True),
+    PageEntry("Start", "pages/13_dashboard.py", "Project dashboard", ":material/dashboard:", for_viewers=True),
+    PageEntry("Start", "pages/01_define.py", "Define the problem", ":material/flag:", for_viewers=False),
+    PageEntry("Data", "pages/02_data.py", "Data", ":material/table_chart:", for_viewers=False),
+    PageEntry("Data", "pages/03_profile.py", "Profile", ":material/query_stats:", for_viewers=True),
+    PageEntry("Data", "pages/04_compare.py", "Compare datasets", ":material/compare_arrows:", for_viewers=True),
+    PageEntry("Data", "pages/05_sql.py", "SQL", ":material/terminal:", for_viewers=False),
+    PageEntry("Models", "pages/06_split.py", "Split", ":material/call_split:", for_viewers=True),
+    PageEntry("Models", "pages/07_train.py", "Train & compare", ":material/model_training:", for_viewers=False),
+    PageEntry("Models", "pages/08_evaluate.py", "Evaluate", ":material/insights:", for_viewers=True),
+    PageEntry("Models", "pages/09_registry.py", "Registry", ":material/inventory_2:", for_viewers=True),
+    PageEntry("Models", "pages/10_score.py", "Batch scoring", ":material/bolt:", for_viewers=False),
+    PageEntry("Launch", "pages/11_drift.py", "Drift", ":material/monitoring:", for_viewers=True),
+    PageEntry("Launch", "pages/12_launch.py", "Launch simulator", ":material/rocket_launch:", for_viewers=True),
+    PageEntry("Share", "pages/14_share.py", "Share & report", ":material/share:", for_viewers=False),
 )
 
 
-def visible_pages(viewer: bool) -> list[tuple[str, str, str, str, bool]]:
+def visible_pages(viewer: bool) -> list[PageEntry]:
     """Returns the pages this session may open; a viewer's list leaves out every page that changes data."""
     # A page left out is not registered at all, so it cannot be reached even by typing its URL.
-    return [p for p in PAGES if (p[4] or not viewer) and (ROOT / p[1]).is_file()]
+    return [p for p in PAGES if (p.for_viewers or not viewer) and (ROOT / p.path).is_file()]
 
 
 def _navigation(viewer: bool) -> dict[str, list]:
     sections: dict[str, list] = {}
-    for section, path, title, icon, _ in visible_pages(viewer):
-        sections.setdefault(section, []).append(
-            st.Page(path, title=title, icon=icon, default=path.endswith("00_home.py")))
+    for p in visible_pages(viewer):
+        sections.setdefault(p.section, []).append(
+            st.Page(p.path, title=p.title, icon=p.icon, default=p.path.endswith("00_home.py")))
     return sections
+
+
+@dataclass(frozen=True)
+class SessionRole:
+    """What a session may do: "editor" or "viewer"; a viewer's project, or the error that stops them."""
+
+    role: str
+    project_id: str | None = None
+    error: str | None = None
+
+
+UNCHECKED_SHARE_LINK = ("This share link could not be checked just now, so nothing is shown. Try the link again in a "
+                        "minute; if it keeps happening, ask the analyst who shared it for a new one.")
+
+
+def _check_share_token(token: str) -> str:
+    """Returns the project a share token opens (WorkbenchError when it is unknown, revoked or expired)."""
+    from core.share.links import resolve_share_token
+    from pages._widgets import _shared_workspace
+
+    return resolve_share_token(_shared_workspace(), token)
+
+
+def role_for(token: str | None, check: Callable[[str], str] = _check_share_token) -> SessionRole:
+    """The role of a session opened with `?share=<token>` (or without one). Fails closed.
+
+    No token: an editor. A token that checks out: a viewer of its project. A token that is refused, or that cannot
+    be checked for any reason at all (a missing module, a workspace that will not open, a bug): a viewer with an
+    error and no project, never an editor.
+    """
+    if not token:
+        return SessionRole("editor")
+    try:
+        return SessionRole("viewer", project_id=check(token))
+    except WorkbenchError as err:
+        return SessionRole("viewer", error=str(err))
+    except Exception:  # noqa: BLE001 — fail closed: whatever broke, a share-link visitor must not become an editor
+        log.exception("A share token could not be checked; the session is a viewer with an error")
+        return SessionRole("viewer", error=UNCHECKED_SHARE_LINK)
 
 
 def _resolve_role() -> None:
     """Sets this session's role once: a valid share token in the URL makes it a read-only viewer."""
     if "role" in st.session_state:
         return
-    st.session_state.role = "editor"
     token = st.query_params.get("share")
-    if token:
-        try:
-            from core.share.links import resolve_share_token
-            from pages._widgets import _shared_workspace
-
-            project_id = resolve_share_token(_shared_workspace(), token)
-            st.session_state.role = "viewer"
-            st.session_state.project_id = project_id
-        except ImportError:
-            pass
-        except WorkbenchError as err:
-            st.session_state.role = "viewer"
-            st.session_state.share_error = str(err)
+    if token:  # before the check: even an exception that escapes role_for leaves a stopped viewer, not an editor
+        st.session_state.role = "viewer"
+        st.session_state.share_error = UNCHECKED_SHARE_LINK
+    role = role_for(token)
+    st.session_state.role = role.role
+    st.session_state.pop("share_error", None)
+    if role.project_id is not None:
+        st.session_state.project_id = role.project_id
+    if role.error is not None:
+        st.session_state.share_error = role.error
 
 
 def _auth_configured() -> bool:

@@ -37,13 +37,13 @@ def test_first_visit_to_a_page_url_goes_through_the_router(browser, tmp_path):
         server.stop()
 
 
-@pytest.mark.parametrize("entry", _pages(), ids=lambda p: _url_path(p[1]))
+@pytest.mark.parametrize("entry", _pages(), ids=lambda p: _url_path(p.path))
 def test_every_page_opens_without_errors(page, app_server, entry):
-    path = "" if entry[1].endswith("00_home.py") else _url_path(entry[1])
+    path = "" if entry.path.endswith("00_home.py") else _url_path(entry.path)
     page.goto(f"{app_server.url}/{path}")
     wait_for_app(page)
     assert_page_clean(page)
-    screenshot(page, f"page_{_url_path(entry[1])}")
+    screenshot(page, f"page_{_url_path(entry.path)}")
 
 
 def test_upload_a_csv_through_the_browser(page, app_server):

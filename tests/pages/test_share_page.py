@@ -49,3 +49,20 @@ def test_viewer_sees_no_upload_or_delete_on_data_page(seeded_workspace):
     keys = {b.key for b in at.button}
     assert not keys & {"data.confirm", "data.delete", "data.rename"}
     assert not [w for w in at.get("file_uploader")]
+
+
+def test_a_share_link_that_cannot_be_checked_leaves_a_viewer_with_an_error(seeded_workspace, monkeypatch):
+    import core.share.links
+
+    def broken(ws, token):
+        raise RuntimeError("the share table is unreadable")
+
+    monkeypatch.setattr(core.share.links, "resolve_share_token", broken)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.query_params["share"] = "a-token-nobody-can-check"
+    at.run()
+    assert not at.exception
+    assert at.session_state.role == "viewer"
+    assert "project_id" not in at.session_state
+    assert any("could not be checked" in e.value for e in at.error)
+    assert not at.title  # stopped before any page: no Home, no project

@@ -31,8 +31,8 @@ def test_router_renders_home(seeded_workspace):
 def test_router_lists_only_viewer_pages_for_a_viewer(seeded_workspace):
     import streamlit_app
 
-    editor = {p[1] for p in streamlit_app.visible_pages(False)}
-    viewer = {p[1] for p in streamlit_app.visible_pages(True)}
+    editor = {p.path for p in streamlit_app.visible_pages(False)}
+    viewer = {p.path for p in streamlit_app.visible_pages(True)}
     assert viewer < editor
     assert "pages/02_data.py" in editor and "pages/02_data.py" not in viewer
 
