@@ -1,11 +1,20 @@
-"""Everything a user can pick, declared as data: models with their hyperparameters, and metrics with their meaning."""
+"""Everything a user can pick, declared as data: models with their hyperparameters, and metrics with their meaning.
+
+A metric entry carries its numpy `compute` function (core/stats/metrics.py) and the scikit-learn function that gives
+the same number (`reference`, imported only when used: tests/unit/test_metrics.py checks every entry against it).
+Drift tests, rollout and split strategies are declared the same way in the packages that run them, because their
+functions sit above this module: `core.monitor.stats.DRIFT_TESTS`, `core.launch.rollout.STRATEGIES` and
+`core.split.splitting.STRATEGIES`.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from core.errors import SpecInvalid, unknown
+from core.stats import metrics as sm
 
 CLASSIFICATION = frozenset({"binary", "multiclass"})
 REGRESSION = frozenset({"regression"})
@@ -73,6 +82,12 @@ class ModelSpec:
         return cls(key=d["key"], params=dict(d.get("params") or {}))
 
 
+POSITIVE = "<positive class>"  # in `MetricEntry.reference_kwargs`: stands for the positive class of the predictions
+CLASSES = "<classes>"  # ... and for the list of classes
+UNIT = (0.0, 1.0)
+NON_NEGATIVE = (0.0, math.inf)
+
+
 @dataclass(frozen=True)
 class MetricEntry:
     key: str
@@ -80,6 +95,10 @@ class MetricEntry:
     tasks: frozenset[str]
     higher_is_better: bool
     meaning: str  # one line in business words
+    compute: Callable[[sm.Predictions], float | None]  # None when it cannot be measured (no scores, no probabilities)
+    reference: str  # "sklearn.metrics:f1_score": the same number from scikit-learn, imported only when used
+    reference_kwargs: dict = field(default_factory=dict, hash=False)  # per task ("binary"...): keywords it needs
+    bounds: tuple[float, float] = UNIT  # the values it can take; a launch threshold outside them can never be met
     needs_scores: bool = False
 
 
@@ -151,36 +170,59 @@ MODELS: tuple[ModelEntry, ...] = (
                needs_scaling=True, notes="Summarises many columns in a few directions, for a 2-D map of the data."),
 )
 
+_MACRO = {"binary": {"pos_label": POSITIVE}, "multiclass": {"average": "macro", "zero_division": 0}}
+
 METRICS: tuple[MetricEntry, ...] = (
     MetricEntry("accuracy", "Accuracy", CLASSIFICATION, True,
-                "Share of all predictions that are right; misleading when one class is rare."),
+                "Share of all predictions that are right; misleading when one class is rare.",
+                sm.accuracy, "sklearn.metrics:accuracy_score"),
     MetricEntry("balanced_accuracy", "Balanced accuracy", CLASSIFICATION, True,
-                "Average of the recall of each class, so a rare class counts as much as a common one."),
+                "Average of the recall of each class, so a rare class counts as much as a common one.",
+                sm.balanced_accuracy, "sklearn.metrics:balanced_accuracy_score"),
     MetricEntry("precision", "Precision", CLASSIFICATION, True,
-                "Of the cases the model flags, the share that really are positive: how few false alarms."),
+                "Of the cases the model flags, the share that really are positive: how few false alarms.",
+                sm.precision, "sklearn.metrics:precision_score", _MACRO),
     MetricEntry("recall", "Recall", CLASSIFICATION, True,
-                "Of the real positive cases, the share the model catches: how few are missed."),
+                "Of the real positive cases, the share the model catches: how few are missed.",
+                sm.recall, "sklearn.metrics:recall_score", _MACRO),
     MetricEntry("f1", "F1 score", CLASSIFICATION, True,
-                "Balance of precision and recall in one number."),
+                "Balance of precision and recall in one number.",
+                sm.f1, "sklearn.metrics:f1_score", _MACRO),
     MetricEntry("roc_auc", "ROC-AUC", CLASSIFICATION, True,
                 "How well the model ranks positives above negatives, whatever the threshold (0.5 = guessing).",
-                needs_scores=True),
+                sm.roc_auc, "sklearn.metrics:roc_auc_score",
+                {"multiclass": {"multi_class": "ovr", "average": "macro", "labels": CLASSES}}, needs_scores=True),
     MetricEntry("pr_auc", "PR-AUC", CLASSIFICATION, True,
                 "Precision across all recall levels; the honest ranking score when positives are rare.",
+                sm.pr_auc, "sklearn.metrics:average_precision_score", {"multiclass": {"average": "macro"}},
                 needs_scores=True),
     MetricEntry("log_loss", "Log loss", CLASSIFICATION, False,
                 "How far predicted probabilities are from what happened; punishes confident mistakes.",
+                sm.log_loss, "sklearn.metrics:log_loss", {"multiclass": {"labels": CLASSES}}, NON_NEGATIVE,
                 needs_scores=True),
-    MetricEntry("mae", "MAE", REGRESSION, False, "Average size of an error, in the target's own units."),
+    MetricEntry("mae", "MAE", REGRESSION, False, "Average size of an error, in the target's own units.",
+                sm.mae, "sklearn.metrics:mean_absolute_error", bounds=NON_NEGATIVE),
     MetricEntry("rmse", "RMSE", REGRESSION, False,
-                "Typical error size in the target's units, punishing big misses more than MAE."),
+                "Typical error size in the target's units, punishing big misses more than MAE.",
+                sm.rmse, "sklearn.metrics:root_mean_squared_error", bounds=NON_NEGATIVE),
     MetricEntry("r2", "R²", REGRESSION, True,
-                "Share of the target's variation the model explains (1 = perfect, 0 = no better than the average)."),
+                "Share of the target's variation the model explains (1 = perfect, 0 = no better than the average).",
+                sm.r2, "sklearn.metrics:r2_score", bounds=(-math.inf, 1.0)),
     MetricEntry("mape", "MAPE", REGRESSION, False,
-                "Average error as a percentage of the true value; unstable when true values are near zero."),
+                "Average error as a percentage of the true value; unstable when true values are near zero.",
+                sm.mape, "sklearn.metrics:mean_absolute_percentage_error", bounds=NON_NEGATIVE),
     MetricEntry("silhouette", "Silhouette", CLUSTERING, True,
-                "How clearly separated the groups are (−1 to 1; higher is clearer)."),
+                "How clearly separated the groups are (−1 to 1; higher is clearer).",
+                sm.silhouette, "sklearn.metrics:silhouette_score", bounds=(-1.0, 1.0)),
 )
+
+
+def resolve(path: str) -> Any:
+    """Imports the object a "module:name" path names (a model class, a reference metric) when it is first used."""
+    import importlib
+
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def models_for(task: str) -> list[ModelEntry]:

@@ -23,7 +23,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
-from core.catalog import METRICS
+from core.catalog import METRICS, UNIT
 from core.errors import SpecInvalid, did_you_mean, unknown
 
 TASKS = ("binary", "multiclass", "regression", "clustering")
@@ -39,9 +39,7 @@ MIN_KEY_RESULTS = 2
 IMBALANCE_SHARE = 0.80  # above this majority share, accuracy stops telling good models from "always the majority"
 RARE_SHARE = 0.10
 # Metrics whose values live between 0 and 1, so a launch threshold outside that range can never be met.
-_UNIT_RANGE = frozenset({"accuracy", "balanced_accuracy", "precision", "recall", "f1", "f1_macro", "f1_weighted",
-                         "precision_macro", "recall_macro", "roc_auc", "roc_auc_ovr", "pr_auc", "average_precision",
-                         "specificity", "fpr", "brier", "selection_rate"})
+_UNIT_RANGE = frozenset(m.key for m in METRICS if m.bounds == UNIT)
 _DEFAULTS = {  # (preferred metric keys in order, threshold for each)
     "binary": (("roc_auc", 0.75), ("f1", 0.6), ("recall", 0.7)),
     "multiclass": (("f1_macro", 0.6), ("balanced_accuracy", 0.6), ("accuracy", 0.7)),

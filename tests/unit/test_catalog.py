@@ -153,3 +153,11 @@ def test_catalog_lists_models_and_metrics_per_task():
             assert p.help, f"{m.key}.{p.name} needs a one-line help"
             if p.choices is None and p.low is not None:
                 assert p.low <= p.default <= p.high, f"{m.key}.{p.name} default outside its range"
+
+
+def test_the_zero_to_one_limit_check_reads_the_metric_bounds():
+    from core.catalog import UNIT
+    from core.project.criteria import _UNIT_RANGE
+
+    assert _UNIT_RANGE == {m.key for m in METRICS if m.bounds == UNIT}
+    assert {"accuracy", "roc_auc", "pr_auc"} <= _UNIT_RANGE and not {"r2", "mae", "log_loss"} & _UNIT_RANGE

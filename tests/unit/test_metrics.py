@@ -1,4 +1,5 @@
-"""core.models.metrics equals scikit-learn's metrics on the same predictions: binary, multiclass and regression."""
+"""Every catalog metric equals its scikit-learn reference on the same predictions: binary, multiclass, regression and
+clustering, on random data with several seeds; plus the edge cases the numpy versions must get right."""
 
 from __future__ import annotations
 
@@ -7,7 +8,76 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
-from core.models.metrics import average_precision, binary_auc, classification_metrics, compute_metrics, regression_metrics
+from core.catalog import METRICS, metrics_for
+from core.models.metrics import (
+    Predictions,
+    average_precision,
+    binary_auc,
+    classification_metrics,
+    compute_metrics,
+    reference_metric,
+    regression_metrics,
+)
+
+# One case per catalog metric: how closely it must match its scikit-learn reference (absolute, relative).
+CASES = {
+    "accuracy": (1e-12, 0), "balanced_accuracy": (1e-12, 0), "precision": (1e-12, 0), "recall": (1e-12, 0),
+    "f1": (1e-12, 0), "roc_auc": (1e-12, 0), "pr_auc": (1e-12, 0), "log_loss": (0, 1e-9),
+    "mae": (0, 1e-9), "rmse": (0, 1e-9), "r2": (1e-12, 1e-9), "mape": (0, 1e-9), "silhouette": (1e-9, 1e-9),
+}
+SEEDS = (0, 1, 2)
+
+
+def test_every_metric_entry_has_a_case():
+    keys = {e.key for e in METRICS}
+    assert set(CASES) == keys, (f"add a case for {sorted(keys - set(CASES))} to CASES in tests/unit/test_metrics.py"
+                                f"{'; drop ' + str(sorted(set(CASES) - keys)) if set(CASES) - keys else ''}")
+
+
+def _random_predictions(task: str, seed: int) -> Predictions:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(60, 400))
+    if task == "binary":
+        labels = [("no", "yes"), (0, 1), (False, True)][seed % 3]
+        y = np.array(labels, dtype=object if isinstance(labels[0], str) else None)[(rng.random(n) < 0.3).astype(int)]
+        positive = labels[seed % 2]  # the first class is the positive one for some seeds
+        score = np.clip(rng.normal(0.4, 0.25, n) + 0.3 * (y == positive), 0.001, 0.999)
+        score = np.round(score, 1) if seed % 2 else score  # ties in the scores for some seeds
+        pred = np.where(score >= 0.5, positive, labels[1 - labels.index(positive)])
+        return Predictions(y, pred, score, list(labels), positive)
+    if task == "multiclass":
+        classes = ["a", "b", "c", "d"][: 3 + seed % 2]
+        y = rng.choice(classes, size=n)
+        logits = rng.normal(size=(n, len(classes))) + 1.5 * (y[:, None] == np.array(classes)[None, :])
+        proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        return Predictions(y, np.array(classes)[proba.argmax(axis=1)], proba, classes)
+    if task == "regression":
+        y = rng.lognormal(3, 0.5, n)
+        return Predictions(y, y * rng.normal(1, 0.1, n) + rng.normal(0, 2, n))
+    X = rng.normal(size=(n, 3)) + rng.integers(0, 3, size=(n, 1)) * 2.0
+    return Predictions(None, rng.integers(0, 3 + seed % 2, size=n), features=X)
+
+
+@pytest.mark.parametrize("key", [e.key for e in METRICS])
+def test_every_metric_entry_equals_its_scikit_learn_reference(key):
+    entry = next(e for e in METRICS if e.key == key)
+    absolute, relative = CASES[key]
+    for task in sorted(entry.tasks):
+        for seed in SEEDS:
+            p = _random_predictions(task, seed)
+            got = entry.compute(p)
+            want = reference_metric(entry, p)
+            assert got == pytest.approx(want, abs=absolute, rel=relative), (task, seed)
+            low, high = entry.bounds
+            assert low <= got <= high, f"{key} = {got} outside its bounds {entry.bounds} ({task}, seed {seed})"
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_compute_metrics_gives_every_catalog_metric_of_the_task(task):
+    p = _random_predictions(task, 0)
+    got = compute_metrics(task, p.y_true, p.y_pred, p.scores, p.classes, p.positive_class)
+    assert list(got) == [e.key for e in metrics_for(task)]
+    assert got == {e.key: e.compute(p) for e in metrics_for(task)}
 
 
 def _binary_case(seed: int, labels, ties: bool):
