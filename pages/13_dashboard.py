@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from core.share.dashboard import project_snapshot
+from core.share.dashboard import champion_figure, project_snapshot
 from core.share.lifecycle import lifecycle_status
 from pages._projects import require_project
 from pages._widgets import get_workspace, md_escape
@@ -41,18 +39,10 @@ for note in snap.notes:
 left, right = st.columns(2)
 with left:
     st.subheader("Champion history")
-    promotions = [e for e in snap.ledger if e.get("version_id")]
-    if promotions:
-        by_id = {v["id"]: v for v in snap.versions}
-        frame = pd.DataFrame([{"when": e.get("at") or e["created_at"], "action": e.get("action", ""),
-                               "version": by_id.get(e["version_id"], {}).get("number"), "by": e.get("by", ""),
-                               "why": e.get("why", "")} for e in promotions])
-        champ = frame[frame["action"].isin(["promote", "rollback"])]
-        if not champ.empty:
-            fig = go.Figure(go.Scatter(x=champ["when"], y=champ["version"], mode="lines+markers", line_shape="hv",
-                                       hovertext=champ["why"], name="champion"))
-            fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="champion version",
-                              yaxis=dict(dtick=1))
+    frame = snap.champion_history()
+    if not frame.empty:
+        fig = champion_figure(frame)
+        if fig is not None:
             st.plotly_chart(fig, width="stretch")
         st.dataframe(frame, hide_index=True, width="stretch")
     else:
@@ -68,22 +58,19 @@ left, right = st.columns(2)
 with left:
     st.subheader("Latest drift check")
     if snap.drift:
-        box = st.warning if snap.drift.get("is_drifted") else st.success
-        box(md_escape(snap.drift.get("verdict", "")), icon=":material/monitoring:")
-        share = snap.drift.get("drifted_share")
-        if share is not None:
-            st.metric("Columns drifted", f"{share:.0%}")
-        st.caption(f"Checked {snap.drift['created_at']:%Y-%m-%d %H:%M}")
+        box = st.warning if snap.drift.is_drifted else st.success
+        box(md_escape(snap.drift.verdict), icon=":material/monitoring:")
+        st.metric("Columns drifted", f"{snap.drift.drifted_share:.0%}")
+        st.caption(f"Checked {snap.drift.created_at:%Y-%m-%d %H:%M}")
     else:
         st.info("No drift check yet.", icon=":material/monitoring:")
 with right:
     st.subheader("Launch rehearsal")
     if snap.simulation:
-        verdict = snap.simulation.get("verdict") or {}
-        decision = verdict.get("decision", "—")
+        decision = snap.simulation.decision or "—"
         box = {"Ship": st.success, "Roll back": st.error}.get(decision, st.warning)
-        box(f"**{md_escape(decision)}** — {md_escape(verdict.get('sentence', ''))}", icon=":material/rocket_launch:")
-        st.caption(f"Simulated {snap.simulation.get('strategy', '')} rollout, "
-                   f"{snap.simulation['created_at']:%Y-%m-%d %H:%M}. Figures are simulated from replayed data.")
+        box(f"**{md_escape(decision)}** — {md_escape(snap.simulation.sentence)}", icon=":material/rocket_launch:")
+        st.caption(f"Simulated {snap.simulation.strategy} rollout, "
+                   f"{snap.simulation.created_at:%Y-%m-%d %H:%M}. Figures are simulated from replayed data.")
     else:
         st.info("No launch rehearsal yet.", icon=":material/rocket_launch:")

@@ -11,6 +11,7 @@ from core.errors import FileRefused, NotFound
 from core.models.receipts import build_receipt, load_receipt, rerun
 from core.models.runs import get_run
 from core.project.projects import get_project
+from core.registry.versions import get_version, ledger, list_versions
 from core.release.actions import (
     archive_version,
     promote,
@@ -19,7 +20,6 @@ from core.release.actions import (
     set_challenger,
 )
 from core.release.scoring import load_scoring_file, score
-from core.registry.versions import KIND, get_version, ledger, list_versions
 from core.share.spec import export_yaml, load_spec, run_spec
 
 
@@ -103,8 +103,10 @@ def register(sub) -> None:
 def resolve_version(ws, ref: str):
     """Returns a version by id or by 'PROJECT:NUMBER' (name or id, number with or without 'v'). Raises: NotFound."""
 
-    if ws.get_record(KIND, ref) is not None:
+    try:
         return get_version(ws, ref)
+    except NotFound:
+        pass
     project_ref, sep, number = str(ref).rpartition(":")
     if sep and number.lower().lstrip("v").isdigit():
 

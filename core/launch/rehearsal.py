@@ -278,6 +278,33 @@ def list_simulations(ws: Workspace, project_id: str, strategy: str | None = None
     return out
 
 
+@dataclass(frozen=True)
+class SimulationVerdict:
+    """What a saved simulation decided, without its charts' data: for the launch gate, Home and the dashboard."""
+
+    id: str
+    strategy: str
+    decision: str
+    sentence: str
+    champion_version_id: str | None
+    challenger_version_id: str | None
+    created_at: datetime | None = None
+
+
+def simulation_verdicts(ws: Workspace, project_id: str, *,
+                        challenger_version_id: str | None = None) -> list[SimulationVerdict]:
+    """Lists the verdicts of a project's saved simulations, newest first (only one challenger's when given)."""
+    out = []
+    for rec in ws.list_records(KIND, project_id=project_id):
+        verdict = rec.get("verdict") or {}
+        item = SimulationVerdict(rec["id"], str(rec.get("strategy") or ""), str(verdict.get("decision") or ""),
+                                 str(verdict.get("sentence") or ""), rec.get("champion_version_id"),
+                                 rec.get("challenger_version_id"), rec.get("created_at"))
+        if challenger_version_id is None or item.challenger_version_id == challenger_version_id:
+            out.append(item)
+    return out
+
+
 def latest_simulation(ws: Workspace, project_id: str, strategy: str | None = None) -> Simulation | None:
     """Returns the project's newest saved simulation (of one strategy when given), or None."""
     sims = list_simulations(ws, project_id, strategy)

@@ -121,9 +121,12 @@ def rerun(ws: Workspace, receipt: dict, *, n_jobs: int | None = None, progress=N
 def _split_for(ws: Workspace, receipt: dict, dataset_id: str):
 
     want = receipt["split"]
-    rec = ws.get_record("split", want["id"])
-    if rec is not None and rec.get("content_hash") == want["content_hash"]:
-        return get_split(ws, want["id"])
+    try:
+        kept = get_split(ws, want["id"])
+    except NotFound:
+        kept = None
+    if kept is not None and kept.content_hash == want["content_hash"]:
+        return kept
     try:
         project = get_project(ws, receipt["project"]["id"])
     except NotFound:

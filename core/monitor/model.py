@@ -35,7 +35,7 @@ from core.monitor.sources import SourceSpec, describe_source, load_source
 from core.monitor.summaries import compared_columns, reference_summary
 from core.monitor.windows import OverTimeResult, apply_shift, drift_over_time
 from core.project.criteria import metric_label
-from core.registry.versions import get_version, load_version_model
+from core.registry.versions import get_version, list_versions, load_version_model
 from core.split.splitting import get_split
 from core.store.workspace import Workspace
 
@@ -80,16 +80,14 @@ def model_choices(ws: Workspace, project) -> list[ModelChoice]:
 
     runs = {r.id: r for r in list_runs(ws, project.id) if r.is_ok and r.artifact is not None}
     out, seen = [], set()
-    versions = sorted(ws.list_records("version", project_id=project.id),
-                      key=lambda v: ("champion" not in (v.get("aliases") or []), -int(v.get("number") or 0)))
+    versions = sorted(list_versions(ws, project.id), key=lambda v: ("champion" not in v.aliases, -int(v.number or 0)))
     for v in versions:
-        aliases = [a for a in v.get("aliases") or [] if a != "archived"]
-        if "archived" in (v.get("aliases") or []) or not v.get("artifact"):
+        aliases = [a for a in v.aliases if a != "archived"]
+        if "archived" in v.aliases or not v.artifact:
             continue
-        label = f"Version {v.get('number', '?')}" + (f" ({', '.join(aliases)})" if aliases else "")
-        name = v.get("model_label") or v.get("model_key") or "model"
-        out.append(ModelChoice(v["run_id"], f"{label} · {name}", v["id"]))
-        seen.add(v["run_id"])
+        label = f"Version {v.number}" + (f" ({', '.join(aliases)})" if aliases else "")
+        out.append(ModelChoice(v.run_id, f"{label} · {v.model_label or v.model_key or 'model'}", v.id))
+        seen.add(v.run_id)
     for run in runs.values():
         if run.id not in seen and not run.is_baseline:
             out.append(ModelChoice(run.id, f"Run {run.model_label} · {run.split_name} · {run.id[-6:]}"))
@@ -106,9 +104,9 @@ def find_model(ws: Workspace, project, ref: str) -> ModelChoice:
     raw = str(ref).strip()
     number = raw[1:] if raw[:1].lower() == "v" and raw[1:].isdigit() else raw
     choices = model_choices(ws, project)
-    for v in ws.list_records("version", project_id=project.id):
-        if raw == v["id"] or number == str(v.get("number")) or raw.lower() in (v.get("aliases") or []):
-            found = [c for c in choices if c.version_id == v["id"]]
+    for v in list_versions(ws, project.id):
+        if raw == v.id or number == str(v.number) or raw.lower() in v.aliases:
+            found = [c for c in choices if c.version_id == v.id]
             if found:
                 return found[0]
     found = [c for c in choices if c.run_id == raw]

@@ -21,6 +21,8 @@ from datetime import datetime
 import pandas as pd
 
 from core.errors import NotFound, SpecInvalid
+from core.models.runs import get_run
+from core.registry.versions import list_versions
 from core.split.splitting import get_split, list_splits, split_frames
 from core.store.workspace import DatasetInfo, Workspace, quote_ident
 
@@ -148,17 +150,16 @@ def load_source(ws: Workspace, spec: SourceSpec, columns: list[str] | None = Non
 def default_reference(ws: Workspace, project) -> tuple[SourceSpec, str] | None:
     """Returns the reference a check starts from and why: the champion's training split, else the latest split's."""
 
-    for version in ws.list_records("version", project_id=project.id):
-        if "champion" not in (version.get("aliases") or []):
+    for version in list_versions(ws, project.id):
+        if "champion" not in version.aliases:
             continue
-        run = ws.get_record("run", version.get("run_id") or "") or {}
         try:
-            split = get_split(ws, version.get("split_id") or run.get("split_id") or "")
+            split = get_split(ws, version.split_id or get_run(ws, version.run_id).split_id)
         except NotFound:
             split = None
         if split is not None:
             return (SourceSpec("split", split.dataset_id, split.id, "train"),
-                    f"the training rows of the champion (version {version.get('number', '?')})")
+                    f"the training rows of the champion (version {version.number})")
     splits = [s for s in list_splits(ws, project.id) if s.sizes.get("train")]
     if splits:
         return SourceSpec("split", splits[0].dataset_id, splits[0].id, "train"), "the latest split's training rows"

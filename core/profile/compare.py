@@ -28,6 +28,7 @@ from core.profile.stats import (
     clean,
     value_expression,
 )
+from core.split.splitting import dataset_splits, get_split
 from core.store.workspace import ColumnInfo, DatasetInfo, Workspace, quote_ident
 
 OPS = ("all", "=", "!=", "<", "<=", ">", ">=", "between", "in", "is missing", "is not missing", "split")
@@ -107,12 +108,15 @@ def _check_values(ws: Workspace, col: ColumnInfo, values: tuple) -> None:
 
 
 def _split_source(ws: Workspace, info: DatasetInfo, spec: SliceSpec, label: str) -> Source:
-    rec = ws.get_record("split", spec.split_id or "")
-    if rec is None or rec.get("dataset_id") != info.id:
+    try:
+        split = get_split(ws, spec.split_id or "")
+    except NotFound:
+        split = None
+    if split is None or split.dataset_id != info.id:
         raise NotFound(f"No saved split {spec.split_id!r} of dataset {info.name!r}. Create one on the Split page.")
-    table = ws.frame_table(f"split:{rec['id']}")
+    table = ws.frame_table(split.frame_key)
     if table is None:
-        raise NotFound(f"The row assignments of split {rec.get('name', rec['id'])!r} are missing. Create it again.")
+        raise NotFound(f"The row assignments of split {split.name!r} are missing. Create it again.")
     return Source(info.table, where=f"rowid IN (SELECT _row FROM {quote_ident(table)} WHERE part = ?)",
                   params=(spec.part,), label=label)
 
@@ -129,13 +133,11 @@ def _label(info: DatasetInfo, spec: SliceSpec) -> str:
 def split_slices(ws: Workspace, dataset_id: str) -> list[SliceSpec]:
     """Lists every set of every saved split of a dataset as a slice (train, validation, test)."""
     out = []
-    for rec in ws.list_records("split"):
-        if rec.get("dataset_id") != dataset_id:
-            continue
+    for split in dataset_splits(ws, dataset_id):
         for part in ("train", "validation", "test"):
-            if (rec.get("sizes") or {}).get(part):
-                out.append(SliceSpec(dataset_id, op="split", split_id=rec["id"], part=part,
-                                     label=f"{rec.get('name', rec['id'])} · {part}"))
+            if split.sizes.get(part):
+                out.append(SliceSpec(dataset_id, op="split", split_id=split.id, part=part,
+                                     label=f"{split.name} · {part}"))
     return out
 
 

@@ -36,7 +36,7 @@ from core.project.criteria import (
 from core.store.workspace import Workspace, new_id, quote_ident
 
 __all__ = ["Project", "archive_project", "class_shares", "create_project", "detect_task", "duplicate_project",
-           "format_class", "get_project", "list_projects", "rename_project", "update_project"]
+           "format_class", "get_project", "list_projects", "project_exists", "rename_project", "update_project"]
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +239,11 @@ def get_project(ws: Workspace, ref: str) -> Project:
     return Project.from_record(rec)
 
 
+def project_exists(ws: Workspace, project_id: str) -> bool:
+    """Whether a project with this id is saved (archived ones included)."""
+    return ws.get_record(KIND, project_id) is not None
+
+
 def list_projects(ws: Workspace, include_archived: bool = False) -> list[Project]:
     """Lists projects, newest first; archived ones only when asked."""
     projects = [Project.from_record(r) for r in ws.list_records(KIND)]
@@ -255,9 +260,10 @@ def update_project(ws: Workspace, project_id: str, **changes: Any) -> Project:
     if extra:
         raise SpecInvalid(f"Cannot change {', '.join(sorted(extra))} here; use rename or archive.")
     if "dataset_id" in changes and ws.dataset(changes["dataset_id"]).id != old.dataset_id:
-        if ws.list_records("split", project_id=old.id):
-            raise InUse(f"Project {old.name!r} has saved splits of its current dataset. Duplicate the project "
-                        "to work on another dataset, so earlier results stay comparable.")
+        # Splits, runs and reports of this project name its dataset; the store finds them without reading their kinds.
+        if any(d["project_id"] == old.id and d["kind"] != KIND for d in ws.dependents(old.dataset_id)):
+            raise InUse(f"Project {old.name!r} has saved splits or results of its current dataset. Duplicate the "
+                        "project to work on another dataset, so earlier results stay comparable.")
     merged = {k: changes.get(k, getattr(old, k)) for k in ("dataset_id", "target", "task", "positive_class",
                                                              "criteria")}
     if "target" in changes and "task" not in changes:

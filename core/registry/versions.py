@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -246,6 +246,32 @@ def update_mutable(ws: Workspace, rec: dict, **changes: Any) -> None:
         raise SpecInvalid("A registered version is frozen; register the run again to change it.")
     payload = {k: v for k, v in rec.items() if k not in ("id", "kind", "project_id", "created_at", "updated_at")}
     ws.put_record(KIND, rec["id"], {**payload, **changes}, project_id=rec["project_id"])
+
+
+def store_version(ws: Workspace, version_id: str, payload: dict, project_id: str) -> None:
+    """Saves a newly registered version's record (core.release.actions.register_run builds it)."""
+    ws.put_record(KIND, version_id, payload, project_id=project_id)
+
+
+def append_ledger(ws: Workspace, version: Version, action: str, by: str, why: str, entries: list[LedgerEntry],
+            gate: dict | None = None, override: bool = False) -> LedgerEntry:
+    """Writes the next ledger entry and mirrors the aliases onto the versions (core.release.actions calls it).
+
+    Its sequence number can be written once, so a lost race is refused. Raises: RegistryConflict.
+    """
+    seq = (entries[-1].seq if entries else 0) + 1
+    entry = LedgerEntry(seq, action, version.id, version.number, by, why, now_iso(), gate, override)
+    after = registry_state(ws, version.project_id, [*entries, entry])
+    payload = {"schema": SCHEMA, **asdict(entry), "champion_after": after.champion, "challenger_after": after.challenger}
+    try:
+        ws.append_record(LEDGER, f"led_{version.project_id}_{seq:06d}", payload, project_id=version.project_id)
+    except NameInvalid:
+        raise RegistryConflict("Someone else changed this project's registry at the same moment, so your change was "
+                               "not recorded. Reload to see the new state, then try again.") from None
+    for rec in ws.list_records(KIND, project_id=version.project_id):  # the ledger is the truth; records mirror it
+        if list(rec.get("aliases") or []) != after.aliases_of(rec["id"]):
+            update_mutable(ws, rec, aliases=after.aliases_of(rec["id"]))
+    return LedgerEntry.from_record(payload)
 
 
 def save_gate_fields(ws: Workspace, version_id: str, **changes: Any) -> None:

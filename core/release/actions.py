@@ -8,27 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from typing import Any
 
-from core.errors import ArtifactRejected, NameInvalid, NotFound, SpecInvalid
+from core.errors import ArtifactRejected, NotFound, SpecInvalid
 from core.models.receipts import build_receipt
 from core.models.runs import get_run, run_predictions
-from core.release.gate import (
-    evaluate_gate,
-    finite_metrics,
-    metrics_at_threshold,
-    version_predictions,
-)
-from core.release.scoring import capture_schema
 from core.registry.versions import (
-    KIND,
-    LEDGER,
     MODEL_FILENAME,
     SCHEMA,
     LedgerEntry,
     RegistryConflict,
     Version,
+    append_ledger,
     clean_name,
     clean_text,
     content_hash,
@@ -38,8 +29,15 @@ from core.registry.versions import (
     now_iso,
     project_lock,
     registry_state,
-    update_mutable,
+    store_version,
 )
+from core.release.gate import (
+    evaluate_gate,
+    finite_metrics,
+    metrics_at_threshold,
+    version_predictions,
+)
+from core.release.scoring import capture_schema
 from core.split.splitting import get_split
 from core.store.artifacts import load_model
 from core.store.workspace import Workspace, new_id
@@ -91,9 +89,9 @@ def register_run(ws: Workspace, run_id: str, note: str = "", by: str = "") -> Ve
         frozen["receipt"]["version"] = {"id": version_id, "number": number, "threshold": run.threshold}
         payload = {"schema_version": SCHEMA, **frozen, "content_hash": content_hash(frozen), "aliases": [],
                    "gate": None, "final_check": None}
-        ws.put_record(KIND, version_id, payload, project_id=run.project_id)
+        store_version(ws, version_id, payload, run.project_id)
         version = get_version(ws, version_id)
-        _append(ws, version, "register", by, clean_text(note) or "Registered", ledger(ws, run.project_id))
+        append_ledger(ws, version, "register", by, clean_text(note) or "Registered", ledger(ws, run.project_id))
     return version
 
 
@@ -112,22 +110,6 @@ def _changing(ws: Workspace, project_id: str, expected_seq: int | None) -> Itera
         yield entries
 
 
-def _append(ws: Workspace, version: Version, action: str, by: str, why: str, entries: list[LedgerEntry],
-            gate: dict | None = None, override: bool = False) -> LedgerEntry:
-    """Writes the next ledger entry; its sequence number can be written once, so a lost race is refused."""
-    seq = (entries[-1].seq if entries else 0) + 1
-    entry = LedgerEntry(seq, action, version.id, version.number, by, why, now_iso(), gate, override)
-    after = registry_state(ws, version.project_id, [*entries, entry])
-    payload = {"schema": SCHEMA, **asdict(entry), "champion_after": after.champion, "challenger_after": after.challenger}
-    try:
-        ws.append_record(LEDGER, f"led_{version.project_id}_{seq:06d}", payload, project_id=version.project_id)
-    except NameInvalid:
-        raise RegistryConflict("Someone else changed this project's registry at the same moment, so your change was "
-                               "not recorded. Reload to see the new state, then try again.") from None
-    for rec in ws.list_records(KIND, project_id=version.project_id):  # the ledger is the truth; records mirror it
-        if list(rec.get("aliases") or []) != after.aliases_of(rec["id"]):
-            update_mutable(ws, rec, aliases=after.aliases_of(rec["id"]))
-    return LedgerEntry.from_record(payload)
 
 
 def _check_intact(ws: Workspace, version: Version) -> None:
@@ -161,7 +143,7 @@ def promote(ws: Workspace, version_id: str, by: str, why: str = "", override_rea
         text = clean_text(why) or ("Passed the launch gate" if gate.passed else "")
         if not gate.passed:
             text = f"{text} — override: {reason}" if text else f"Override: {reason}"
-        return _append(ws, version, "promote", by, text, entries, gate=gate.to_dict(), override=not gate.passed)
+        return append_ledger(ws, version, "promote", by, text, entries, gate=gate.to_dict(), override=not gate.passed)
 
 
 def rollback(ws: Workspace, project_id: str, by: str, to_version_id: str | None = None, why: str = "",
@@ -186,7 +168,7 @@ def rollback(ws: Workspace, project_id: str, by: str, to_version_id: str | None 
         target = get_version(ws, to_version_id or targets[0])
         _check_intact(ws, target)
         text = clean_text(why) or f"Rolled back from {current.label}"
-        return _append(ws, target, "rollback", by, text, entries, gate=target.gate)
+        return append_ledger(ws, target, "rollback", by, text, entries, gate=target.gate)
 
 
 def set_challenger(ws: Workspace, version_id: str, by: str, why: str = "", expected_seq: int | None = None) -> LedgerEntry:
@@ -198,7 +180,7 @@ def set_challenger(ws: Workspace, version_id: str, by: str, why: str = "", expec
                  **{a: "archived" for a in state.archived}}
         if version.id in roles:
             raise SpecInvalid(f"{version.label} is {roles[version.id]}, so it cannot become the challenger.")
-        return _append(ws, version, "challenger", by, clean_text(why) or "Chosen for testing", entries)
+        return append_ledger(ws, version, "challenger", by, clean_text(why) or "Chosen for testing", entries)
 
 
 def archive_version(ws: Workspace, version_id: str, by: str, why: str = "", archived: bool = True,
@@ -212,4 +194,4 @@ def archive_version(ws: Workspace, version_id: str, by: str, why: str = "", arch
         if archived == (version.id in state.archived):
             raise SpecInvalid(f"{version.label} is {'already' if archived else 'not'} archived.")
         action = "archive" if archived else "restore"
-        return _append(ws, version, action, by, clean_text(why) or action.capitalize() + "d", entries)
+        return append_ledger(ws, version, action, by, clean_text(why) or action.capitalize() + "d", entries)

@@ -24,8 +24,10 @@ import pandas as pd
 from core.catalog import metric_entry
 from core.errors import NotFound
 from core.evaluate.error_analysis import segment_labels
+from core.launch.rehearsal import simulation_verdicts
 from core.models.metrics import compute_metrics
 from core.models.workers import predict_scores
+from core.monitor.reports import list_drift_reports
 from core.project.criteria import (
     OP_SYMBOLS,
     evaluate_criteria,
@@ -371,29 +373,27 @@ def group_gaps(ws, version, metric: str, attributes: list[str]) -> pd.DataFrame:
 
 # -- drift and the launch simulator ------------------------------------------------------------------------------------
 def _drift_check(ws, version) -> GateCheck:
-    reports = ws.list_records("drift_report", project_id=version.project_id)
+    reports = list_drift_reports(ws, version.project_id)
     label = "Drift: new data looks like the training data"
     if not reports:
         return GateCheck("drift", label, NOT_RUN, "No drift check for this project yet (not a failure). Run one on "
                          "the Drift page.")
-    report = next((r for r in reports if r.get("version_id") == version.id), reports[0])
-    verdict = str(report.get("verdict") or "").strip() or "No verdict recorded."
-    when = str(report.get("created_at", ""))[:16]
-    status = FAIL if report.get("is_drifted") else PASS
-    return GateCheck("drift", label, status, f"{verdict} (report of {when})", {"report_id": report["id"]})
+    report = next((r for r in reports if r.version_id == version.id), reports[0])
+    verdict = str(report.verdict or "").strip() or "No verdict recorded."
+    when = str(report.created_at or "")[:16]
+    status = FAIL if report.is_drifted else PASS
+    return GateCheck("drift", label, status, f"{verdict} (report of {when})", {"report_id": report.id})
 
 
 def _simulation_check(ws, version) -> GateCheck:
-    sims = [s for s in ws.list_records("simulation", project_id=version.project_id)
-            if s.get("challenger_version_id") == version.id]
+    sims = simulation_verdicts(ws, version.project_id, challenger_version_id=version.id)
     label = "Launch simulator says ship"
     if not sims:
         return GateCheck("simulation", label, NOT_RUN, "No launch simulation with this version as the challenger "
                          "yet (not a failure).")
-    verdict = sims[0].get("verdict") or {}
-    decision = str(verdict.get("decision") or "no decision")
+    decision = str(sims[0].decision or "no decision")
     status = PASS if decision == "Ship" else FAIL
-    sentence = str(verdict.get("sentence") or "").strip()
+    sentence = str(sims[0].sentence or "").strip()
     return GateCheck("simulation", label, status, f"{decision}: {sentence}" if sentence else decision,
-                     {"simulation_id": sims[0]["id"], "strategy": sims[0].get("strategy")})
+                     {"simulation_id": sims[0].id, "strategy": sims[0].strategy})
 

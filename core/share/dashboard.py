@@ -11,11 +11,14 @@ import pandas as pd
 from core.errors import WorkbenchError
 from core.evaluate.classification import at_threshold, threshold_table
 from core.evaluate.fairness import fairness_report
+from core.launch.rehearsal import SimulationVerdict, simulation_verdicts
 from core.models.leaderboard import best_run, leaderboard_frame
 from core.models.runs import get_run, latest_comparison, run_predictions
+from core.monitor.reports import DriftReport, list_drift_reports
 from core.profile.profiling import data_health
 from core.project.criteria import OP_SYMBOLS, describe_criteria, metric_label
 from core.project.projects import get_project
+from core.registry.versions import LedgerEntry, Version, ledger, list_versions
 from core.split.splitting import get_split, list_splits, split_frames
 from core.store.workspace import Workspace
 
@@ -41,14 +44,33 @@ class Snapshot:
     data_health: dict | None
     split: dict | None
     leaderboard: pd.DataFrame | None
-    champion: dict | None
+    champion: Version | None
     champion_run: Any
     kpis: list[Kpi] = field(default_factory=list)
-    versions: list[dict] = field(default_factory=list)
-    ledger: list[dict] = field(default_factory=list)
-    drift: dict | None = None
-    simulation: dict | None = None
+    versions: list[Version] = field(default_factory=list)  # oldest first
+    ledger: list[LedgerEntry] = field(default_factory=list)  # oldest first
+    drift: DriftReport | None = None
+    simulation: SimulationVerdict | None = None
     notes: list[str] = field(default_factory=list)
+
+    def champion_history(self) -> pd.DataFrame:
+        """Every registry action in order: when, action, version number, by, why."""
+        return pd.DataFrame([{"when": e.at, "action": e.action, "version": e.version_number, "by": e.by, "why": e.why}
+                             for e in self.ledger if e.version_id], columns=["when", "action", "version", "by", "why"])
+
+
+def champion_figure(history: pd.DataFrame):
+    """A step chart of which version was champion when (promotions and rollbacks), or None before the first one."""
+    import plotly.graph_objects as go
+
+    reigns = history[history["action"].isin(["promote", "rollback"])]
+    if reigns.empty:
+        return None
+    fig = go.Figure(go.Scatter(x=reigns["when"], y=reigns["version"], mode="lines+markers", line_shape="hv",
+                               hovertext=reigns["why"], name="champion"))
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="champion version",
+                      yaxis=dict(dtick=1))
+    return fig
 
 
 def _safe(what: str, fn, *args, default=None, notes: list[str] | None = None):
@@ -69,29 +91,24 @@ def project_snapshot(ws: Workspace, project_id: str) -> Snapshot:
     notes: list[str] = []
     info = ws.dataset(project.dataset_id)
     dataset = {"name": info.name, "rows": info.rows, "columns": len(info.columns), "added": info.created_at}
-    health = None
-    try:
-
-        health = _safe("Data health", data_health, ws, info.id, notes=notes)
-    except ImportError:
-        pass
+    health = _safe("Data health", data_health, ws, info.id, notes=notes)
     split = _safe("Split", _latest_split, ws, project, notes=notes)
     runs = _safe("Models", _latest_runs, ws, project, default=[], notes=notes)
     leaderboard = _safe("Leaderboard", _leaderboard, runs, project, notes=notes) if runs else None
-    versions = sorted(ws.list_records("version", project.id), key=lambda v: v.get("number", 0))
-    ledger = sorted(ws.list_records("ledger", project.id), key=lambda e: str(e.get("at") or e["created_at"]))
-    champion = next((v for v in versions if "champion" in (v.get("aliases") or [])), None)
+    versions = sorted(list_versions(ws, project.id), key=lambda v: v.number)
+    entries = ledger(ws, project.id)
+    champion = next((v for v in versions if "champion" in v.aliases), None)
     champion_run = None
     if champion is None and runs:
         notes.append("No champion is registered yet; the figures below are for the best model trained so far.")
         champion_run = _best_run(runs, project)
     elif champion is not None:
-        champion_run = _safe("Champion", _run, ws, champion.get("run_id"), notes=notes)
-    drifts = ws.list_records("drift_report", project.id)
-    sims = ws.list_records("simulation", project.id)
+        champion_run = _safe("Champion", _run, ws, champion.run_id, notes=notes)
+    drifts = list_drift_reports(ws, project.id)
+    sims = simulation_verdicts(ws, project.id)
     snap = Snapshot(project=project, criteria_lines=describe_criteria(project.criteria, project.task), dataset=dataset,
                     data_health=health, split=split, leaderboard=leaderboard, champion=champion,
-                    champion_run=champion_run, versions=versions, ledger=ledger,
+                    champion_run=champion_run, versions=versions, ledger=entries,
                     drift=drifts[0] if drifts else None, simulation=sims[0] if sims else None, notes=notes)
     snap.kpis = _kpis(ws, project, champion, champion_run, snap, notes)
     return snap
@@ -139,7 +156,7 @@ def _leaderboard(runs, project) -> pd.DataFrame:
         "Warnings": full["n_warnings"]})
 
 
-def _kpis(ws: Workspace, project, champion: dict | None, run, snap: Snapshot, notes: list[str]) -> list[Kpi]:
+def _kpis(ws: Workspace, project, champion: Version | None, run, snap: Snapshot, notes: list[str]) -> list[Kpi]:
 
     crit = project.criteria
     key = crit.primary_metric
@@ -150,7 +167,7 @@ def _kpis(ws: Workspace, project, champion: dict | None, run, snap: Snapshot, no
     at = _safe("Metrics at the saved threshold", _metrics_at_threshold, ws, project, run, notes=notes) or {}
     value = at.get(key, (run.validation_metrics or {}).get(key))
     ok = None if value is None else (value >= crit.threshold if crit.op == ">=" else value <= crit.threshold)
-    who = f"v{champion.get('number')}" if champion else run.model_label
+    who = f"v{champion.number}" if champion else run.model_label
     kpis.append(Kpi(f"{metric_label(key)} · {who}", "—" if value is None else f"{value:.3f}", target, ok,
                     "The launch criterion, measured on the validation rows at the saved threshold."))
     if "value_per_row" in at:
@@ -163,14 +180,12 @@ def _kpis(ws: Workspace, project, champion: dict | None, run, snap: Snapshot, no
                         f"≤ {project.criteria.fairness_tolerance:g}", gap["value"] <= project.criteria.fairness_tolerance,
                         f"{gap['meaning'][:-1]}, across {gap['attribute']}."))
     if snap.drift:
-        kpis.append(Kpi("Data drift", "drift" if snap.drift.get("is_drifted") else "stable", "", not snap.drift.get(
-            "is_drifted"), snap.drift.get("verdict", "")))
+        kpis.append(Kpi("Data drift", "drift" if snap.drift.is_drifted else "stable", "", not snap.drift.is_drifted,
+                        snap.drift.verdict))
     if snap.simulation:
-        decision = (snap.simulation.get("verdict") or {}).get("decision", "—")
         # A rolled-back rehearsal is the safety net working, not the product failing: no on/off-target colour.
-        kpis.append(Kpi("Launch rehearsal", decision, "", None,
-                        f"Simulated {snap.simulation.get('strategy', '')} rollout: "
-                        + (snap.simulation.get("verdict") or {}).get("sentence", "")))
+        kpis.append(Kpi("Launch rehearsal", snap.simulation.decision or "—", "", None,
+                        f"Simulated {snap.simulation.strategy} rollout: {snap.simulation.sentence}"))
     return kpis
 
 

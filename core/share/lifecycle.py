@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.errors import NotFound
+from core.launch.rehearsal import simulation_verdicts
+from core.models.runs import list_runs
+from core.monitor.reports import DriftReport, list_drift_reports
+from core.project.projects import get_project
+from core.registry.versions import list_versions
+from core.split.splitting import list_splits
 from core.store.workspace import Workspace
 
 
@@ -16,27 +23,29 @@ class Step:
     fact: str  # one short line: what exists, or what to do next
 
 
-def _records(ws: Workspace, kind: str, project_id: str | None) -> list[dict]:
-    return ws.list_records(kind, project_id) if project_id else ws.list_records(kind)
-
-
 def lifecycle_status(ws: Workspace, project_id: str | None = None) -> list[Step]:
-    """Returns the lifecycle steps in order, each with whether it is done and one fact about it."""
+    """Returns the lifecycle steps in order, each with whether it is done and one fact about it.
+
+    Without a project, the steps count what the whole workspace holds.
+    """
     datasets = ws.datasets()
-    project = ws.get_record("project", project_id) if project_id else None
-    splits = _records(ws, "split", project_id)
-    runs = [r for r in _records(ws, "run", project_id) if not r.get("error")]
-    versions = _records(ws, "version", project_id)
-    champion = next((v for v in versions if "champion" in (v.get("aliases") or [])), None)
-    drifts = _records(ws, "drift_report", project_id)
-    sims = _records(ws, "simulation", project_id)
+    try:
+        project = get_project(ws, project_id) if project_id else None
+    except NotFound:
+        project = None
+    splits = list_splits(ws, project_id)
+    runs = [r for r in list_runs(ws, project_id) if r.is_ok]
+    versions = list_versions(ws, project_id)
+    champion = next((v for v in versions if "champion" in v.aliases), None)
+    drifts = list_drift_reports(ws, project_id)
+    sims = simulation_verdicts(ws, project_id)
 
     def plural(n: int, word: str) -> str:
         return f"{n:,} {word}{'' if n == 1 else 's'}"
 
     steps = [
         Step("define", "Define", "pages/01_define.py", project is not None,
-             f"Project “{project['name']}”" if project else "Write down the problem and what success means"),
+             f"Project “{project.name}”" if project else "Write down the problem and what success means"),
         Step("data", "Data", "pages/02_data.py", bool(datasets),
              plural(len(datasets), "dataset") if datasets else "Upload a CSV"),
         Step("split", "Split", "pages/06_split.py", bool(splits),
@@ -44,17 +53,17 @@ def lifecycle_status(ws: Workspace, project_id: str | None = None) -> list[Step]
         Step("train", "Train", "pages/07_train.py", bool(runs),
              plural(len(runs), "trained model") if runs else "Compare models point-and-click"),
         Step("register", "Register", "pages/09_registry.py", champion is not None,
-             f"Champion v{champion.get('number', '?')}" if champion else
+             f"Champion v{champion.number}" if champion else
              (plural(len(versions), "version") if versions else "Register and promote a champion")),
         Step("drift", "Monitor drift", "pages/11_drift.py", bool(drifts),
              _drift_fact(drifts[0]) if drifts else "Check new data for drift"),
         Step("launch", "Launch", "pages/12_launch.py", bool(sims),
-             (sims[0].get("verdict", {}).get("decision") or "Simulated") if sims else "Rehearse shadow, A/B or canary"),
+             (sims[0].decision or "Simulated") if sims else "Rehearse shadow, A/B or canary"),
     ]
     return steps
 
 
-def _drift_fact(report: dict) -> str:
-    share = report.get("drifted_share")
+def _drift_fact(report: DriftReport) -> str:
+    share = report.drifted_share
     moved = f" ({share:.0%} of columns moved)" if isinstance(share, (int, float)) else ""
-    return ("Drift detected" if report.get("is_drifted") else "Stable") + moved
+    return ("Drift detected" if report.is_drifted else "Stable") + moved

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.errors import NotFound, PermissionDenied
+from core.project.projects import project_exists
 from core.store.workspace import Workspace, now_utc
 
 KIND = "share"
@@ -36,7 +37,7 @@ def _digest(token: str) -> str:
 
 def create_share_link(ws: Workspace, project_id: str, *, label: str = "", expires_at: datetime | None = None) -> str:
     """Creates a viewer link for a project and returns its token (shown once, never stored in clear)."""
-    if ws.get_record("project", project_id) is None:
+    if not project_exists(ws, project_id):
         raise NotFound(f"No project {project_id!r}. Pick a project before sharing it.")
     if expires_at is not None and expires_at <= now_utc():
         raise PermissionDenied("The expiry date is in the past. Choose a date in the future, or no expiry.")

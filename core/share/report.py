@@ -99,22 +99,20 @@ def build_report(ws: Workspace, project_id: str) -> str:
         for k in snap.kpis)
     champ = snap.champion
     run = snap.champion_run
-    who = (f"Champion: version {champ.get('number')} ({_e(run.model_label if run else '')})" if champ else
+    who = (f"Champion: version {champ.number} ({_e(run.model_label if run else '')})" if champ else
            (f"No champion yet; best model so far: {_e(run.model_label)}" if run else "No model yet."))
     parts.append(f"<section id='champion'><h2>Champion</h2><p>{who}</p><div class='kpis'>{kpis}</div>"
                  + "".join(f"<p class='muted'>{_e(n)}</p>" for n in snap.notes) + "</section>")
     drift = snap.drift
     parts.append("<section id='drift'><h2>Drift</h2>" + (
-        f"<div class='verdict'>{_e(drift.get('verdict'))}</div><p class='muted'>Checked {_e(_fmt(drift['created_at']))}"
+        f"<div class='verdict'>{_e(drift.verdict)}</div><p class='muted'>Checked {_e(_fmt(drift.created_at))}"
         "</p>" if drift else "<p class='muted'>No drift check yet.</p>") + "</section>")
     sim = snap.simulation
-    verdict = (sim or {}).get("verdict") or {}
     parts.append("<section id='launch'><h2>Launch</h2>" + (
-        f"<div class='verdict'><b>{_e(verdict.get('decision'))}</b> — {_e(verdict.get('sentence'))}</div>"
-        f"<p class='muted'>Simulated {_e(sim.get('strategy'))} rollout on replayed data.</p>" if sim else
+        f"<div class='verdict'><b>{_e(sim.decision)}</b> — {_e(sim.sentence)}</div>"
+        f"<p class='muted'>Simulated {_e(sim.strategy)} rollout on replayed data.</p>" if sim else
         "<p class='muted'>No launch rehearsal yet.</p>") + "</section>")
-    ledger = pd.DataFrame([{"when": e.get("at") or e["created_at"], "action": e.get("action"),
-                            "version": e.get("version_id"), "by": e.get("by"), "why": e.get("why")}
+    ledger = pd.DataFrame([{"when": e.at, "action": e.action, "version": e.version_id, "by": e.by, "why": e.why}
                            for e in snap.ledger]) if snap.ledger else None
     parts.append("<section id='ledger'><h2>Ledger</h2>" + _table(ledger, limit=100) + "</section>")
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"

@@ -11,11 +11,11 @@ import logging
 from core.errors import NameInvalid, NotFound, WorkbenchError
 from core.project.criteria import Guardrail, KeyResult, Okr, SuccessCriteria
 from core.project.projects import (
-    KIND,
     Project,
     create_project,
     detect_task,
     get_project,
+    list_projects,
     match_class,
 )
 from core.split.spec import SplitSpec
@@ -82,7 +82,7 @@ def _demo_criteria(columns: list[str]) -> SuccessCriteria:
 
 
 def _free_name(ws: Workspace, name: str) -> str:
-    taken = {r["name"].lower() for r in ws.list_records(KIND)}
+    taken = {p.name.lower() for p in list_projects(ws, include_archived=True)}
     out, i = name, 2
     while out.lower() in taken:
         out, i = f"{name} ({i})", i + 1

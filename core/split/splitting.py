@@ -253,6 +253,16 @@ def list_splits(ws: Workspace, project_id: str) -> list[Split]:
     return [Split.from_record(r) for r in ws.list_records(KIND, project_id=project_id)]
 
 
+def dataset_splits(ws: Workspace, dataset_id: str) -> list[Split]:
+    """Lists every saved split of a dataset, whichever project made it, newest first."""
+    return [Split.from_record(r) for r in ws.list_records(KIND) if r.get("dataset_id") == dataset_id]
+
+
+def has_splits(ws: Workspace, project_id: str) -> bool:
+    """Whether a project has any saved split."""
+    return bool(ws.list_records(KIND, project_id=project_id))
+
+
 def split_assignments(ws: Workspace, split: Split) -> pd.DataFrame:
     """Returns the stored assignments: `_row` (dataset row id) and `part`, ordered by row id. Raises: NotFound."""
     df = ws.get_frame(split.frame_key)

@@ -299,10 +299,10 @@ class Workspace:
         return self.dataset(info.id)
 
     def dependents(self, dataset_id: str) -> list[dict]:
-        """Lists the records (projects, reports, …) whose payload names this dataset."""
-        rows = self.read_rows(
-            "SELECT kind, id, payload FROM wb_records WHERE contains(CAST(payload AS VARCHAR), ?)", [dataset_id])
-        return [{"kind": k, "id": i, "name": json.loads(p).get("name", i)} for k, i, p in rows]
+        """Lists the records (projects, splits, reports, …) whose payload names this dataset, with their project."""
+        rows = self.read_rows("SELECT kind, id, payload, project_id FROM wb_records "
+                              "WHERE contains(CAST(payload AS VARCHAR), ?)", [dataset_id])
+        return [{"kind": k, "id": i, "name": json.loads(p).get("name", i), "project_id": pid} for k, i, p, pid in rows]
 
     def delete_dataset(self, ref: str, *, force: bool = False) -> None:
         """Deletes a dataset. Raises: InUse when other objects depend on it (unless force), NotFound."""

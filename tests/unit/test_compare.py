@@ -116,8 +116,10 @@ def test_slices_of_a_saved_split(ws):
     info = ws.dataset("reference")
     parts = np.where(np.arange(info.rows) % 5 == 0, "test", "train")
     ws.put_frame("split:sp_test", pd.DataFrame({"_row": np.arange(info.rows, dtype=np.int64), "part": parts}))
-    ws.put_record("split", "sp_test", {"name": "demo split", "dataset_id": info.id,
-                                       "sizes": {"train": int((parts == "train").sum()), "test": int((parts == "test").sum())}})
+    ws.put_record("split", "sp_test", {"name": "demo split", "dataset_id": info.id, "task": "binary", "target": None,
+                                       "spec": {"strategy": "random", "ratios": [0.8, 0.0, 0.2]}, "content_hash": "x",
+                                       "sizes": {"train": int((parts == "train").sum()), "test": int((parts == "test").sum())}},
+                  project_id="prj_test")
     slices = split_slices(ws, info.id)
     assert [s.part for s in slices] == ["train", "test"]
     out = compare(ws, slices[0], slices[1])
