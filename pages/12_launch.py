@@ -12,8 +12,8 @@ from core.stats import abtests as abstats
 from core.launch import rehearsal as launch
 from core.launch import charts
 from core.errors import WorkbenchError
-from core.launch.rollout import STRATEGIES, validate_spec
-from core.launch.sim import INJECTIONS, RolloutSpec
+from core.launch.rollout import STRATEGIES, shared_setting, validate_spec
+from core.launch.sim import INJECTIONS, RolloutSpec, Setting
 from pages._projects import criteria_banner, require_project
 from pages._widgets import empty_state, get_workspace, is_viewer, md_escape, page_header, show_error
 
@@ -21,7 +21,6 @@ TRAIN_PAGE = "pages/07_train.py"
 _CHART = {"config": {"displaylogo": False}}
 _CARD = {"Ship": ("green", ":material/rocket_launch:"), "Roll back": ("red", ":material/undo:"),
          "Keep testing": ("orange", ":material/hourglass_top:")}
-_DEFAULT_STEPS = pd.DataFrame({"share": [1.0, 5.0, 10.0, 25.0, 50.0, 100.0], "days": [None] * 6}, dtype=float)
 
 
 # -- cached work: the workspace passes unhashed; the project's stamp and every choice key each entry ------------------
@@ -62,11 +61,9 @@ def _setup(contenders) -> dict:
                                 help="Decisions use each model's saved threshold (Evaluate page).")
         source = _source_inputs(by_ref[chall])
         cols = st.columns(3)
-        traffic = cols[0].number_input("Requests per day", 100, 600_000, 50_000, step=1000, key="launch.traffic",
-                                       help="How many predictions the product makes a day.")
-        days = cols[1].number_input("Days", 1, 120, 30, key="launch.days")
-        seed = cols[2].number_input("Seed", 0, 2**31 - 1, 42, key="launch.seed",
-                                    help="Every random choice follows it: the same inputs give the same charts.")
+        traffic = _number(cols[0], shared_setting("traffic_per_day"), "launch.traffic")
+        days = _number(cols[1], shared_setting("days"), "launch.days")
+        seed = _number(cols[2], shared_setting("seed"), "launch.seed")
         inject = None
         if st.toggle("Rehearse a problem", key="launch.inject.on",
                      help="Inject a failure to see whether the strategy would catch it."):
@@ -150,35 +147,63 @@ def _run(contender):
         return None
 
 
-def _spec(key: str, setup: dict) -> RolloutSpec | None:
-    """Each strategy's own settings, over the shared set-up."""
+def _spec(entry, setup: dict) -> RolloutSpec | None:
+    """The strategy's own settings, drawn from its catalog entry, over the shared set-up."""
     common = {"days": setup["days"], "traffic_per_day": setup["traffic"], "seed": setup["seed"],
               "inject": setup["inject"]}
-    if key == "shadow":
-        return RolloutSpec("shadow", **common)
-    if key == "ab":
-        left, right = st.columns(2)
-        split = left.slider("Challenger's share of traffic (%)", 5, 95, 50, 5, key="launch.ab.split")
-        alpha = right.selectbox("Significance level", [0.01, 0.05, 0.10], index=1, key="launch.ab.alpha",
-                                format_func=lambda a: f"{a:g} ({1 - a:.0%} confidence)")
-        return RolloutSpec("ab", split=split / 100, alpha=alpha, **common)
-    st.caption(f"Traffic shares in % and the days each step lasts; with the days left empty, half the run is shared "
-               f"evenly between the steps below 100 %, which then runs to day {setup['days']}. A failed guardrail "
-               "rolls back to 0 %; too little data pauses for a person.")
-    left, right = st.columns([3, 1])
-    table = left.data_editor(_DEFAULT_STEPS, num_rows="dynamic", hide_index=True, key="launch.canary.steps",
-                             column_config={"share": st.column_config.NumberColumn("Traffic share (%)", min_value=0.1,
-                                                                                   max_value=100),
-                                            "days": st.column_config.NumberColumn("Days", min_value=1, step=1)})
-    limit = right.number_input("Failures allowed per step", 0, 10, 0, key="launch.canary.failure_limit",
-                               help="Argo Rollouts' failureLimit: failed measurements a guardrail may have "
-                                    "before the step fails.")
+    for p in entry.params:
+        if p.widget == "schedule":
+            st.caption(p.help.format(days=setup["days"]))
+    cols = st.columns([3 if p.widget == "schedule" else 1 for p in entry.params]) if entry.params else []
+    values = [_INPUTS[p.widget](col, p, f"launch.{entry.key}.{p.name}") for col, p in zip(cols, entry.params)]
+    if any(v is None for v in values):
+        return None
+    chosen: dict = {}
+    for p, value in zip(entry.params, values):
+        chosen.update(value if isinstance(value, dict) else {p.name: value})
+    return RolloutSpec(entry.key, **chosen, **common)
+
+
+def _shown_value(p: Setting, value):
+    """A spec value as people read it (a share as a percentage), whole numbers as ints."""
+    shown = round(value * p.scale, 9)
+    return int(shown) if float(shown).is_integer() else shown
+
+
+def _number(col, p: Setting, key: str):
+    value = col.number_input(p.label, _shown_value(p, p.low), _shown_value(p, p.high), _shown_value(p, p.default),
+                             step=_shown_value(p, p.step), key=key, help=p.help or None)
+    return int(value) if p.scale == 1 else value / p.scale
+
+
+def _slider(col, p: Setting, key: str):
+    value = col.slider(p.label, _shown_value(p, p.low), _shown_value(p, p.high), _shown_value(p, p.default),
+                       _shown_value(p, p.step), key=key, help=p.help or None)
+    return value / p.scale
+
+
+def _choice(col, p: Setting, key: str):
+    labels = dict(zip(p.choices, p.choice_labels or map(str, p.choices)))
+    return col.selectbox(p.label, list(p.choices), index=list(p.choices).index(p.default), key=key,
+                         format_func=labels.get, help=p.help or None)
+
+
+def _schedule(col, p: Setting, key: str) -> dict | None:
+    """The canary's steps: traffic shares and, optionally, the days each lasts, as one editable table."""
+    steps = pd.DataFrame({"share": [float(x) for x in p.default], "days": [None] * len(p.default)}, dtype=float)
+    table = col.data_editor(steps, num_rows="dynamic", hide_index=True, key=key,
+                            column_config={"share": st.column_config.NumberColumn("Traffic share (%)", min_value=0.1,
+                                                                                  max_value=100),
+                                           "days": st.column_config.NumberColumn("Days", min_value=1, step=1)})
     try:
         steps, step_days = launch.steps_from_table(table.to_dict("records"))
     except WorkbenchError as err:
         show_error(err)
         return None
-    return RolloutSpec("canary", steps=steps, step_days=step_days, failure_limit=int(limit), **common)
+    return {"steps": steps, "step_days": step_days}
+
+
+_INPUTS = {"number": _number, "slider": _slider, "choice": _choice, "schedule": _schedule}
 
 
 def _simulate(key: str, setup: dict, spec: RolloutSpec) -> None:
@@ -224,8 +249,7 @@ def _render(sim, where: str) -> None:
     _verdict_card(sim)
     with st.expander("How this was simulated"):
         st.markdown("\n".join(f"- {md_escape(n)}" for n in sim.result.notes) or "No notes.")
-    body = {"shadow": _shadow, "ab": _ab, "canary": _canary}[sim.strategy]
-    body(sim, f"launch.{where}")
+    _RENDERERS[sim.strategy](sim, f"launch.{where}")
 
 
 def _scale(sim) -> tuple[float, str]:
@@ -345,6 +369,8 @@ def _canary(sim, k: str) -> None:
         st.dataframe(f["judge"], hide_index=True, key=f"{k}.judge")
 
 
+_RENDERERS = {"shadow": _shadow, "ab": _ab, "canary": _canary}  # one per core.launch.rollout.STRATEGIES entry
+
 # -- the page ----------------------------------------------------------------------------------------------------------
 ws = get_workspace()
 page_header("Launch simulator", "Rehearse a release offline, on your own data: what a shadow run, an A/B test or a "
@@ -369,7 +395,7 @@ for tab, entry in zip(st.tabs([s.label for s in STRATEGIES]), STRATEGIES, strict
     with tab:
         st.caption(entry.description)
         if setup is not None:
-            spec = _spec(entry.key, setup)
+            spec = _spec(entry, setup)
             if st.button("Simulate", key=f"launch.{entry.key}.run", type="primary", icon=":material/play_arrow:",
                          disabled=spec is None):
                 _simulate(entry.key, setup, spec)

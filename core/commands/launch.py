@@ -11,14 +11,17 @@ from core.launch.rehearsal import (
     resolve_contender,
     simulate_launch,
 )
+from core.launch.rollout import STRATEGY_KEYS
 from core.launch.sim import RolloutSpec
 from core.project.projects import get_project
+
+_DEFAULT = RolloutSpec()  # one set of defaults for core, this CLI and the Launch page
 
 
 def register(sub) -> None:
     p = sub.add_parser("simulate", help="simulate a shadow, A/B or canary launch of a challenger on replayed data")
     p.add_argument("project", help="project name or id")
-    p.add_argument("--strategy", choices=["shadow", "ab", "canary"], required=True)
+    p.add_argument("--strategy", choices=STRATEGY_KEYS, required=True)
     p.add_argument("--champion", help="version ('v2', 'champion'), run id or model name (default: the registry's "
                                       "champion, else the second-best run)")
     p.add_argument("--challenger", help="as --champion (default: the registry's challenger, else the best run)")
@@ -27,14 +30,15 @@ def register(sub) -> None:
                                          "project's)")
     p.add_argument("--start", help="first day of the time window, e.g. 2025-10-01")
     p.add_argument("--end", help="first day after the time window")
-    p.add_argument("--days", type=int, default=30)
-    p.add_argument("--traffic", type=int, default=50_000,
-                   help="requests per day (the default is enough to measure a canary's guardrails at 1 %%)")
-    p.add_argument("--split", type=float, default=0.5, help="challenger's share of an A/B test")
-    p.add_argument("--steps", default="1,5,10,25,50,100", help="canary traffic shares in %%, ending at 100")
+    p.add_argument("--days", type=int, default=_DEFAULT.days)
+    p.add_argument("--traffic", type=int, default=_DEFAULT.traffic_per_day,
+                   help="requests per day (default %(default)s)")
+    p.add_argument("--split", type=float, default=_DEFAULT.split, help="challenger's share of an A/B test")
+    p.add_argument("--steps", default=",".join(map(str, _DEFAULT.steps)),
+                   help="canary traffic shares in %%, ending at 100")
     p.add_argument("--step-days", help="days per canary step below 100 %%: one number, or one per step")
     p.add_argument("--inject", help="a problem to rehearse: KIND:DAY[:AMOUNT], KIND one of degrade, drift, imbalance")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=_DEFAULT.seed)
     p.add_argument("--no-save", action="store_true", help="print the result without saving it")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=simulate)

@@ -8,6 +8,7 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
+from core.errors import SpecInvalid
 from core.launch.sim import (
     ReplayData,
     RolloutResult,
@@ -22,6 +23,16 @@ from core.launch.sim import (
 from core.stats import abtests as abstats
 
 SRM_ALARM_P = 0.001
+
+
+def check_shadow(spec: RolloutSpec) -> None:
+    """Checks what a shadow run cannot rehearse. Raises: SpecInvalid."""
+    if (spec.inject or {}).get("kind") == "imbalance":
+        raise SpecInvalid("A traffic imbalance needs a traffic split; rehearse it with an A/B test or a canary.")
+
+
+def check_ab(spec: RolloutSpec) -> None:
+    """An A/B test needs no checks beyond the shared ones (split and alpha are shared fields)."""
 
 
 def run_shadow(replay: ReplayData, spec: RolloutSpec, t: Traffic) -> RolloutResult:

@@ -99,6 +99,11 @@ def plan_steps(spec: RolloutSpec) -> list[tuple[float, int]]:
     return [(float(s), d) for s, d in zip(below, days)]
 
 
+def check_canary(spec: RolloutSpec) -> None:
+    """Checks the canary's steps and their days. Raises: SpecInvalid."""
+    plan_steps(spec)
+
+
 def run_canary(replay: ReplayData, spec: RolloutSpec, t: Traffic) -> RolloutResult:
     """Ramps the challenger through the steps, analysing guardrails daily; aborts, pauses or promotes it."""
     plan = plan_steps(spec)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,6 +64,35 @@ class RolloutSpec:
         if isinstance(d.get("step_days"), list):
             d["step_days"] = tuple(d["step_days"])
         return cls(**d)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One choice of a rollout spec as a form shows it: the `RolloutSpec` field, its default, range and help."""
+
+    name: str                       # the RolloutSpec field it sets
+    label: str
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    choices: tuple | None = None
+    choice_labels: tuple[str, ...] | None = None
+    scale: float = 1.0              # shown to people multiplied by this (100: a share as a percentage)
+    widget: str = "number"          # "number" | "slider" | "choice" | "schedule" (the canary's shares and days)
+    help: str = ""
+
+
+_DEFAULT = RolloutSpec()
+
+# The set-up every strategy shares: its defaults are RolloutSpec's, so the page, the CLI and core agree.
+SHARED_SETTINGS = (
+    Setting("traffic_per_day", "Requests per day", _DEFAULT.traffic_per_day, 100, 600_000, 1000,
+            help="How many predictions the product makes a day."),
+    Setting("days", "Days", _DEFAULT.days, 1, 120, 1),
+    Setting("seed", "Seed", _DEFAULT.seed, 0, 2**31 - 1, 1,
+            help="Every random choice follows it: the same inputs give the same charts."),
+)
 
 
 @dataclass
@@ -207,8 +237,6 @@ def _check_inject(spec: RolloutSpec) -> None:
     amount = spec.inject.get("amount", INJECTIONS[kind][0])
     if not isinstance(amount, (int, float)) or not 0 < amount <= 1:
         raise SpecInvalid(f"The {kind} amount ({INJECTIONS[kind][1]}) must be above 0 and at most 1, not {amount!r}.")
-    if kind == "imbalance" and spec.strategy == "shadow":
-        raise SpecInvalid("A traffic imbalance needs a traffic split; rehearse it with an A/B test or a canary.")
 
 
 @dataclass

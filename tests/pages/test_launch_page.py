@@ -154,3 +154,17 @@ def test_a_later_window_and_an_injected_problem_reach_the_saved_simulation(train
     assert sim.spec.inject == {"kind": "drift", "day": 3, "amount": 0.5}
     assert any("Injected drift from day 3" in n for n in sim.result.notes)
     assert len(_verdicts(at.tabs[0])) == 1
+
+
+def test_the_forms_are_drawn_from_the_strategy_entries(trained):
+    from core.launch.rollout import STRATEGIES
+    from core.launch.sim import RolloutSpec
+
+    at = _app(trained[1])
+    _ok(at)
+    assert at.number_input(key="launch.traffic").value == RolloutSpec().traffic_per_day  # one default, from core
+    widgets = {w.key for w in [*at.number_input, *at.slider, *at.selectbox]} | {"launch.canary.steps"}
+    for entry in STRATEGIES:
+        for p in entry.params:
+            assert f"launch.{entry.key}.{p.name}" in widgets, f"{entry.key}.{p.name} has no form input"
+    assert at.slider(key="launch.ab.split").value == 50 and at.selectbox(key="launch.ab.alpha").value == 0.05

@@ -9,8 +9,16 @@ import pytest
 from scipy import stats
 
 from core.errors import SchemaMismatch, SpecInvalid
-from core.launch.rollout import STRATEGIES, simulate_rollout
-from core.launch.sim import DECISIONS, ReplayData, RolloutResult, RolloutSpec, draw_traffic, synthetic_replay
+from core.launch.rollout import STRATEGIES, shared_setting, simulate_rollout, strategy_entry, validate_spec
+from core.launch.sim import (
+    DECISIONS,
+    SHARED_SETTINGS,
+    ReplayData,
+    RolloutResult,
+    RolloutSpec,
+    draw_traffic,
+    synthetic_replay,
+)
 from core.launch.ab import simulate_peeking
 
 
@@ -32,9 +40,46 @@ def test_spec_round_trips_through_json():
     assert RolloutSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
 
 
-def test_every_strategy_is_declared_with_words_for_people():
-    assert [s.key for s in STRATEGIES] == ["shadow", "ab", "canary"]
-    assert all(s.label and len(s.description) > 30 for s in STRATEGIES)
+# One case per launch strategy: its own non-default settings, which every strategy test below runs with.
+CASES = {
+    "shadow": {},
+    "ab": {"split": 0.4, "alpha": 0.01},
+    "canary": {"steps": (5, 25, 100), "failure_limit": 1},
+}
+
+
+def test_every_strategy_has_a_case():
+    keys = [s.key for s in STRATEGIES]
+    missing = sorted(set(keys) - set(CASES))
+    assert set(CASES) == set(keys), (f"add a case for {missing} to CASES in tests/unit/test_rollout.py"
+                                     if missing else f"drop the cases of removed strategies {sorted(set(CASES) - set(keys))}")
+
+
+@pytest.mark.parametrize("key", list(CASES))
+def test_every_strategy_is_declared_with_words_for_people_and_usable_settings(key):
+    entry = strategy_entry(key)
+    assert entry.label and len(entry.description) > 30
+    fields = set(RolloutSpec().to_dict())
+    for p in (*SHARED_SETTINGS, *entry.params):
+        assert p.name in fields and p.label, f"{key}.{p.name}"
+        assert p.default == getattr(RolloutSpec(), p.name), f"{key}.{p.name}: the default is RolloutSpec's"
+        if p.low is not None:
+            assert p.low <= p.default <= p.high, f"{key}.{p.name} default outside its range"
+        if p.choices is not None:
+            assert p.default in p.choices and len(p.choice_labels or p.choices) == len(p.choices)
+    assert set(CASES[key]) <= {p.name for p in entry.params}, "a case sets the strategy's own settings"
+    spec = RolloutSpec(key, **CASES[key])
+    assert RolloutSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    validate_spec(spec)
+
+
+def test_the_traffic_default_is_one_number_for_core_cli_and_page():
+    from core.cli import build_parser
+
+    assert shared_setting("traffic_per_day").default == RolloutSpec().traffic_per_day == 10_000
+    args = build_parser().parse_args(["simulate", "p", "--strategy", "ab"])
+    assert (args.traffic, args.days, args.seed, args.split) == (10_000, 30, 42, 0.5)
+    assert args.steps == ",".join(map(str, RolloutSpec().steps))
 
 
 @pytest.mark.parametrize("changes, match", [
@@ -82,9 +127,9 @@ def test_same_seed_same_result_other_seed_other_result(replay, strategy):
     assert json.dumps(first["frames"]) != json.dumps(other["frames"])
 
 
-@pytest.mark.parametrize("strategy", ["shadow", "ab", "canary"])
+@pytest.mark.parametrize("strategy", list(CASES))
 def test_results_are_json_with_small_frames_and_a_verdict(replay, strategy):
-    result = simulate_rollout(replay, RolloutSpec(strategy, days=15, traffic_per_day=4000))
+    result = simulate_rollout(replay, RolloutSpec(strategy, days=15, traffic_per_day=4000, **CASES[strategy]))
     d = json.loads(json.dumps(result.to_dict(), allow_nan=False))
     assert d["verdict"]["decision"] in DECISIONS and d["verdict"]["sentence"]
     assert all(len(rows) <= 15 * 4 for rows in d["frames"].values())
@@ -94,7 +139,7 @@ def test_results_are_json_with_small_frames_and_a_verdict(replay, strategy):
 def test_outcome_only_replay_works_for_every_strategy():
     conv = np.random.default_rng(0).random((2, 2000)) < [[0.10], [0.13]]
     data = ReplayData(conv[0].astype(int), conv[1].astype(int), outcome_label="conversion")
-    for strategy in ("shadow", "ab", "canary"):
+    for strategy in CASES:
         result = simulate_rollout(data, RolloutSpec(strategy, days=10, traffic_per_day=4000))
         assert result.verdict.decision in DECISIONS
     assert result.summary["guardrails"] == ["outcome"]
