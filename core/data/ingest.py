@@ -310,7 +310,7 @@ def confirm_ingest(ws: Workspace, preview: UploadPreview, name: str | None = Non
 
     Raises: AlreadyLoaded, BadLines, CsvUnreadable, NameInvalid, SpecInvalid.
     """
-    ws._require_editor()
+    ws.require_editor()
     name = clean_dataset_name(name or preview.suggested_name)
     wanted = {c.name: c.kind for c in preview.columns}
     for col, kind in (kinds or {}).items():

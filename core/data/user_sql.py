@@ -255,7 +255,7 @@ def save_query(ws: Workspace, sql: str, name: str, *, time_limit: float | None =
     Raises: QueryRefused, QueryFailed, NameInvalid, AlreadyLoaded, PermissionDenied (viewers).
     """
 
-    ws._require_editor()
+    ws.require_editor()
     result = run_query(ws, sql, max_rows=SAVE_MAX_ROWS, time_limit=time_limit)
     if result.truncated:
         raise QueryRefused(f"The result has more than {SAVE_MAX_ROWS:,} rows, more than a saved query may hold. "

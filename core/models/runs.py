@@ -162,7 +162,7 @@ def save_run(ws: Workspace, project, split, result, comparison_id: str | None = 
 
     Raises: PermissionDenied (viewer).
     """
-    ws._require_editor()
+    ws.require_editor()
     run_id = new_id("run")
     artifact = None
     if result.error is None and result.pipeline is not None:
@@ -288,7 +288,7 @@ def train_and_save(ws: Workspace, project, split, specs, *, cv: int = 5, seed: i
     Returns (ComparisonResult, run ids). Raises: SpecInvalid, TargetNotUsable, TrainingCancelled, PermissionDenied.
     """
 
-    ws._require_editor()
+    ws.require_editor()
     columns, frames = _columns_and_frames(ws, project, split, ("train", "validation"))
     result = compare(frames["train"], frames.get("validation"), project.target, project.task, specs, columns, cv=cv,
                      seed=seed, positive_class=project.positive_class,
@@ -306,7 +306,7 @@ def cluster_and_save(ws: Workspace, project, split, k_range=range(2, 9), seed: i
     Returns (ClusterResult, PcaResult, run id). Raises: SpecInvalid, TrainingCancelled, PermissionDenied.
     """
 
-    ws._require_editor()
+    ws.require_editor()
     columns, frames = _columns_and_frames(ws, project, split, ("train",))
     train = frames["train"]
     result = cluster(train, columns, k_range, seed, progress=progress, cancel=cancel)

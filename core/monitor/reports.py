@@ -217,7 +217,7 @@ def current_user() -> str:
 
 def save_drift_report(ws: Workspace, check: DriftCheck, project_id: str | None, by: str | None = None) -> DriftReport:
     """Saves a check as a drift report, Evidently's HTML as an artifact, and returns it. Raises: PermissionDenied."""
-    ws._require_editor()
+    ws.require_editor()
     report_id = new_id("drf")
     html_ref = None
     if check.report is not None:

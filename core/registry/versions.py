@@ -1,15 +1,13 @@
-"""Model registry: frozen versions of saved runs, their champion / challenger / archived aliases, and the ledger.
+"""Model registry records: frozen versions of saved runs, their champion / challenger / archived aliases, the ledger.
 
-Public API (the Registry, Scoring, Drift and Launch pages build on it):
-- `register_run(ws, run_id, note="", by="") -> Version`; `get_version(ws, id)`, `list_versions(ws, project_id)`
-  (newest first), `champion(ws, project_id)`.
-- `promote(ws, version_id, by, why="", override_reason=None, expected_seq=None) -> LedgerEntry` runs the launch
-  gate (core.release.gate); past a failed gate only with a written override reason. `rollback(ws, project_id, by, ...)`,
-  `set_challenger(...)`, `archive_version(..., archived=True)` are recorded the same way.
-- `registry_state(ws, project_id) -> RegistryState`, `ledger(ws, project_id) -> [LedgerEntry]` (oldest first);
-  the timeline, the version comparison and the gate badge for the page live in core.release.modelcard.
-- `load_version_model(ws, version)`: the fitted pipeline, checksum and type allow-list checked before every load;
-  `core.release.gate.version_predictions(ws, version)`: validation predictions with decisions at the version's threshold.
+Public API (the Registry, Scoring, Drift and Launch pages and core.release build on it):
+- `get_version(ws, id)`, `list_versions(ws, project_id)` (newest first), `champion(ws, project_id)`,
+  `registry_state(ws, project_id) -> RegistryState`, `ledger(ws, project_id) -> [LedgerEntry]` (oldest first).
+- `load_version_model(ws, version)`: the fitted pipeline, checksum and type allow-list checked before every load.
+- Writes, used only by core.release: `store_version`, `append_ledger` (next entry, aliases mirrored onto the
+  versions), `save_gate_fields` (gate result, final check). Registering, promoting, rolling back, choosing a
+  challenger and archiving are `core.release.actions`; the launch gate is `core.release.gate`; the timeline and the
+  version comparison for the page live in core.release.modelcard.
 
 Record "version" (id "ver_<12 hex>", project_id). Frozen at registration and covered by `content_hash`: number,
 run_id, model_key, model_label, task, target, positive_class, classes, threshold, score_kind, metrics (validation,

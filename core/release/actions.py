@@ -48,7 +48,7 @@ def register_run(ws: Workspace, run_id: str, note: str = "", by: str = "") -> Ve
 
     Raises: SpecInvalid (failed or unsupported run, already registered), ArtifactRejected, NotFound, PermissionDenied.
     """
-    ws._require_editor()
+    ws.require_editor()
     run = get_run(ws, run_id)
     if not run.is_ok or run.artifact is None:
         raise SpecInvalid(f"Run {run.model_label!r} has no saved model" + (f" ({run.error})" if run.error else "")
@@ -98,7 +98,7 @@ def register_run(ws: Workspace, run_id: str, note: str = "", by: str = "") -> Ve
 @contextmanager
 def _changing(ws: Workspace, project_id: str, expected_seq: int | None) -> Iterator[list[LedgerEntry]]:
     """Holds the project's lock while a change reads the ledger, checks it and appends to it."""
-    ws._require_editor()
+    ws.require_editor()
     with project_lock(ws, project_id):
         entries = ledger(ws, project_id)
         head = entries[-1].seq if entries else 0

@@ -161,7 +161,7 @@ def split_project(ws: Workspace, project, spec: SplitSpec, name: str | None = No
     Raises: SpecInvalid, TargetNotUsable, NotFound.
     """
 
-    ws._require_editor()
+    ws.require_editor()
     info = _dataset_of(ws, project.dataset_id, project.name)
     _validate(spec, info, project)
     _check_classes(ws, info, project, spec)

@@ -148,7 +148,7 @@ class Workspace:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Yields a cursor inside a transaction: all of its writes land, or none do."""
-        self._require_editor()
+        self.require_editor()
         with self.cursor() as cur:
             cur.execute("BEGIN TRANSACTION")
             try:
@@ -168,7 +168,11 @@ class Workspace:
     def is_editor(self) -> bool:
         return self.role == "editor"
 
-    def _require_editor(self) -> None:
+    def require_editor(self) -> None:
+        """Refuses a viewer: every core function that writes calls this first (the store's own writes do too).
+
+        Raises: PermissionDenied.
+        """
         if self.role != "editor":
             raise PermissionDenied("This is a read-only view, so nothing can be changed here. Ask the analyst who shared it.")
 
@@ -319,7 +323,7 @@ class Workspace:
     # -- records ----------------------------------------------------------------------------------------------------
     def put_record(self, kind: str, id: str, payload: dict, project_id: str | None = None) -> dict:
         """Inserts or replaces a JSON record of `kind`; returns it as stored."""
-        self._require_editor()
+        self.require_editor()
         stamp = now_utc()
         body = json.dumps(payload, default=_json_default)
         with self.cursor() as cur:
@@ -331,7 +335,7 @@ class Workspace:
 
     def append_record(self, kind: str, id: str, payload: dict, project_id: str | None = None) -> dict:
         """Inserts a record that may never be overwritten (ledgers). Raises: NameInvalid when the id exists."""
-        self._require_editor()
+        self.require_editor()
         stamp = now_utc()
         try:
             with self.cursor() as cur:
@@ -356,7 +360,7 @@ class Workspace:
         return [_record_from_row(r) for r in rows]
 
     def delete_record(self, kind: str, id: str) -> None:
-        self._require_editor()
+        self.require_editor()
         with self.cursor() as cur:
             cur.execute("DELETE FROM wb_records WHERE kind = ? AND id = ?", [kind, id])
 
@@ -388,7 +392,7 @@ class Workspace:
     # -- artifacts --------------------------------------------------------------------------------------------------
     def write_artifact(self, key: str, filename: str, data: bytes) -> ArtifactRef:
         """Writes bytes under artifacts/<key>/<filename> and returns the path with its SHA-256."""
-        self._require_editor()
+        self.require_editor()
         rel = Path(_safe_part(key)) / _safe_part(filename)
         path = self.artifacts / rel
         path.parent.mkdir(parents=True, exist_ok=True)
