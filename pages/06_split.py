@@ -6,8 +6,8 @@ import streamlit as st
 
 from core.errors import WorkbenchError
 from core.split.leakcheck import distribution_differences, id_like_columns, leak_checks, split_summary
-from core.split.splitting import get_split, list_splits, split_assignments, split_project
-from core.split.spec import PART_LABELS, STRATEGIES, SplitSpec
+from core.split.splitting import STRATEGIES, get_split, list_splits, split_assignments, split_project
+from core.split.spec import PART_LABELS, SplitSpec
 from core.split.timesplit import default_cutoffs
 from pages._projects import criteria_banner, md_escape, require_project, require_split
 from pages._widgets import csv_download_button, get_workspace, is_viewer, page_header, show_error
@@ -37,38 +37,7 @@ def _form() -> None:
     seed = cols[3].number_input("Seed", 0, 2**31 - 1, 42, 1, key="split.seed",
                                 help="The same seed gives exactly the same rows; another seed shuffles differently.")
     ratios = (train / 100, val / 100, test / 100)
-    options: dict = {}
-    if strategy == "time":
-        dated = [c.name for c in info.columns if c.kind == "datetime"]
-        others = [c.name for c in info.columns if c.kind != "datetime" and c.name != project.target]
-        column = st.selectbox("Date column", dated + others, key="split.time_column",
-                              help="Rows before the first cut-off train the model; later rows validate and test it.")
-        own = st.checkbox("Choose the cut-off dates myself", key="split.own_cutoffs")
-        if own:
-            try:
-                suggested = default_cutoffs(ws, info, column, ratios)
-            except WorkbenchError:
-                suggested = []
-            left, right = st.columns(2)
-            first = left.text_input("Validation starts at" if val else "Test starts at",
-                                    value=suggested[0] if suggested else "", key="split.cutoff_1")
-            second = right.text_input("Test starts at", value=suggested[1] if len(suggested) > 1 else "",
-                                      key="split.cutoff_2") if val else ""
-            options["cutoffs"] = tuple(c for c in (first, second) if c.strip())
-        left, mid, right = st.columns(3)
-        options["gap"] = left.number_input("Gap before each cut-off (days)", 0.0, 3650.0, 0.0, 1.0, key="split.gap",
-                                           help="Rows this close before a cut-off are left out, so the model is not "
-                                                "judged on days right after the ones it learned from.")
-        options["backtest_folds"] = int(mid.number_input("Backtest folds (0 = none)", 0, 10, 0, 1,
-                                                          key="split.folds"))
-        options["backtest_mode"] = right.radio("Backtest window", ["expanding", "rolling"], key="split.mode",
-                                               horizontal=True, disabled=not options["backtest_folds"])
-        options["time_column"] = column
-    if strategy == "group":
-        likely = id_like_columns(info)
-        column = st.selectbox("Group column: one customer / ID", likely + [c for c in info.column_names
-                                                                            if c not in likely], key="split.group_column")
-        options["group_column"] = column
+    options = _OPTIONS.get(strategy, _no_options)(by_key[strategy], ratios)
     name = st.text_input("Name (optional)", max_chars=80, key="split.name")
     if st.button("Create split", type="primary", key="split.create", icon=":material/call_split:"):
         try:
@@ -80,6 +49,53 @@ def _form() -> None:
             st.rerun()
         except WorkbenchError as err:
             show_error(err)
+
+
+def _no_options(entry, ratios) -> dict:
+    return {}
+
+
+def _time_options(entry, ratios) -> dict:
+    """The time split's settings; ranges, defaults and help come from its strategy entry."""
+    params = {p.name: p for p in entry.params}
+    options: dict = {}
+    dated = [c.name for c in info.columns if c.kind == "datetime"]
+    others = [c.name for c in info.columns if c.kind != "datetime" and c.name != project.target]
+    column = st.selectbox("Date column", dated + others, key="split.time_column", help=params["time_column"].help)
+    own = st.checkbox("Choose the cut-off dates myself", key="split.own_cutoffs")
+    if own:
+        try:
+            suggested = default_cutoffs(ws, info, column, ratios)
+        except WorkbenchError:
+            suggested = []
+        val = ratios[1]
+        left, right = st.columns(2)
+        first = left.text_input("Validation starts at" if val else "Test starts at",
+                                value=suggested[0] if suggested else "", key="split.cutoff_1")
+        second = right.text_input("Test starts at", value=suggested[1] if len(suggested) > 1 else "",
+                                  key="split.cutoff_2") if val else ""
+        options["cutoffs"] = tuple(c for c in (first, second) if c.strip())
+    left, mid, right = st.columns(3)
+    gap, folds, mode = params["gap"], params["backtest_folds"], params["backtest_mode"]
+    options["gap"] = left.number_input("Gap before each cut-off (days)", gap.low, gap.high, gap.default, 1.0,
+                                       key="split.gap", help=gap.help)
+    options["backtest_folds"] = int(mid.number_input("Backtest folds (0 = none)", folds.low, folds.high, folds.default,
+                                                      1, key="split.folds"))
+    options["backtest_mode"] = right.radio("Backtest window", list(mode.choices), key="split.mode", horizontal=True,
+                                           index=list(mode.choices).index(mode.default),
+                                           disabled=not options["backtest_folds"])
+    options["time_column"] = column
+    return options
+
+
+def _group_options(entry, ratios) -> dict:
+    likely = id_like_columns(info)
+    column = st.selectbox("Group column: one customer / ID", likely + [c for c in info.column_names
+                                                                        if c not in likely], key="split.group_column")
+    return {"group_column": column}
+
+
+_OPTIONS = {"time": _time_options, "group": _group_options}  # strategies with settings of their own
 
 
 @st.cache_data(show_spinner="Checking the split…", max_entries=32)

@@ -7,20 +7,24 @@ from core.errors import SpecInvalid
 from core.project.projects import get_project
 from core.split.leakcheck import leak_checks, split_summary
 from core.split.spec import SplitSpec
-from core.split.splitting import list_splits, split_project
+from core.split.splitting import STRATEGY_KEYS, list_splits, split_project
+from core.split.timesplit import BACKTEST_MODES
+
+_DEFAULT = SplitSpec()  # the CLI's defaults are the spec's
 
 
 def register(sub) -> None:
     p = sub.add_parser("split", help="split a project's dataset without leaks")
     p.add_argument("project", help="project name or id")
-    p.add_argument("--strategy", choices=["random", "stratified", "time", "group"], default="stratified")
-    p.add_argument("--ratios", default="0.7,0.15,0.15", help="train,validation,test shares summing to 1")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--strategy", choices=STRATEGY_KEYS, default=_DEFAULT.strategy)
+    p.add_argument("--ratios", default=",".join(map(str, _DEFAULT.ratios)), help="train,validation,test shares summing to 1")
+    p.add_argument("--seed", type=int, default=_DEFAULT.seed)
     p.add_argument("--time-column", help="date column (time strategy)")
     p.add_argument("--cutoffs", help="where validation and test start, e.g. 2025-07-01,2025-10-01")
-    p.add_argument("--gap", type=float, default=0.0, help="days left out before each cut-off")
-    p.add_argument("--backtest-folds", type=int, default=0, help="2-10 rolling/expanding folds (time strategy)")
-    p.add_argument("--backtest-mode", choices=["expanding", "rolling"], default="expanding")
+    p.add_argument("--gap", type=float, default=_DEFAULT.gap, help="days left out before each cut-off")
+    p.add_argument("--backtest-folds", type=int, default=_DEFAULT.backtest_folds,
+                   help="2-10 rolling/expanding folds (time strategy)")
+    p.add_argument("--backtest-mode", choices=BACKTEST_MODES, default=_DEFAULT.backtest_mode)
     p.add_argument("--group-column", help="column identifying a customer / ID (group strategy)")
     p.add_argument("--name", help="name of the split")
     p.add_argument("--json", action="store_true")

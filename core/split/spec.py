@@ -1,7 +1,8 @@
-"""What a split is: the choices (`SplitSpec`), the saved result (`Split`), the strategies and exact set sizes.
+"""What a split is: the choices (`SplitSpec`), a strategy's assignment, the saved result (`Split`), exact set sizes.
 
-Plain types and arithmetic only: `core.split.splitting` assigns and saves, `core.split.timesplit` cuts by time and
-`core.split.leakcheck` inspects; all three build on this module and none on each other's internals.
+Plain types and arithmetic only: `core.split.splitting` declares the strategies, assigns and saves,
+`core.split.timesplit` cuts by time and `core.split.leakcheck` inspects; all three build on this module and none on
+each other's internals.
 """
 
 from __future__ import annotations
@@ -19,26 +20,6 @@ PARTS = ("train", "validation", "test")
 PART_LABELS = {"train": "Train", "validation": "Validation", "test": "Test"}
 MAX_FOLDS = 10
 REGRESSION_BINS = 10
-
-
-@dataclass(frozen=True)
-class StrategyEntry:
-    key: str
-    label: str
-    help: str
-
-
-STRATEGIES = (
-    StrategyEntry("random", "Random", "Shuffles rows with a fixed seed. Fine when rows are independent and not ordered "
-                                      "in time."),
-    StrategyEntry("stratified", "Stratified on the target", "Like random, but every set keeps the target's class "
-                  "balance (within one row), so a rare outcome is never missing from a set."),
-    StrategyEntry("time", "Time-based", "Trains on the past and tests on the future, as the model will be used. "
-                  "Pick a date column and, optionally, the cut-off dates."),
-    StrategyEntry("group", "Group-based", "Keeps all rows of one customer / ID in one set, so the model is never "
-                  "tested on someone it has already seen."),
-)
-_STRATEGY_KEYS = tuple(e.key for e in STRATEGIES)
 
 
 @dataclass(frozen=True)
@@ -66,6 +47,17 @@ class SplitSpec:
         if "cutoffs" in known:
             known["cutoffs"] = tuple(str(c) for c in known["cutoffs"] or ())
         return cls(**known)
+
+
+@dataclass
+class SplitAssignment:
+    """What a strategy's `assign` returns: each row's set, plus what a time split adds (cut-offs used, folds)."""
+
+    frame: pd.DataFrame                 # `_row` and `part`, as `assignment_frame` builds it
+    notes: list[str] = field(default_factory=list)
+    cutoffs: dict = field(default_factory=dict)
+    folds: list[dict] = field(default_factory=list)
+    fold_frame: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)

@@ -24,35 +24,36 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from core.catalog import Param
 from core.errors import NotFound, SpecInvalid, TargetNotUsable, unknown
 from core.project.criteria import format_class
 from core.split.leakcheck import leak_checks
 from core.split.spec import (
-    _STRATEGY_KEYS,
     MAX_FOLDS,
     PARTS,
     REGRESSION_BINS,
     SCHEMA,
-    STRATEGIES,
     Split,
+    SplitAssignment,
     SplitSpec,
     allocate_counts,
     allocate_strata,
     assignment_frame,
 )
-from core.split.timesplit import assign_time
+from core.split.timesplit import BACKTEST_MODES, assign_time, check_time
 from core.store.workspace import DatasetInfo, Workspace, new_id, quote_ident
 
 KIND = "split"
 # -- validation -------------------------------------------------------------------------------------------------------
 def _validate(spec: SplitSpec, info: DatasetInfo, project) -> None:
-    if spec.strategy not in _STRATEGY_KEYS:
-        raise SpecInvalid(f"{spec.strategy!r} is not a split strategy; choose one of {', '.join(_STRATEGY_KEYS)}.")
+    if spec.strategy not in STRATEGY_KEYS:
+        raise SpecInvalid(f"{spec.strategy!r} is not a split strategy; choose one of {', '.join(STRATEGY_KEYS)}.")
     ratios = list(spec.ratios)
     if len(ratios) != 3 or not all(isinstance(r, (int, float)) and math.isfinite(r) for r in ratios):
         raise SpecInvalid("Give three shares: train, validation and test, e.g. 0.7, 0.15, 0.15.")
@@ -66,25 +67,25 @@ def _validate(spec: SplitSpec, info: DatasetInfo, project) -> None:
         raise SpecInvalid("The train and test sets both need a share above 0; validation may be 0.")
     if not isinstance(spec.seed, (int, np.integer)) or isinstance(spec.seed, bool) or spec.seed < 0:
         raise SpecInvalid(f"The seed must be a whole number of 0 or more, not {spec.seed!r}.")
-    if spec.strategy == "stratified" and not project.target:
+    strategy_entry(spec.strategy).validate(spec, info, project)
+
+
+def _no_checks(spec: SplitSpec, info: DatasetInfo, project) -> None:
+    """A random split needs nothing beyond the shared checks."""
+
+
+def _check_stratified(spec: SplitSpec, info: DatasetInfo, project) -> None:
+    if not project.target:
         raise SpecInvalid("A stratified split keeps the target's balance, but this project has no target "
                           "(clustering). Use a random split.")
-    if spec.strategy == "time":
-        if not spec.time_column:
-            raise SpecInvalid("A time-based split needs a date column. Choose one.")
-        info.column(spec.time_column)
-        if not math.isfinite(float(spec.gap)) or spec.gap < 0:
-            raise SpecInvalid(f"The gap must be zero or a positive number of days, not {spec.gap!r}.")
-        if spec.backtest_folds and not 2 <= spec.backtest_folds <= MAX_FOLDS:
-            raise SpecInvalid(f"A backtest needs 2 to {MAX_FOLDS} folds, not {spec.backtest_folds}.")
-        if spec.backtest_mode not in ("expanding", "rolling"):
-            raise SpecInvalid("The backtest window is either 'expanding' (all history) or 'rolling' (recent window).")
-    if spec.strategy == "group":
-        if not spec.group_column:
-            raise SpecInvalid("A group-based split needs the column that identifies a customer / ID. Choose one.")
-        info.column(spec.group_column)
-        if spec.group_column == project.target:
-            raise SpecInvalid("The group column cannot be the target. Choose the column that identifies a customer.")
+
+
+def _check_group(spec: SplitSpec, info: DatasetInfo, project) -> None:
+    if not spec.group_column:
+        raise SpecInvalid("A group-based split needs the column that identifies a customer / ID. Choose one.")
+    info.column(spec.group_column)
+    if spec.group_column == project.target:
+        raise SpecInvalid("The group column cannot be the target. Choose the column that identifies a customer.")
 
 
 def _check_classes(ws: Workspace, info: DatasetInfo, project, spec: SplitSpec) -> None:
@@ -99,7 +100,7 @@ def _check_classes(ws: Workspace, info: DatasetInfo, project, spec: SplitSpec) -
         raise TargetNotUsable(f"Column {project.target!r} has only one value ({only!r}), so there is nothing to "
                               "predict. Choose another target, or upload rows that include other outcomes.")
     n_sets = sum(1 for r in spec.ratios if r > 0)
-    if spec.strategy == "stratified" and counts[0][1] < n_sets:
+    if strategy_entry(spec.strategy).keeps_class_balance and counts[0][1] < n_sets:
         value, n = counts[0]
         raise TargetNotUsable(f"Class {format_class(value)!r} of {project.target!r} has only {n} row(s), fewer than "
                               f"the {n_sets} sets, so a stratified split cannot put it in every set. Add rows of "
@@ -107,14 +108,14 @@ def _check_classes(ws: Workspace, info: DatasetInfo, project, spec: SplitSpec) -
 
 
 # -- assignment --------------------------------------------------------------------------------------------------------
-def _assign_random(ws: Workspace, info: DatasetInfo, spec: SplitSpec) -> pd.DataFrame:
+def _assign_random(ws: Workspace, info: DatasetInfo, spec: SplitSpec, project=None) -> SplitAssignment:
     pos = ws.read(f"SELECT rowid AS _row, row_number() OVER (ORDER BY hash(rowid, ?), rowid) - 1 AS pos "
                   f"FROM {quote_ident(info.table)}", [int(spec.seed)])
     ends = np.cumsum(allocate_counts(len(pos), spec.ratios))
-    return assignment_frame(pos["_row"], np.searchsorted(ends, pos["pos"].to_numpy(), side="right"))
+    return SplitAssignment(assignment_frame(pos["_row"], np.searchsorted(ends, pos["pos"].to_numpy(), side="right")))
 
 
-def _assign_stratified(ws: Workspace, info: DatasetInfo, spec: SplitSpec, project) -> pd.DataFrame:
+def _assign_stratified(ws: Workspace, info: DatasetInfo, spec: SplitSpec, project) -> SplitAssignment:
     q = quote_ident(project.target)
     stratum = q if project.task != "regression" else \
         f"CASE WHEN {q} IS NULL THEN NULL ELSE ntile({REGRESSION_BINS}) OVER (PARTITION BY {q} IS NULL ORDER BY {q}, rowid) END"
@@ -126,10 +127,10 @@ def _assign_stratified(ws: Workspace, info: DatasetInfo, spec: SplitSpec, projec
     ends = np.cumsum(np.array(allocate_strata(strata.tolist(), spec.ratios)), axis=1)  # [stratum, set] cut points
     si, p = pos["si"].to_numpy(), pos["pos"].to_numpy()
     part = (p[:, None] >= ends[si]).sum(axis=1)
-    return assignment_frame(pos["_row"], part)
+    return SplitAssignment(assignment_frame(pos["_row"], part))
 
 
-def _assign_group(ws: Workspace, info: DatasetInfo, spec: SplitSpec) -> tuple[pd.DataFrame, list[str]]:
+def _assign_group(ws: Workspace, info: DatasetInfo, spec: SplitSpec, project=None) -> SplitAssignment:
     g = quote_ident(spec.group_column)
     table = quote_ident(info.table)
     n_groups, has_null, n_rows = ws.read_rows(
@@ -151,7 +152,71 @@ def _assign_group(ws: Workspace, info: DatasetInfo, spec: SplitSpec) -> tuple[pd
     ends = np.cumsum(allocate_counts(int(n_rows), spec.ratios))
     part = np.searchsorted(ends, rows["mid"].to_numpy(), side="right")
     notes = [f"Rows with no {spec.group_column!r} were kept together as one group."] if has_null else []
-    return assignment_frame(rows["_row"], part), notes
+    return SplitAssignment(assignment_frame(rows["_row"], part), notes)
+
+
+# -- the strategies ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StrategyEntry:
+    """A split strategy a user can pick: words for people, its own settings (SplitSpec fields), its checks beyond the
+    shared ones, and the function that assigns every row to a set."""
+
+    key: str
+    label: str
+    help: str
+    assign: Callable[[Workspace, DatasetInfo, SplitSpec, object], SplitAssignment]
+    validate: Callable[[SplitSpec, DatasetInfo, object], None] = _no_checks  # raises SpecInvalid / NotFound
+    params: tuple[Param, ...] = ()
+    keeps_class_balance: bool = False  # every class must then have a row for every set
+    empty_set: str = ("The {part} set would be empty ({rows:,} rows, {share:.0%} for {part}). Give it a larger "
+                      "share, or upload more rows.")
+    name: str = "{label} {shares} · seed {spec.seed}"  # the default name of a split
+
+    @property
+    def short_label(self) -> str:
+        return self.label.split(" ")[0]
+
+
+_SPEC = SplitSpec()
+STRATEGIES = (
+    StrategyEntry("random", "Random", "Shuffles rows with a fixed seed. Fine when rows are independent and not "
+                                      "ordered in time.", _assign_random),
+    StrategyEntry("stratified", "Stratified on the target", "Like random, but every set keeps the target's class "
+                  "balance (within one row), so a rare outcome is never missing from a set.", _assign_stratified,
+                  _check_stratified, keeps_class_balance=True),
+    StrategyEntry("time", "Time-based", "Trains on the past and tests on the future, as the model will be used. "
+                  "Pick a date column and, optionally, the cut-off dates.", assign_time, check_time,
+                  (Param("time_column", _SPEC.time_column,
+                         help="Rows before the first cut-off train the model; later rows validate and test it."),
+                   Param("cutoffs", _SPEC.cutoffs, help="Where validation and test start (ISO dates); empty: from "
+                                                        "the shares."),
+                   Param("gap", _SPEC.gap, 0.0, 3650.0,
+                         help="Rows this close before a cut-off are left out, so the model is not judged on days "
+                              "right after the ones it learned from."),
+                   Param("backtest_folds", _SPEC.backtest_folds, 0, MAX_FOLDS,
+                         help="Rolling or expanding folds over the train and validation period (0 = none, else 2 or "
+                              "more)."),
+                   Param("backtest_mode", _SPEC.backtest_mode, choices=BACKTEST_MODES,
+                         help="'expanding' trains each fold on all history, 'rolling' on the recent block only.")),
+                  empty_set="The {part} set would be empty ({rows:,} rows, {share:.0%} for {part}). Move the cut-off "
+                            "dates so every period holds rows.",
+                  name="{label} {shares} on {spec.time_column}"),
+    StrategyEntry("group", "Group-based", "Keeps all rows of one customer / ID in one set, so the model is never "
+                  "tested on someone it has already seen.", _assign_group, _check_group,
+                  (Param("group_column", _SPEC.group_column, help="The column that identifies a customer / ID."),),
+                  empty_set="The {part} set would be empty: the groups of {spec.group_column!r} are too few or too "
+                            "large to fill {share:.0%} of the rows. Choose a column with more, smaller groups (a "
+                            "customer ID), or change the shares."),
+)
+STRATEGY_KEYS = tuple(e.key for e in STRATEGIES)
+
+
+def strategy_entry(key: str) -> StrategyEntry:
+    """Returns a split strategy by key. Raises: NotFound."""
+    for e in STRATEGIES:
+        if e.key == key:
+            return e
+    raise unknown("split strategy", key, STRATEGY_KEYS)
 
 
 # -- saving and reading ------------------------------------------------------------------------------------------------
@@ -167,29 +232,15 @@ def split_project(ws: Workspace, project, spec: SplitSpec, name: str | None = No
     _check_classes(ws, info, project, spec)
     if info.rows < sum(1 for r in spec.ratios if r > 0):
         raise SpecInvalid(f"Dataset {info.name!r} has {info.rows} row(s), too few to fill every set. Upload more rows.")
-    notes: list[str] = []
-    cutoffs: dict = {}
-    folds: list[dict] = []
-    fold_frame = None
-    if spec.strategy == "random":
-        assigned = _assign_random(ws, info, spec)
-    elif spec.strategy == "stratified":
-        assigned = _assign_stratified(ws, info, spec, project)
-    elif spec.strategy == "group":
-        assigned, notes = _assign_group(ws, info, spec)
-    else:
-        assigned, cutoffs, notes, folds, fold_frame = assign_time(ws, info, spec)
+    entry = strategy_entry(spec.strategy)
+    result = entry.assign(ws, info, spec, project)
+    assigned, notes, cutoffs, folds, fold_frame = (result.frame, result.notes, result.cutoffs, result.folds,
+                                                   result.fold_frame)
     sizes = {p: int((assigned["part"] == p).sum()) for p in PARTS}
     sizes["excluded"] = info.rows - len(assigned)
     for p, r in zip(PARTS, spec.ratios):
         if r > 0 and sizes[p] == 0:
-            if spec.strategy == "group":
-                raise SpecInvalid(f"The {p} set would be empty: the groups of {spec.group_column!r} are too few or "
-                                  f"too large to fill {r:.0%} of the rows. Choose a column with more, smaller groups "
-                                  "(a customer ID), or change the shares.")
-            raise SpecInvalid(f"The {p} set would be empty ({info.rows:,} rows, {r:.0%} for {p}). "
-                              + ("Move the cut-off dates so every period holds rows." if spec.strategy == "time"
-                                 else "Give it a larger share, or upload more rows."))
+            raise SpecInvalid(entry.empty_set.format(part=p, rows=info.rows, share=r, spec=spec))
     split_id = new_id("spl")
     content_hash = _content_hash(info.content_hash, assigned, fold_frame)
     taken = {r["name"] for r in ws.list_records(KIND, project_id=project.id)}
@@ -208,12 +259,11 @@ def split_project(ws: Workspace, project, spec: SplitSpec, name: str | None = No
 
 def default_split_name(spec: SplitSpec) -> str:
     """Returns a readable default name such as 'Stratified 70/15/15 · seed 42'."""
-    label = {e.key: e.label.split(" ")[0] for e in STRATEGIES}[spec.strategy] if spec.strategy in _STRATEGY_KEYS \
-        else str(spec.strategy)
     shares = "/".join(f"{r * 100:g}" for r in spec.ratios)
-    if spec.strategy == "time":
-        return f"{label} {shares} on {spec.time_column}"
-    return f"{label} {shares} · seed {spec.seed}"
+    if spec.strategy not in STRATEGY_KEYS:
+        return f"{spec.strategy} {shares} · seed {spec.seed}"
+    entry = strategy_entry(spec.strategy)
+    return entry.name.format(label=entry.short_label, shares=shares, spec=spec)
 
 
 def _free_name(name: str, taken: set[str]) -> str:

@@ -13,15 +13,17 @@ Used by `core.split.splitting.split_project` for strategy "time"; see that modul
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from core.errors import SpecInvalid
-from core.split.spec import PARTS, allocate_counts, assignment_frame
+from core.split.spec import MAX_FOLDS, PARTS, SplitAssignment, allocate_counts, assignment_frame
 from core.store.workspace import DatasetInfo, Workspace, quote_ident
 
+BACKTEST_MODES = ("expanding", "rolling")  # all history before each fold, or only the block just before it
 _DATE_TYPES = ("DATE", "TIMESTAMP")
 _NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "UBIGINT",
                  "UINTEGER", "USMALLINT", "UTINYINT")
@@ -76,9 +78,21 @@ def _shift(value, gap: float, is_date: bool):
     return value - pd.Timedelta(days=float(gap)) if is_date else value - float(gap)
 
 
-def assign_time(ws: Workspace, info: DatasetInfo, spec) -> tuple[pd.DataFrame, dict, list[str], list[dict],
-                                                                 pd.DataFrame | None]:
-    """Assigns rows by time; returns (assignments, cut-offs used, notes, backtest folds, fold assignments).
+def check_time(spec, info: DatasetInfo, project=None) -> None:
+    """Checks a time split's own choices: the date column, the gap and the backtest. Raises: SpecInvalid, NotFound."""
+    if not spec.time_column:
+        raise SpecInvalid("A time-based split needs a date column. Choose one.")
+    info.column(spec.time_column)
+    if not math.isfinite(float(spec.gap)) or spec.gap < 0:
+        raise SpecInvalid(f"The gap must be zero or a positive number of days, not {spec.gap!r}.")
+    if spec.backtest_folds and not 2 <= spec.backtest_folds <= MAX_FOLDS:
+        raise SpecInvalid(f"A backtest needs 2 to {MAX_FOLDS} folds, not {spec.backtest_folds}.")
+    if spec.backtest_mode not in BACKTEST_MODES:
+        raise SpecInvalid("The backtest window is either 'expanding' (all history) or 'rolling' (recent window).")
+
+
+def assign_time(ws: Workspace, info: DatasetInfo, spec, project=None) -> SplitAssignment:
+    """Assigns rows by time, with the cut-offs used, notes, backtest folds and the folds' assignments.
 
     Raises: SpecInvalid.
     """
@@ -132,7 +146,7 @@ def assign_time(ws: Workspace, info: DatasetInfo, spec) -> tuple[pd.DataFrame, d
     if spec.backtest_folds:
         dev = known[(part == 0) | (part == 1) | ((t < _as_np(test_start)) & (part < 0))]
         folds, fold_frame = _backtest(dev, spec, is_date)
-    return assigned, cutoffs, notes, folds, fold_frame
+    return SplitAssignment(assigned, notes, cutoffs, folds, fold_frame)
 
 
 def _as_np(value):

@@ -11,7 +11,16 @@ import pytest
 from core.errors import NotFound, SpecInvalid, TargetNotUsable
 from core.split.leakcheck import distribution_differences, leak_checks, split_summary
 from core.project.projects import Project, create_project
-from core.split.splitting import backtest_frames, get_split, list_splits, split_assignments, split_frames, split_project
+from core.split.splitting import (
+    STRATEGIES,
+    backtest_frames,
+    get_split,
+    list_splits,
+    split_assignments,
+    split_frames,
+    split_project,
+    strategy_entry,
+)
 from core.split.spec import PARTS, SplitSpec, allocate_counts, allocate_strata
 from core.data.ingest import add_frame
 
@@ -193,14 +202,58 @@ def test_random_split_flags_customers_in_two_sets(data):
     assert "group-based split on 'customer'" in finding.fix
 
 
+# -- every strategy ------------------------------------------------------------------------------------------------------
+# One case per split strategy: the settings of its own it needs on the `_frame` data (SplitSpec fields).
+CASES = {
+    "random": {},
+    "stratified": {},
+    "time": {"time_column": "day", "gap": 2.0, "backtest_folds": 2},
+    "group": {"group_column": "customer"},
+}
+SEEDED = [k for k in CASES if k != "time"]  # a time split does not depend on the seed
+
+
+def test_every_split_strategy_has_a_case():
+    keys = {e.key for e in STRATEGIES}
+    assert set(CASES) == keys, (f"add a case for {sorted(keys - set(CASES))} to CASES in "
+                                f"tests/unit/test_splitting.py (and drop {sorted(set(CASES) - keys)})")
+
+
+@pytest.mark.parametrize("key", list(CASES))
+def test_every_strategy_entry_splits_and_declares_its_settings(data, key):
+    ws, info, _ = data
+    entry = strategy_entry(key)
+    assert entry.label and len(entry.help) > 30
+    assert set(CASES[key]) <= {p.name for p in entry.params} <= set(SplitSpec().to_dict())
+    for p in entry.params:
+        assert p.help and p.default == getattr(SplitSpec(), p.name), f"{key}.{p.name}"
+        if p.low is not None:
+            assert p.low <= p.default <= p.high
+    spec = SplitSpec(key, seed=3, **CASES[key])
+    assert SplitSpec.from_dict(spec.to_dict()) == spec
+    split = split_project(ws, _project(ws, info), spec)
+    assert split.spec == spec and all(split.sizes[p] > 0 for p in PARTS)
+    assert split.name.startswith(entry.label.split(" ")[0])
+
+
+def test_the_cli_offers_the_declared_strategies_with_the_spec_defaults():
+    from core.cli import build_parser
+
+    args = build_parser().parse_args(["split", "p"])
+    assert (args.strategy, args.seed, args.gap, args.backtest_mode) == ("stratified", 42, 0.0, "expanding")
+    assert args.ratios == "0.7,0.15,0.15"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["split", "p", "--strategy", "nope"])
+
+
 # -- seeds ---------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("strategy", ["random", "stratified", "group"])
+@pytest.mark.parametrize("strategy", SEEDED)
 def test_same_seed_same_rows_other_seed_other_rows(data, strategy):
     ws, info, _ = data
     project = _project(ws, info)
-    spec = SplitSpec(strategy, seed=7, group_column="customer" if strategy == "group" else None)
+    spec = SplitSpec(strategy, seed=7, **CASES[strategy])
     a, b = split_project(ws, project, spec), split_project(ws, project, spec)
-    c = split_project(ws, project, SplitSpec(strategy, seed=8, group_column=spec.group_column))
+    c = split_project(ws, project, SplitSpec(strategy, seed=8, **CASES[strategy]))
     assert _parts(ws, a).equals(_parts(ws, b)) and a.content_hash == b.content_hash
     assert not _parts(ws, a).equals(_parts(ws, c)) and a.content_hash != c.content_hash
     assert a.name != b.name  # a second split with the same settings gets its own name
