@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from core.project.criteria import metric_label
 from core.errors import WorkbenchError
 from core.release.gate import GateResult, evaluate_gate
-from core.release.modelcard import champion_timeline, compare_versions, gate_status, model_card_html, model_card_markdown
+from core.release import charts
+from core.release.modelcard import champion_timeline, model_card_html, model_card_markdown
+from core.release.views import (VersionActions, comparison_table, default_version, gate_summary, ledger_table,
+                                metric_trend, registrable_runs, versions_table)
 from core.release.package import model_package
 from core.models.receipts import receipt_json
 from core.registry.versions import get_version, ledger, list_versions, registry_state
@@ -18,7 +20,6 @@ from pages._projects import criteria_banner, md_escape, require_project
 from pages._widgets import csv_download_button, empty_state, get_workspace, is_viewer, page_header, show_error
 
 TRAIN_PAGE = "pages/07_train.py"
-_BADGE = {"passed": "✅ passed", "failed": "❌ failed", "overridden": "⚠️ failed, overridden", "not run": "— not run"}
 _STATUS = {"pass": (":green", "check_circle"), "fail": (":red", "cancel"), "not-run": (":gray", "radio_button_unchecked")}
 
 ws = get_workspace()
@@ -44,8 +45,7 @@ by = "" if viewer else st.text_input("Your name, for the ledger", key="registry.
 versions = list_versions(ws, project.id)
 
 if not viewer:
-    registered = {v.run_id for v in versions}
-    runs = [r for r in list_runs(ws, project.id) if r.is_ok and r.id not in registered and r.task != "clustering"]
+    runs = registrable_runs(list_runs(ws, project.id), versions)
     with st.expander("Register a trained model", expanded=not versions, icon=":material/add_box:"):
         if not runs:
             st.caption("Every trained model of this project is registered already, or none has been trained yet. "
@@ -99,21 +99,17 @@ if not viewer and champ is not None and state.rollback_targets():
                 show_error(err)
 
 st.subheader("Versions")
-table = pd.DataFrame([{
-    "Version": v.label, "Model": v.model_label, "Aliases": ", ".join(state.aliases_of(v.id)) or "—",
-    "Launch gate": _BADGE[gate_status(v, entries)], f"{metric_label(metric)} (validation)": v.metrics.get(metric),
-    f"{metric_label(metric)} (test, final check)": (v.final_check or {}).get("metrics", {}).get(metric),
-    "Threshold": v.threshold, "Registered": v.registered_at[:16].replace("T", " "), "By": v.registered_by,
-    "Note": v.note} for v in versions])
+table = versions_table(versions, state, entries, metric)
 st.dataframe(table, hide_index=True, width="stretch", column_config={
     c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if metric_label(metric) in c})
 
 if st.session_state.get("registry.version") not in by_id:
-    st.session_state["registry.version"] = state.challenger if state.challenger in by_id else versions[0].id
+    st.session_state["registry.version"] = default_version(state, versions)
 vid = st.selectbox("Version", list(by_id), key="registry.version",
                    format_func=lambda i: f"{by_id[i].label} · {by_id[i].model_label}"
                                          + (f" · {', '.join(state.aliases_of(i))}" if state.aliases_of(i) else ""))
 version = by_id[vid]
+actions = VersionActions.of(state, vid)
 if not version.is_intact:
     st.error(f"{version.label}'s frozen fields no longer match its content hash: it cannot go live. Register its run "
              "again.", icon=":material/gpp_bad:")
@@ -125,14 +121,11 @@ with gate_tab:
     if gate is None:
         st.info(f"The launch gate has not run for {version.label} yet.", icon=":material/pending:")
     else:
-        verdict = "passed" if gate.passed else f"failed {len(gate.failed)} check(s)"
-        st.markdown(f"**{version.label} {verdict}** · evaluated {gate.evaluated_at.replace('T', ' ')} UTC"
-                    + (f" against champion {by_id[gate.champion_version_id].label}"
-                       if gate.champion_version_id in by_id else ""))
+        st.markdown(gate_summary(version, gate, by_id))
         for c in gate.checks:
             color, icon = _STATUS[c.status]
             st.markdown(f"{color}[:material/{icon}: **{md_escape(c.label)}**] — {md_escape(c.evidence)}")
-    if not viewer and vid != state.champion and vid not in state.archived:
+    if not viewer and actions.can_propose:
         st.caption("Proposing a version as champion runs every check. The first time, it also scores the untouched "
                    "test set once (the final check); that result is recorded and reused, never silently repeated.")
         if st.button("Propose as champion: run the launch gate", key="registry.gate", icon=":material/rule:"):
@@ -158,15 +151,14 @@ with gate_tab:
                     show_error(err)
     if not viewer:
         left, right = st.columns(2)
-        if vid not in (state.champion, state.challenger) and vid not in state.archived and \
-                left.button("Make challenger", key="registry.challenger", icon=":material/sports_kabaddi:"):
+        if actions.can_challenge and left.button("Make challenger", key="registry.challenger", icon=":material/sports_kabaddi:"):
             try:
                 set_challenger(ws, vid, by=by, expected_seq=state.seq)
                 _done(f"{version.label} is the challenger.")
             except WorkbenchError as err:
                 show_error(err)
-        archived = vid in state.archived
-        if vid != state.champion and right.button("Restore" if archived else "Archive", key="registry.archive",
+        archived = actions.archived
+        if actions.can_archive and right.button("Restore" if archived else "Archive", key="registry.archive",
                                                   icon=":material/unarchive:" if archived else ":material/archive:"):
             try:
                 archive_version(ws, vid, by=by, archived=not archived, expected_seq=state.seq)
@@ -178,20 +170,10 @@ with ledger_tab:
     if not entries:
         st.info("The ledger is empty.", icon=":material/history:")
     else:
-        log = pd.DataFrame([{"#": e.seq, "When (UTC)": e.at.replace("T", " "), "Action": e.action,
-                             "Version": f"v{e.version_number}", "By": e.by, "Why": e.why,
-                             "Gate": "—" if not e.gate else ("passed" if e.gate.get("passed") else
-                                                             "failed" + (", overridden" if e.override else ""))}
-                            for e in reversed(entries)])
+        log = ledger_table(entries)
         st.dataframe(log, hide_index=True, width="stretch")
         csv_download_button(log, f"{project.name}_ledger.csv", key="registry.ledger_csv", label="Download ledger")
-        reigns = champion_timeline(ws, project.id)
-        if len(reigns):
-            import plotly.express as px
-
-            fig = px.timeline(reigns, x_start="start", x_end="end", y="version", color="how",
-                              hover_data=["by"], title="Which version was champion when")
-            fig.update_yaxes(categoryorder="category ascending")
+        if (fig := charts.champion_timeline_figure(champion_timeline(ws, project.id))) is not None:
             st.plotly_chart(fig, key="registry.timeline")
 
 with compare_tab:
@@ -199,20 +181,9 @@ with compare_tab:
     chosen = st.multiselect("Versions to compare", list(by_id), default=default, key="registry.compare",
                             format_func=lambda i: f"{by_id[i].label} · {by_id[i].model_label}")
     if chosen:
-        side = compare_versions(ws, project.id, chosen)
-        side["metric"] = side["metric"].map(metric_label)
-        st.dataframe(side, hide_index=True, width="stretch")
-        import plotly.express as px
-
-        trend = pd.DataFrame([{"version": v.number, "registered": v.registered_at, "value": v.metrics.get(metric),
-                               "set": "validation"} for v in versions if v.id in chosen]
-                             + [{"version": v.number, "registered": v.registered_at, "set": "test (final check)",
-                                 "value": v.final_check["metrics"].get(metric)} for v in versions
-                                if v.id in chosen and v.final_check])
-        fig = px.line(trend.sort_values("version"), x="version", y="value", color="set", markers=True,
-                      title=f"{metric_label(metric)} by version", labels={"value": metric_label(metric)})
-        fig.update_xaxes(dtick=1)
-        st.plotly_chart(fig, key="registry.trend")
+        st.dataframe(comparison_table(ws, project.id, chosen), hide_index=True, width="stretch")
+        st.plotly_chart(charts.metric_trend_figure(metric_trend(versions, chosen, metric), metric),
+                        key="registry.trend")
 
 with card_tab:
     st.caption("The model card documents intended use, data, metrics at the chosen threshold, fairness, limitations "
