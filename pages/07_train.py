@@ -7,7 +7,7 @@ import streamlit as st
 from core.catalog import ModelSpec, metric_entry, metrics_for, models_for
 from core.errors import WorkbenchError
 from core.jobs import get_job, start_job
-from core.models.leaderboard import leaderboard_frame, paired_comparison, verdict
+from core.models.leaderboard import comparable_runs, default_pair, leaderboard_frame, paired_comparison, verdict
 from core.models.runs import cluster_and_save, latest_comparison, list_runs, run_predictions, train_and_save
 from pages._projects import criteria_banner, md_escape, require_project, require_split
 from pages._widgets import get_workspace, is_viewer, page_header, page_link, show_error
@@ -174,17 +174,16 @@ def _leaderboard(runs) -> None:
 
 
 def _paired(runs) -> None:
-    usable = [r for r in runs if not r.error and r.fold_metrics]
-    if len(usable) < 2:
+    usable = comparable_runs(runs)
+    pair = default_pair(usable, metric)
+    if pair is None:
         return
     st.subheader("Is one model really better?", anchor=False)
     by_id = {r.id: r for r in usable}
     ids = list(by_id)
-    best = max(usable, key=lambda r: (not r.is_baseline, (r.cv_summary.get(metric) or {}).get("mean") or 0))
     left, right = st.columns(2)
-    a = left.selectbox("Model A", ids, index=0, key="train.pair_a", format_func=lambda i: by_id[i].model_label)
-    b = right.selectbox("Model B", ids, index=ids.index(best.id) if best.id != ids[0] else 1, key="train.pair_b",
-                        format_func=lambda i: by_id[i].model_label)
+    a = left.selectbox("Model A", ids, index=pair[0], key="train.pair_a", format_func=lambda i: by_id[i].model_label)
+    b = right.selectbox("Model B", ids, index=pair[1], key="train.pair_b", format_func=lambda i: by_id[i].model_label)
     if a == b:
         st.caption("Choose two different models.")
         return

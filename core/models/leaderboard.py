@@ -259,6 +259,29 @@ class PairedComparison:
     sentence: str
 
 
+def comparable_runs(runs) -> list:
+    """Runs a paired comparison can use: trained without error and scored on cross-validation folds."""
+    return [r for r in runs if not r.error and r.fold_metrics]
+
+
+def default_pair(runs, metric: str) -> tuple[int, int] | None:
+    """Positions (A, B) in `runs` (already `comparable_runs`) that the paired comparison opens on; None below two.
+
+    A is the first run; B the best run that is not the baseline by its CV mean, in the metric's direction (a run
+    without a CV mean ranks last), or the second run when the first is that best one.
+    """
+    if len(runs) < 2:
+        return None
+    sign = 1.0 if _higher(metric) else -1.0
+
+    def rank(i: int) -> tuple[bool, float]:
+        mean = (runs[i].cv_summary.get(metric) or {}).get("mean")
+        return not runs[i].is_baseline, sign * float(mean) if _finite(mean) else -math.inf
+
+    best = max(range(len(runs)), key=rank)
+    return 0, best if best != 0 else 1
+
+
 def paired_comparison(run_a, run_b, metric: str) -> PairedComparison:
     """Compares two runs fold by fold with the corrected resampled t-test (Nadeau & Bengio 2003). Raises: SpecInvalid."""
     from scipy import stats
