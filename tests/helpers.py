@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from streamlit.testing.v1 import AppTest
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 
 def open_page(path: str, seeded, timeout: int = 60, **state) -> AppTest:
     """Runs a page file alone under AppTest on the demo project, with extra session state."""
+    from streamlit.testing.v1 import AppTest
+
     at = AppTest.from_file(path, default_timeout=timeout)
     if seeded.demo_project_id:
         at.session_state.project_id = seeded.demo_project_id
@@ -21,14 +28,56 @@ def assert_clean(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
-def train_fast(ws, project, split, keys) -> list[str]:
-    """Trains catalog models without cross-validation on the split and saves them; returns the run ids."""
+def train_fast(ws, project, split, keys, *, cv: int = 0, train_rows: int | None = None) -> list[str]:
+    """Trains catalog models (keys or ModelSpecs) on the split and saves them; returns the run ids.
+
+    Without cross-validation unless `cv` is given; `train_rows` keeps only the first rows of the train part.
+    """
     from core.models import runs, training
     from core.split.splitting import split_frames
 
     info = ws.dataset(project.dataset_id)
     frames = split_frames(ws, split, parts=("train", "validation"), with_row_id=True)
-    result = training.compare(frames["train"], frames["validation"], project.target, project.task, keys,
-                              {c.name: c.kind for c in info.columns}, cv=0, positive_class=project.positive_class,
-                              n_jobs=1)
+    train = frames["train"] if train_rows is None else frames["train"].head(train_rows)
+    result = training.compare(train, frames["validation"], project.target, project.task, keys, info.kinds(), cv=cv,
+                              positive_class=project.positive_class, n_jobs=1)
     return runs.save_comparison(ws, project, split, result)
+
+
+def seed_demo_workspace(home: Path) -> str:
+    """Loads the sample data into a new workspace at `home` and seeds the demo project; returns its id.
+
+    A seed that fails is an error, never a quiet None: every test that needs the demo project would skip otherwise.
+    Raises: RuntimeError.
+    """
+    from core.data.samples import open_workspace
+    from core.split.demo_seed import seed_demo_project
+    from core.store.workspace import close_workspace
+
+    ws = open_workspace(home, seed_samples=True)
+    try:
+        project = seed_demo_project(ws)
+        datasets = sorted(d.name for d in ws.datasets())
+    finally:
+        close_workspace(home)
+    if project is None:
+        raise RuntimeError(f"The demo project was not seeded in {home} (datasets loaded: {datasets or 'none'}); "
+                           "check sample_data/churn.csv and the warning core.split.demo_seed logged.")
+    return project.id
+
+
+@contextmanager
+def served_from(home: Path, monkeypatch):
+    """Points WORKBENCH_HOME (what the pages open) at `home`, with Streamlit's caches cleared before and after."""
+    import streamlit as st
+
+    from core.store.workspace import close_workspace
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    try:
+        yield
+    finally:
+        st.cache_resource.clear()
+        close_workspace(home)

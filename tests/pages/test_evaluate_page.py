@@ -8,50 +8,37 @@ from types import SimpleNamespace
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from tests.helpers import assert_clean as _ok, train_fast as _train
+from tests.helpers import assert_clean as _ok, served_from, train_fast as _train
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "08_evaluate.py")
 
 
 @pytest.fixture(scope="module")
-def _trained_template(_seeded_template, tmp_path_factory):
+def _trained_template(trained_workspace):
     """The sample workspace with two churn runs and a house-price project (random split, two fast models)."""
-    from core.project.projects import create_project, get_project
-    from core.split.splitting import list_splits, split_project
+    from core.project.projects import create_project
+    from core.split.splitting import split_project
     from core.split.spec import SplitSpec
-    from core.store.workspace import close_workspace
-    from core.data.samples import open_workspace
 
-    template, project_id = _seeded_template
-    home = tmp_path_factory.mktemp("evaluate_page") / "ws"
-    shutil.copytree(template, home)
-    ws = open_workspace(home, seed_samples=False)
-    churn = get_project(ws, project_id)
-    baseline, model = _train(ws, churn, list_splits(ws, churn.id)[0], ["dummy", "logreg"])
+    t = trained_workspace(["dummy", "logreg"])
+    ws = t.ws
     prices = create_project(ws, "House prices", "house_prices", "price")
     _train(ws, prices, split_project(ws, prices, SplitSpec(strategy="random")), ["dummy", "ridge"])
-    close_workspace(home)
-    return SimpleNamespace(home=home, churn=churn.id, prices=prices.id, baseline=baseline, model=model)
+    t.close()
+    return SimpleNamespace(home=t.home, churn=t.project_id, prices=prices.id, baseline=t.runs["dummy"],
+                           model=t.runs["logreg"])
 
 
 @pytest.fixture
 def trained(_trained_template, tmp_path, monkeypatch):
     """A private copy of the trained workspace; WORKBENCH_HOME points at it and Streamlit's caches are cleared."""
-    import streamlit as st
-
-    from core.store.workspace import close_workspace
-
     from core.data.samples import open_workspace
 
     home = tmp_path / "workspace"
     shutil.copytree(_trained_template.home, home)
-    monkeypatch.setenv("WORKBENCH_HOME", str(home))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield SimpleNamespace(**{**vars(_trained_template), "home": home,
-                             "ws": lambda: open_workspace(home, seed_samples=False)})
-    st.cache_resource.clear()
-    close_workspace(home)
+    with served_from(home, monkeypatch):
+        yield SimpleNamespace(**{**vars(_trained_template), "home": home,
+                                 "ws": lambda: open_workspace(home, seed_samples=False)})
 
 
 def _app(project_id: str, tab: str | None = None, **state) -> AppTest:

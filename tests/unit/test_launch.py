@@ -18,37 +18,25 @@ from core.launch.sim import DECISIONS, RolloutSpec
 from core.data.ingest import add_frame
 
 
-def _trained(home):
+def _trained(trained_workspace, home):
     """The demo project with a logistic regression (threshold 0.3) and a shallow tree (threshold 0.6)."""
     from core.catalog import ModelSpec
-    from core.split.demo_seed import seed_demo_project
-    from core.models.runs import get_run, list_runs, save_comparison, set_run_threshold
-    from core.split.splitting import list_splits, split_frames
-    from core.models.training import compare
-    from core.data.samples import open_workspace
+    from core.models.runs import get_run
 
-    ws = open_workspace(home, seed_samples=True)
-    project = seed_demo_project(ws)
-    split = list_splits(ws, project.id)[0]
-    parts = split_frames(ws, split, parts=("train", "validation"), with_row_id=True)
-    comparison = compare(parts["train"].head(1500), parts["validation"], project.target, project.task,
-                         [ModelSpec("logreg"), ModelSpec("tree", {"max_depth": 4})],
-                         ws.dataset(project.dataset_id).kinds(), cv=0, positive_class=project.positive_class, n_jobs=1)
-    save_comparison(ws, project, split, comparison)
-    runs = {r.model_key: r for r in list_runs(ws, project.id)}
-    set_run_threshold(ws, runs["logreg"].id, 0.3)
-    set_run_threshold(ws, runs["tree"].id, 0.6)
+    t = trained_workspace([ModelSpec("logreg"), ModelSpec("tree", {"max_depth": 4})], train_rows=1500,
+                          thresholds={"logreg": 0.3, "tree": 0.6}, home=home)
+    ws, project = t.ws, t.project
     by_key = {c.model_label: c for c in launch.list_contenders(ws, project)}
-    return SimpleNamespace(ws=ws, project=project, split=split, lr=by_key["Logistic regression"],
-                           tree=by_key["Decision tree"], runs={k: get_run(ws, r.id) for k, r in runs.items()})
+    return SimpleNamespace(ws=ws, project=project, split=t.split, lr=by_key["Logistic regression"],
+                           tree=by_key["Decision tree"], runs={k: get_run(ws, run_id) for k, run_id in t.runs.items()})
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(trained_workspace, tmp_path_factory):
     from core.store.workspace import close_workspace
 
-    home = tmp_path_factory.mktemp("launch")
-    yield _trained(home)
+    home = tmp_path_factory.mktemp("launch") / "ws"
+    yield _trained(trained_workspace, home)
     close_workspace(home)
 
 
@@ -250,13 +238,13 @@ def test_cli_simulates_and_lists(demo, capsys):
     assert "Unknown injected problem" in capsys.readouterr().err
 
 
-def test_registered_pair_is_simulated_and_feeds_the_launch_gate(tmp_path):
+def test_registered_pair_is_simulated_and_feeds_the_launch_gate(trained_workspace, tmp_path):
     from core.registry import versions
     from core.release import actions
     from core.release.gate import evaluate_gate
     from core.store.workspace import close_workspace
 
-    demo = _trained(tmp_path / "ws")
+    demo = _trained(trained_workspace, tmp_path / "ws")
     try:
         ws, p = demo.ws, demo.project
         old = actions.register_run(ws, demo.tree.run_id, by="test")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import pickle
-import shutil
 import threading
 import zipfile
 from types import SimpleNamespace
@@ -23,37 +22,16 @@ from core.store.workspace import close_workspace
 from core.data.samples import open_workspace
 
 
-@pytest.fixture(scope="module")
-def _template(tmp_path_factory):
-    from core.split.demo_seed import seed_demo_project
-    from core.models.runs import save_comparison
-    from core.split.splitting import list_splits, split_frames
-    from core.models.training import compare
-
-    home = tmp_path_factory.mktemp("registry_template")
-    ws = open_workspace(home, seed_samples=True)
-    project = seed_demo_project(ws)
-    split = list_splits(ws, project.id)[0]
-    frames = split_frames(ws, split, parts=("train", "validation"), with_row_id=True)
-    result = compare(frames["train"], frames["validation"], project.target, project.task, ["logreg", "tree"],
-                     ws.dataset(project.dataset_id).kinds(), cv=2, seed=42, positive_class=project.positive_class,
-                     n_jobs=1)
-    save_comparison(ws, project, split, result)
-    close_workspace(home)
-    return home, project.id
-
-
 @pytest.fixture
-def trained(_template, tmp_path):
+def trained(trained_workspace, tmp_path):
+    """The demo project with a baseline, a logistic regression and a tree (2-fold CV), in a private copy."""
     from core.models.runs import list_runs
 
-    template, project_id = _template
-    home = tmp_path / "ws"
-    shutil.copytree(template, home)
-    ws = open_workspace(home, seed_samples=False)
-    yield SimpleNamespace(ws=ws, home=home, project_id=project_id,
-                          runs={r.model_key: r for r in list_runs(ws, project_id)})
-    close_workspace(home)
+    t = trained_workspace(["logreg", "tree"], cv=2, home=tmp_path / "ws")
+    ws = open_workspace(t.home, seed_samples=False)
+    yield SimpleNamespace(ws=ws, home=t.home, project_id=t.project_id,
+                          runs={r.model_key: r for r in list_runs(ws, t.project_id)})
+    close_workspace(t.home)
 
 
 def _three(t):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -160,36 +159,15 @@ def test_regression_fairness_and_errors_compare_mean_absolute_error_per_group():
 
 
 # -- a real run of the demo project ------------------------------------------------------------------------------------
-def _train(ws, project, split, keys):
-    from core.models import runs, training
-    from core.split.splitting import split_frames
-
-    info = ws.dataset(project.dataset_id)
-    frames = split_frames(ws, split, parts=("train", "validation"), with_row_id=True)
-    result = training.compare(frames["train"], frames["validation"], project.target, project.task, keys,
-                              {c.name: c.kind for c in info.columns}, cv=0, positive_class=project.positive_class,
-                              n_jobs=1)
-    return runs.save_comparison(ws, project, split, result)
-
-
 @pytest.fixture(scope="module")
-def trained(_seeded_template, tmp_path_factory):
-    from core.project.projects import get_project
-    from core.split.splitting import list_splits
-    from core.store.workspace import close_workspace
-    from core.data.samples import open_workspace
-
-    template, project_id = _seeded_template
-    home = tmp_path_factory.mktemp("run_report") / "ws"
-    shutil.copytree(template, home)
-    ws = open_workspace(home, seed_samples=False)
-    project = get_project(ws, project_id)
-    split = list_splits(ws, project.id)[0]
-    baseline, model = _train(ws, project, split, ["dummy", "logreg"])
+def trained(trained_workspace):
+    t = trained_workspace(["dummy", "logreg"])
+    ws = t.ws
+    model = t.runs["logreg"]
     data = run_report.load_run_data(ws, model)
-    yield SimpleNamespace(ws=ws, home=home, project=project, split=split, baseline=baseline, run_id=model, data=data,
-                          view=run_report.threshold_view(data))
-    close_workspace(home)
+    yield SimpleNamespace(ws=ws, home=t.home, project=t.project, split=t.split, baseline=t.runs["dummy"],
+                          run_id=model, data=data, view=run_report.threshold_view(data))
+    t.close()
 
 
 def test_the_best_non_baseline_run_is_chosen(trained):

@@ -3,34 +3,23 @@
 from __future__ import annotations
 
 import io
-import shutil
 
 import pandas as pd
 import pytest
 
 from core.errors import SchemaMismatch
 from core.data.exporting import safe_csv_bytes, safe_frame
-from tests.helpers import train_fast
 
 
 @pytest.fixture(scope="module")
-def registered(_seeded_template, tmp_path_factory):
+def registered(trained_workspace):
     """The sample workspace with a logistic regression registered as version 1 of the churn project."""
-    from core.project.projects import get_project
-    from core.release.actions import register_run
-    from core.split.splitting import list_splits
-    from core.store.workspace import close_workspace
-    from core.data.samples import open_workspace
+    from core.registry.versions import get_version
 
-    template, project_id = _seeded_template
-    home = tmp_path_factory.mktemp("scoring") / "ws"
-    shutil.copytree(template, home)
-    ws = open_workspace(home, seed_samples=False)
-    project = get_project(ws, project_id)
-    _, run_id = train_fast(ws, project, list_splits(ws, project.id)[0], ["dummy", "logreg"])
-    version = register_run(ws, run_id, note="for scoring tests", by="test")
-    yield ws, project, version
-    close_workspace(home)
+    t = trained_workspace(["dummy", "logreg"], register=("logreg",))
+    ws = t.ws
+    yield ws, t.project, get_version(ws, t.versions["logreg"])
+    t.close()
 
 
 def test_formula_cells_are_neutralised_and_numbers_kept():
