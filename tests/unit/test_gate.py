@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -16,42 +15,19 @@ from core.errors import SpecInvalid
 from core.release.gate import evaluate_gate, version_predictions
 from core.project.projects import get_project, update_project
 from core.registry.versions import get_version, ledger
-from core.release.actions import promote, register_run
+from core.release.actions import promote
 from core.store.workspace import close_workspace
 from core.data.samples import open_workspace
 
 
-@pytest.fixture(scope="module")
-def _template(tmp_path_factory):
-    from core.split.demo_seed import seed_demo_project
-    from core.models.runs import list_runs, save_comparison
-    from core.split.splitting import list_splits, split_frames
-    from core.models.training import compare
-
-    home = tmp_path_factory.mktemp("gate_template")
-    ws = open_workspace(home, seed_samples=True)
-    project = seed_demo_project(ws)
-    split = list_splits(ws, project.id)[0]
-    frames = split_frames(ws, split, parts=("train", "validation"), with_row_id=True)
-    result = compare(frames["train"], frames["validation"], project.target, project.task, ["logreg", "tree"],
-                     ws.dataset(project.dataset_id).kinds(), cv=0, seed=42, positive_class=project.positive_class,
-                     n_jobs=1)
-    save_comparison(ws, project, split, result)
-    runs = {r.model_key: r for r in list_runs(ws, project.id)}
-    tree = register_run(ws, runs["tree"].id, by="Ana")
-    logreg = register_run(ws, runs["logreg"].id, by="Ana")
-    close_workspace(home)
-    return home, project.id, tree.id, logreg.id
-
-
 @pytest.fixture
-def g(_template, tmp_path):
-    template, project_id, tree_id, logreg_id = _template
-    home = tmp_path / "ws"
-    shutil.copytree(template, home)
-    ws = open_workspace(home, seed_samples=False)
-    yield SimpleNamespace(ws=ws, project_id=project_id, tree=get_version(ws, tree_id), logreg=get_version(ws, logreg_id))
-    close_workspace(home)
+def g(trained_workspace, tmp_path):
+    """The demo project with a tree and a logistic regression registered (versions 1 and 2), in a private copy."""
+    t = trained_workspace(["logreg", "tree"], register=("tree", "logreg"), by="Ana", home=tmp_path / "ws")
+    ws = open_workspace(t.home, seed_samples=False)
+    yield SimpleNamespace(ws=ws, project_id=t.project_id, tree=get_version(ws, t.versions["tree"]),
+                          logreg=get_version(ws, t.versions["logreg"]))
+    close_workspace(t.home)
 
 
 def _criteria(g, **changes):
