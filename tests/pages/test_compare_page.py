@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
+
+from core.data.samples import open_workspace
 from tests.helpers import assert_clean as _ok
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "04_compare.py")
@@ -19,14 +23,39 @@ def test_compares_this_month_with_next_month(seeded_workspace):
     assert not changed.startswith("**0 of")
     frame = at.dataframe[0].value
     assert "monthly_charges" in set(frame.loc[frame["Changed"] == "yes", "Column"])
-    at.selectbox(key="compare.view_column").select("region").run()
+    # The overlay opens on the first changed column; picking another shows that column's figures on both sides.
+    assert at.selectbox(key="compare.view_column").value == frame.loc[frame["Changed"] == "yes", "Column"].iloc[0]
+    at.selectbox(key="compare.view_column").select("monthly_charges").run()
     _ok(at)
-    assert any("region" in str(d.value.columns.tolist()) or "Statistic" in d.value.columns for d in at.dataframe)
+    assert _chart_title(at) == "monthly_charges: left vs right"
+    assert any("standard deviations" in w.value for w in at.warning)  # why it is flagged
+    stats = at.dataframe[1].value.set_index("Statistic")
+    assert stats.columns.tolist() == ["churn (left)", "churn_next_month (right)"]
+    ws = open_workspace(seed_samples=False)
+    for side, name in zip(stats.columns, ("churn", "churn_next_month")):
+        values = ws.frame(name)["monthly_charges"]
+        assert stats.loc["Filled", side] == f"{values.notna().sum():,}"
+        assert _number(stats.loc["Mean", side]) == pytest.approx(values.mean(), rel=1e-5)
+        assert _number(stats.loc["Maximum", side]) == pytest.approx(values.max(), rel=1e-5)
+    at.selectbox(key="compare.view_column").select("region").run()  # a category: its own statistics, no mean
+    _ok(at)
+    assert _chart_title(at) == "region: left vs right"
+    stats = at.dataframe[1].value.set_index("Statistic")
+    assert "Mean" not in stats.index
+    for side, name in zip(stats.columns, ("churn", "churn_next_month")):
+        assert stats.loc["Distinct", side].startswith(f"{ws.frame(name)['region'].nunique():,} (")
+
+
+def _chart_title(at: AppTest) -> str:
+    [chart] = at.get("plotly_chart")
+    return json.loads(chart.proto.spec)["layout"]["title"]["text"]
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
 
 
 def test_compares_two_slices_of_one_dataset(seeded_workspace):
-    from core.data.samples import open_workspace
-
     churn = open_workspace(seed_samples=False).dataset("churn").id
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.radio(key="compare.mode").set_value("Two slices of one dataset").run()
