@@ -71,7 +71,7 @@ class ColumnDrift:
     column: str
     kind: str
     method: str = ""
-    test: str = ""                       # key into drift_stats.TESTS
+    test: str = ""                       # key of its entry in core.monitor.stats.DRIFT_TESTS
     statistic: float | None = None
     threshold: float | None = None
     p_value: float | None = None
@@ -309,10 +309,10 @@ def _compare(col: ColumnSummary, series: pd.Series, options: DriftOptions, rng: 
     ref = col.counts
     key = stats.choose_test(col.kind, ref.n, _n_values(col.kind, ref, cur), options.method)
     spec = TESTS[key]
-    statistic, score = stats.run_test(key, ref, cur, col.std)
+    statistic, score = spec.run(ref, cur, col.std)
     row = ColumnDrift(col.name, col.kind, spec.label, key, statistic, n_reference=ref.n, n_current=cur.n)
     if options.calibrated:
-        null = stats.draw_null(key, ref, ref.n, cur.n, col.std, options.n_boot, rng)
+        null = spec.null_statistic(ref, ref.n, cur.n, col.std, options.n_boot, rng)
         row.p_value, row.threshold = stats.calibrate(statistic, null, options.alpha)
         row.drift = row.p_value <= options.alpha
         row.calibrated = True

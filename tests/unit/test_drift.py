@@ -296,3 +296,101 @@ def test_apply_shift_changes_exactly_what_was_asked():
         apply_shift(df, [{"kind": "flip_labels", "column": "label", "fraction": 2}])
     with pytest.raises(SpecInvalid, match="flipping labels needs a class column"):
         apply_shift(df, [{"kind": "flip_labels", "column": "income", "fraction": 0.1}])
+
+
+# -- every drift test entry --------------------------------------------------------------------------------------------
+def _counts(values) -> "Counts":
+    from core.monitor.stats import Counts
+
+    return Counts.of_sorted(np.sort(np.asarray(values)))
+
+
+def _z_reference(ref, cur):
+    """Two-proportion z-test on "not the first sorted value", written out from its textbook formula."""
+    first = np.union1d(ref, cur)[0]
+    n1, n2 = len(ref), len(cur)
+    p1, p2 = np.mean(ref != first), np.mean(cur != first)
+    p = (p1 * n1 + p2 * n2) / (n1 + n2)
+    z = (p1 - p2) / np.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+    return abs(z), 2 * sps.norm.sf(abs(z))
+
+
+def _chisquare_reference(ref, cur):
+    keys = np.union1d(ref, cur)
+    a = np.array([np.sum(ref == k) for k in keys], dtype=float)
+    b = np.array([np.sum(cur == k) for k in keys], dtype=float)
+    res = sps.chisquare(b, a * b.sum() / a.sum())
+    return res.statistic, res.pvalue
+
+
+def _js_reference(ref, cur):
+    keys = np.union1d(ref, cur)
+    d = jensenshannon([np.mean(ref == k) for k in keys], [np.mean(cur == k) for k in keys])
+    return d, d
+
+
+def _wasserstein_reference(ref, cur):
+    w = sps.wasserstein_distance(ref, cur) / max(np.std(ref), 0.001)
+    return w, w
+
+
+def _ks_reference(ref, cur):
+    res = sps.ks_2samp(ref, cur)
+    return res.statistic, res.pvalue
+
+
+# One case per drift test: a column it is chosen for (kind, reference rows, distinct values, method), data whose
+# current side has drifted, and SciPy's (or the textbook's) statistic and score on the same values.
+DRIFT_CASES = {
+    "ks": ("numeric", 800, 50, "evidently-default", lambda r, n, s: np.round(r.normal(s, 1, n), 2), _ks_reference),
+    "chisquare": ("categorical", 800, 3, "evidently-default", lambda r, n, s: r.choice(
+        [0.0, 1.0, 2.0], n, p=[0.5, 0.3, 0.2] if not s else [0.3, 0.3, 0.4]), _chisquare_reference),
+    "z": ("categorical", 800, 2, "evidently-default", lambda r, n, s: r.choice(
+        [0.0, 1.0], n, p=[0.6, 0.4] if not s else [0.4, 0.6]), _z_reference),
+    "wasserstein": ("numeric", 5000, 50, "evidently-default", lambda r, n, s: np.round(r.normal(s, 1, n), 2),
+                    _wasserstein_reference),
+    "jensenshannon": ("categorical", 5000, 3, "distance", lambda r, n, s: r.choice(
+        [0.0, 1.0, 2.0], n, p=[0.5, 0.3, 0.2] if not s else [0.3, 0.3, 0.4]), _js_reference),
+}
+
+
+def test_every_drift_test_entry_has_a_case():
+    from core.monitor.stats import DRIFT_TESTS
+
+    keys = {t.key for t in DRIFT_TESTS}
+    assert set(DRIFT_CASES) == keys, (f"add a case for {sorted(keys - set(DRIFT_CASES))} to DRIFT_CASES in "
+                                      f"tests/unit/test_drift.py (and drop {sorted(set(DRIFT_CASES) - keys)})")
+
+
+def test_exactly_one_drift_test_applies_to_every_column():
+    from core.monitor.checks import METHODS
+    from core.monitor.stats import DRIFT_TESTS
+
+    for kind in ("numeric", "categorical"):
+        for n_ref in (10, 1000, 1001, 100_000):
+            for n_values in range(1, 9):
+                for method in METHODS:
+                    chosen = [t.key for t in DRIFT_TESTS if t.applies_to(kind, n_ref, n_values, method)]
+                    assert len(chosen) == 1, (kind, n_ref, n_values, method, chosen)
+
+
+@pytest.mark.parametrize("key", list(DRIFT_CASES))
+def test_every_drift_test_entry_is_chosen_runs_like_scipy_and_has_a_null(key):
+    from core.monitor.stats import TESTS, calibrate, choose_test
+
+    kind, n_ref, n_values, method, draw, reference = DRIFT_CASES[key]
+    entry = TESTS[key]
+    assert choose_test(kind, n_ref, n_values, method) == key
+    for seed in (0, 1, 2):
+        rng = np.random.default_rng(seed)
+        ref_values, cur_values = draw(rng, n_ref, 0), draw(rng, 700, 1)
+        ref, cur = _counts(ref_values), _counts(cur_values)
+        statistic, score = entry.run(ref, cur, float(np.std(ref_values)))
+        want_statistic, want_score = reference(ref_values, cur_values)
+        assert statistic == pytest.approx(want_statistic, rel=1e-9, abs=1e-12)
+        assert score == pytest.approx(want_score, rel=1e-9, abs=1e-12)
+        assert entry.is_drift(score, entry.threshold), "the case's current side has drifted"
+        null = entry.null_statistic(ref, ref.n, cur.n, float(np.std(ref_values)), 99, rng)
+        assert null.shape == (99,) and np.isfinite(null).all() and (null >= 0).all()
+        p, threshold = calibrate(statistic, null, 0.05)
+        assert p <= 0.05 and statistic > threshold  # the drifted side is far outside the no-drift spread
