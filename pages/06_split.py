@@ -6,7 +6,14 @@ import streamlit as st
 
 from core.errors import WorkbenchError
 from core.split.leakcheck import distribution_differences, id_like_columns, leak_checks, split_summary
-from core.split.splitting import STRATEGIES, get_split, list_splits, split_assignments, split_project
+from core.split.splitting import (
+    STRATEGIES,
+    default_strategy,
+    get_split,
+    list_splits,
+    split_assignments,
+    split_project,
+)
 from core.split.spec import PART_LABELS, SplitSpec
 from core.split.timesplit import default_cutoffs
 from pages._projects import criteria_banner, md_escape, require_project, require_split
@@ -24,7 +31,7 @@ _STATUS_ICON = {"ok": ":material/check_circle:", "warning": ":material/warning:"
 
 def _form() -> None:
     by_key = {e.key: e for e in STRATEGIES}
-    default = "stratified" if project.task in ("binary", "multiclass") else "random"
+    default = default_strategy(project.task)
     strategy = st.radio("Strategy", list(by_key), index=list(by_key).index(default), horizontal=True,
                         format_func=lambda k: by_key[k].label, key="split.strategy")
     st.caption(by_key[strategy].help)

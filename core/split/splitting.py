@@ -211,6 +211,11 @@ STRATEGIES = (
 STRATEGY_KEYS = tuple(e.key for e in STRATEGIES)
 
 
+def default_strategy(task: str) -> str:
+    """Returns the strategy a new split starts from: stratified when there are classes to keep balanced."""
+    return "stratified" if task in ("binary", "multiclass") else "random"
+
+
 def strategy_entry(key: str) -> StrategyEntry:
     """Returns a split strategy by key. Raises: NotFound."""
     for e in STRATEGIES:

@@ -14,6 +14,7 @@ from core.project.projects import Project, create_project
 from core.split.splitting import (
     STRATEGIES,
     backtest_frames,
+    default_strategy,
     get_split,
     list_splits,
     split_assignments,
@@ -234,6 +235,12 @@ def test_every_strategy_entry_splits_and_declares_its_settings(data, key):
     split = split_project(ws, _project(ws, info), spec)
     assert split.spec == spec and all(split.sizes[p] > 0 for p in PARTS)
     assert split.name.startswith(entry.label.split(" ")[0])
+
+
+def test_a_new_split_starts_stratified_when_there_are_classes():
+    assert [default_strategy(t) for t in ("binary", "multiclass", "regression", "clustering")] == [
+        "stratified", "stratified", "random", "random"]
+    assert {default_strategy(t) for t in ("binary", "regression")} <= set(CASES)
 
 
 def test_the_cli_offers_the_declared_strategies_with_the_spec_defaults():
