@@ -54,9 +54,9 @@ def build_demo(ws: Workspace, progress: Progress | None = None, seed: int = 42) 
     say(0.02, "Creating the churn project…")
     project = seed_demo_project(ws)
     if project is None:
-
-        raise NotFound("The sample dataset 'churn' is not in the workspace, so the demo cannot be built. "
-                       "Reload the sample data (delete the workspace folder and restart).")
+        raise NotFound("The sample dataset 'churn' is not in the workspace, so the demo cannot be built. Run the "
+                       "demo from a checkout of the project (its sample_data/ folder loads into a new workspace), or "
+                       "delete the workspace folder and restart the app there.")
     split = list_splits(ws, project.id)[0]
 
     say(0.05, "Profiling the data…")

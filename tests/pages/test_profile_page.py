@@ -90,10 +90,7 @@ def test_reopening_a_profiled_dataset_is_served_from_the_cache(seeded_workspace)
 
 
 def test_a_viewer_sees_only_the_shared_projects_dataset_and_no_recompute(seeded_workspace):
-    if not seeded_workspace.demo_project_id:
-        import pytest
-
-        pytest.skip("no demo project in this workspace")
+    assert seeded_workspace.demo_project_id, "the seeded workspace must hold the demo project"
     at = _app(role="viewer", project_id=seeded_workspace.demo_project_id)
     _ok(at)
     from core.project.projects import get_project
