@@ -213,7 +213,7 @@ def _simulate(key: str, setup: dict, spec: RolloutSpec) -> None:
         validate_spec(spec)  # a bad choice is refused before both models are loaded and scored
         with st.spinner("Simulating…"):
             replay = _replay(*args)
-            peeking = _peeking(*args, spec.days, spec.split, spec.alpha, spec.seed) if key == "ab" else None
+            peeking = _EXTRAS[key](args, spec) if key in _EXTRAS else None
             sim = launch.simulate_launch(ws, project, setup["champion"], setup["challenger"], setup["source"], spec,
                                          replay=replay, peeking=peeking)
         st.session_state[f"launch.{key}.shown"] = sim.id
@@ -370,6 +370,8 @@ def _canary(sim, k: str) -> None:
 
 
 _RENDERERS = {"shadow": _shadow, "ab": _ab, "canary": _canary}  # one per core.launch.rollout.STRATEGIES entry
+# What a strategy's results show beyond its own run: the A/B tab's A/A runs that show what daily peeking does.
+_EXTRAS = {"ab": lambda args, spec: _peeking(*args, spec.days, spec.split, spec.alpha, spec.seed)}
 
 # -- the page ----------------------------------------------------------------------------------------------------------
 ws = get_workspace()

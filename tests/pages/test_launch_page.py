@@ -168,3 +168,15 @@ def test_the_forms_are_drawn_from_the_strategy_entries(trained):
         for p in entry.params:
             assert f"launch.{entry.key}.{p.name}" in widgets, f"{entry.key}.{p.name} has no form input"
     assert at.slider(key="launch.ab.split").value == 50 and at.selectbox(key="launch.ab.alpha").value == 0.05
+
+
+def test_every_strategy_has_a_renderer_on_the_page():
+    import ast
+
+    from core.launch.rollout import STRATEGIES
+
+    tree = ast.parse(Path(PAGE).read_text(encoding="utf-8"))
+    renderers = next(node.value for node in tree.body if isinstance(node, ast.Assign)
+                     and any(getattr(t, "id", None) == "_RENDERERS" for t in node.targets))
+    keys = {k.value for k in renderers.keys}
+    assert keys == {s.key for s in STRATEGIES}, f"add a renderer to _RENDERERS in {PAGE} for the new strategy"
