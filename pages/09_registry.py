@@ -151,7 +151,8 @@ with gate_tab:
                     show_error(err)
     if not viewer:
         left, right = st.columns(2)
-        if actions.can_challenge and left.button("Make challenger", key="registry.challenger", icon=":material/sports_kabaddi:"):
+        if actions.can_challenge and left.button("Make challenger", key="registry.challenger",
+                                                 icon=":material/sports_kabaddi:"):
             try:
                 set_challenger(ws, vid, by=by, expected_seq=state.seq)
                 _done(f"{version.label} is the challenger.")

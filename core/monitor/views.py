@@ -1,6 +1,7 @@
 """What the Drift page says about a result: the verdict headline, the key figures, the retrain advice, the window table.
 
-Pure functions of core.monitor's results (no workspace, no Streamlit); the page formats and draws them.
+Pure functions of core.monitor's results (no workspace, no Streamlit); the page formats and draws them. Key figures
+are `core.evaluate.views.Kpi` tiles, the one tile type of the app.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from core.evaluate.views import Kpi
 from core.monitor.checks import DriftResult
 from core.monitor.windows import OverTimeResult, WindowDrift
 
@@ -43,17 +45,6 @@ def window_table(result: OverTimeResult) -> pd.DataFrame:
     if frame[result.metric_name].isna().all():
         frame = frame.drop(columns=[result.metric_name])
     return frame
-
-
-@dataclass(frozen=True)
-class Kpi:
-    """One key figure above the drift table (the arguments of a metric tile)."""
-
-    label: str
-    value: str
-    delta: str | None = None
-    delta_color: str = "normal"   # "inverse" when lower is better
-    help: str | None = None
 
 
 def kpis(result: DriftResult, quality: dict | None) -> list[Kpi]:
