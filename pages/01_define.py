@@ -5,34 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.project.criteria import (
-    COST_KEYS,
-    COST_LABELS,
-    TASK_LABELS,
-    TASKS,
-    suggested_threshold,
-    SuccessCriteria,
-    criteria_warnings,
-    default_criteria,
-    describe_criteria,
-    format_class,
-    metric_choices,
-    metric_label,
-    metric_meaning,
-    natural_op,
-    OP_SYMBOLS,
-)
 from core.errors import WorkbenchError
-from core.project.projects import (
-    archive_project,
-    class_shares,
-    create_project,
-    detect_task,
-    duplicate_project,
-    list_projects,
-    rename_project,
-    update_project,
-)
+from core.project.criteria import (COST_KEYS, COST_LABELS, OP_SYMBOLS, TASK_LABELS, TASKS, SuccessCriteria,
+                                   criteria_warnings, default_criteria, describe_criteria, format_class,
+                                   metric_choices, metric_label, metric_meaning, natural_op, suggested_threshold)
+from core.project.projects import (archive_project, class_shares, create_project, detect_task, duplicate_project,
+                                   list_projects, rename_project, update_project)
 from pages._projects import md_escape, project_picker
 from pages._widgets import dataset_picker, empty_state, get_workspace, is_viewer, page_header, show_error
 
