@@ -7,10 +7,11 @@ import streamlit as st
 from core.catalog import ModelSpec, metric_entry, metrics_for, models_for
 from core.errors import WorkbenchError
 from core.jobs import get_job, start_job
-from core.models.leaderboard import comparable_runs, default_pair, leaderboard_frame, paired_comparison, verdict
+from core.models.leaderboard import (comparable_runs, comparison_choices, comparison_runs, default_pair,
+                                    leaderboard_frame, paired_comparison, verdict)
 from core.models.runs import cluster_and_save, latest_comparison, list_runs, run_predictions, train_and_save
 from pages._projects import criteria_banner, md_escape, require_project, require_split
-from pages._widgets import get_workspace, is_viewer, page_header, page_link, show_error
+from pages._widgets import get_workspace, is_viewer, page_header, page_link, param_inputs, show_error
 
 EVALUATE_PAGE, REGISTRY_PAGE = "pages/08_evaluate.py", "pages/09_registry.py"
 JOB = "train.job_id"
@@ -28,22 +29,6 @@ metric = project.criteria.primary_metric if project.criteria.primary_metric in m
 
 def _link(path: str, label: str, icon: str) -> None:
     page_link(path, label, icon, fallback=lambda: st.caption(f"Next: {label}"))
-
-
-def _param_inputs(entry) -> dict:
-    values = {}
-    for p in entry.params_for(project.task):
-        key = f"train.p.{entry.key}.{p.name}"
-        if p.choices is not None:
-            values[p.name] = st.selectbox(p.name, list(p.choices), index=list(p.choices).index(p.default), key=key,
-                                          help=p.help)
-        elif p.is_int:
-            values[p.name] = int(st.number_input(p.name, int(p.low), int(p.high), int(p.default), 1, key=key,
-                                                 help=p.help))
-        else:
-            values[p.name] = float(st.number_input(p.name, float(p.low), float(p.high), float(p.default), key=key,
-                                                   help=p.help, format="%g"))
-    return values
 
 
 def _start(fn, *args, **kw) -> None:
@@ -89,7 +74,7 @@ def _form() -> None:
         specs = []
         for key in chosen:
             with st.expander(f"Settings · {by_key[key].label}", icon=":material/tune:"):
-                specs.append(ModelSpec(key, _param_inputs(by_key[key])))
+                specs.append(ModelSpec(key, param_inputs(by_key[key], project.task, key="train.p")))
         budget = {}
         if tuning:
             a, b, c = st.columns(3)
@@ -242,14 +227,12 @@ if not all_runs:
     st.info("No runs on this split yet." + ("" if is_viewer() else " Choose models above and press Train."),
             icon=":material/info:")
     st.stop()
-comparisons = list(dict.fromkeys(r.comparison_id for r in all_runs))
-chosen = comparisons[0]
+comparisons = {c.id: c for c in comparison_choices(all_runs)}
+chosen = next(iter(comparisons))
 if len(comparisons) > 1:
-    stamp = {c: next(r.created_at for r in all_runs if r.comparison_id == c) for c in comparisons}
-    chosen = st.selectbox("Comparison", comparisons, key="train.comparison",
-                          format_func=lambda c: f"{stamp[c]:%Y-%m-%d %H:%M} · "
-                                                f"{sum(r.comparison_id == c for r in all_runs)} runs")
-runs = [r for r in reversed(all_runs) if r.comparison_id == chosen] if chosen else latest_comparison(ws, project.id)
+    chosen = st.selectbox("Comparison", list(comparisons), key="train.comparison",
+                          format_func=lambda c: f"{comparisons[c].started:%Y-%m-%d %H:%M} · {comparisons[c].runs} runs")
+runs = comparison_runs(all_runs, chosen) if chosen else latest_comparison(ws, project.id)
 st.subheader("Groups" if is_clustering else "Leaderboard", anchor=False)
 if is_clustering:
     _clusters(runs[-1])

@@ -7,6 +7,7 @@ import streamlit as st
 from core.errors import WorkbenchError
 from core.registry.versions import list_versions, registry_state
 from core.release.scoring import check_input, load_scoring_file, score
+from core.release.views import scorable_versions
 from pages._projects import md_escape, require_project
 from pages._widgets import csv_download_button, dataset_picker, empty_state, get_workspace, page_header, show_error
 
@@ -17,7 +18,7 @@ ws = get_workspace()
 page_header("Batch scoring", "Score a file of new rows with a registered model: each row gets the predicted class, "
                              "its score and the decision at the version's saved threshold.")
 project = require_project(ws)
-versions = [v for v in list_versions(ws, project.id) if "archived" not in v.aliases]
+versions = scorable_versions(list_versions(ws, project.id))
 if not versions:
     empty_state("No registered model versions yet. Register one on the Registry page first.", REGISTRY_PAGE,
                 "Open the registry")

@@ -117,6 +117,24 @@ def dataset_picker(ws: Workspace, key: str, label: str = "Dataset", datasets: Se
     return by_id.get(chosen)
 
 
+def param_inputs(entry, task: str, key: str) -> dict:
+    """One input per setting of a catalog model entry for `task` (choices, whole numbers, decimals), within its range;
+    returns {setting: value}. Widget keys are f"{key}.{entry.key}.{setting}"."""
+    values = {}
+    for p in entry.params_for(task):
+        widget = f"{key}.{entry.key}.{p.name}"
+        if p.choices is not None:
+            values[p.name] = st.selectbox(p.name, list(p.choices), index=list(p.choices).index(p.default), key=widget,
+                                          help=p.help)
+        elif p.is_int:
+            values[p.name] = int(st.number_input(p.name, int(p.low), int(p.high), int(p.default), 1, key=widget,
+                                                 help=p.help))
+        else:
+            values[p.name] = float(st.number_input(p.name, float(p.low), float(p.high), float(p.default), key=widget,
+                                                   help=p.help, format="%g"))
+    return values
+
+
 def csv_download_button(df: pd.DataFrame, filename: str, key: str, label: str = "Download CSV") -> None:
     """A download button whose CSV is protected against spreadsheet formula injection."""
     st.download_button(label, data=safe_csv_bytes(df), file_name=filename, mime="text/csv", key=key,

@@ -259,6 +259,27 @@ class PairedComparison:
     sentence: str
 
 
+@dataclass(frozen=True)
+class ComparisonChoice:
+    """One comparison (one press of Train) among a split's runs: its id, when its newest run finished, how many runs."""
+
+    id: str | None
+    started: Any
+    runs: int
+
+
+def comparison_choices(runs) -> list[ComparisonChoice]:
+    """The comparisons of `runs` (newest first, as `list_runs` returns them), newest first."""
+    order = list(dict.fromkeys(r.comparison_id for r in runs))
+    return [ComparisonChoice(c, next(r.created_at for r in runs if r.comparison_id == c),
+                             sum(r.comparison_id == c for r in runs)) for c in order]
+
+
+def comparison_runs(runs, comparison_id: str) -> list:
+    """The runs of one comparison in training order (oldest first), from newest-first `runs`."""
+    return [r for r in reversed(runs) if r.comparison_id == comparison_id]
+
+
 def comparable_runs(runs) -> list:
     """Runs a paired comparison can use: trained without error and scored on cross-validation folds."""
     return [r for r in runs if not r.error and r.fold_metrics]

@@ -26,6 +26,11 @@ def registrable_runs(runs: list[Run], versions: list[Version]) -> list[Run]:
     return [r for r in runs if r.is_ok and r.id not in registered and r.task != "clustering"]
 
 
+def scorable_versions(versions: list[Version]) -> list[Version]:
+    """Versions batch scoring offers: every version that is not archived, in the registry's order."""
+    return [v for v in versions if "archived" not in v.aliases]
+
+
 @dataclass(frozen=True)
 class VersionActions:
     """Which ledger actions the registry offers for one version (the core actions still check everything again)."""

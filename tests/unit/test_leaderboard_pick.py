@@ -60,3 +60,23 @@ def test_failed_runs_and_runs_without_folds_cannot_be_compared(runs):
     missing = dataclasses.replace(first, cv_summary={})  # no CV mean: ranks below every measured model
     assert default_pair([baseline, missing, second], "recall") == (0, 2)
     assert default_pair([baseline, second, missing], "log_loss") == (0, 1)
+
+
+def test_comparisons_newest_first_with_their_runs_in_training_order(trained_workspace):
+    from core.models.leaderboard import comparison_choices, comparison_runs
+    from tests.helpers import train_fast
+
+    trained = trained_workspace(("dummy", "logreg"))
+    try:
+        ws, project = trained.ws, trained.project
+        train_fast(ws, project, trained.split, ["tree"])  # a second comparison on the same split
+        runs = list_runs(ws, project.id, split_id=trained.split_id)
+        choices = comparison_choices(runs)
+        assert len(choices) == 2 and choices[0].started >= choices[1].started
+        assert [c.runs for c in choices] == [sum(r.comparison_id == c.id for r in runs) for c in choices]
+        newest = comparison_runs(runs, choices[0].id)
+        assert {r.model_key for r in newest} >= {"tree"} and "logreg" not in {r.model_key for r in newest}
+        assert [r.created_at for r in newest] == sorted(r.created_at for r in newest)
+        assert {r.model_key for r in comparison_runs(runs, choices[1].id)} >= {"dummy", "logreg"}
+    finally:
+        trained.close()

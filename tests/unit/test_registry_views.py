@@ -94,3 +94,12 @@ def test_comparison_trend_and_figures(registry):
     assert "test (final check)" in set(metric_trend(versions, ids, metric)["set"])
     fig = charts.champion_timeline_figure(champion_timeline(ws, registry.project_id))
     assert fig is not None and fig.layout.title.text == "Which version was champion when"
+
+
+def test_archived_versions_are_not_offered_for_scoring(registry):
+    from core.release.views import scorable_versions
+
+    ws, v1, v2 = registry.ws, registry.versions["dummy"], registry.versions["logreg"]
+    assert [v.id for v in scorable_versions(list_versions(ws, registry.project_id))] == [v2, v1]
+    archive_version(ws, v1, by="test")
+    assert [v.id for v in scorable_versions(list_versions(ws, registry.project_id))] == [v2]
