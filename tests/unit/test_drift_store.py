@@ -174,9 +174,12 @@ def test_defaults_follow_the_champion_then_the_latest_split(workspace):
     split_project(workspace, project, SplitSpec("random", seed=2), name="second")
     spec, why = default_reference(workspace, project)
     assert spec.split_id == list_splits(workspace, project.id)[0].id and "latest split" in why
-    workspace.put_record("run", "run_champ", {"split_id": first.id}, project_id=project.id)
-    workspace.put_record("version", "ver_1", {"number": 1, "run_id": "run_champ", "aliases": ["champion"]},
-                         project_id=project.id)
+    # a version record as core.release.actions writes it (only the fields this choice reads are real)
+    workspace.put_record("version", "ver_1", {"number": 1, "run_id": "run_champ", "split_id": first.id,
+                                              "model_key": "logreg", "model_label": "Logistic regression",
+                                              "task": "binary", "target": "y", "content_hash": "",
+                                              "artifact": {"path": "artifacts/ver_1/model.wbm", "sha256": "0"},
+                                              "aliases": ["champion"]}, project_id=project.id)
     spec, why = default_reference(workspace, project)
     assert (spec.kind, spec.split_id, spec.part) == ("split", first.id, "train") and "champion" in why
     assert describe_source(workspace, spec) == "history · train part of split 'first'"

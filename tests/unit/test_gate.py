@@ -133,14 +133,16 @@ def test_drift_and_simulation_are_not_run_until_their_records_exist(g):
     checks = _by_key(evaluate_gate(g.ws, g.logreg))
     assert checks["drift"].status == checks["simulation"].status == "not-run"
     g.ws.put_record("drift_report", "dr_1", {"verdict": "8 of 14 columns drifted.", "is_drifted": True,
-                                             "drifted_share": 0.57, "version_id": g.logreg.id}, project_id=g.project_id)
+                                             "drifted_share": 0.57, "reference": "train", "current": "batch",
+                                             "version_id": g.logreg.id}, project_id=g.project_id)
     g.ws.put_record("simulation", "sim_1", {"strategy": "canary", "challenger_version_id": g.logreg.id,
                                             "verdict": {"decision": "Roll back", "sentence": "Guardrail broke."}},
                     project_id=g.project_id)
     checks = _by_key(evaluate_gate(g.ws, g.logreg))
     assert checks["drift"].status == "fail" and "8 of 14 columns drifted." in checks["drift"].evidence
     assert checks["simulation"].status == "fail" and "Roll back: Guardrail broke." in checks["simulation"].evidence
-    g.ws.put_record("drift_report", "dr_2", {"verdict": "No drift.", "is_drifted": False, "version_id": g.logreg.id},
+    g.ws.put_record("drift_report", "dr_2", {"verdict": "No drift.", "is_drifted": False, "drifted_share": 0.0,
+                                             "reference": "train", "current": "batch", "version_id": g.logreg.id},
                     project_id=g.project_id)
     g.ws.put_record("simulation", "sim_2", {"strategy": "ab", "challenger_version_id": g.logreg.id,
                                             "verdict": {"decision": "Ship", "sentence": "Better by 3 points."}},
