@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from core.catalog import ModelSpec, model_entry, models_for, resolve_params
+from core.catalog import ModelSpec, model_entry, models_for, resolve, resolve_params
 from core.errors import SpecInvalid
 from core.models.preprocess import (
     EncodedLabelClassifier,
@@ -36,13 +36,6 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def _import(path: str):
-    import importlib
-
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def build_estimator(spec: ModelSpec, task: str, seed: int = 42, n_jobs: int | None = None):
     """Returns the catalog estimator for a spec, unfitted. Raises: SpecInvalid, NotFound."""
     import inspect
@@ -54,7 +47,7 @@ def build_estimator(spec: ModelSpec, task: str, seed: int = 42, n_jobs: int | No
     kwargs = {**entry.fixed, **resolve_params(entry, spec.params, task)}
     if kwargs.get("class_weight") == "none":
         kwargs["class_weight"] = None
-    cls = _import(entry.builder_for(task))
+    cls = resolve(entry.builder_for(task))
     signature = inspect.signature(cls.__init__).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.values())  # XGBoost's **kwargs
     if "random_state" in signature or takes_any:
