@@ -11,7 +11,7 @@ from core.evaluate.views import (binary_kpis, class_report, fairness_choices, mu
                                  segment_measure, shown_checks)
 from core.models.runs import set_run_threshold
 from core.project.criteria import format_class
-from pages._evaluate import (CHART, error_view, explain_tab, fairness_view, pick_run, read_link, run_data,
+from pages._evaluate_views import (CHART, error_view, explain_tab, fairness_view, pick_run, read_link, run_data,
                              threshold_view, tradeoff_view)
 from pages._projects import criteria_banner, require_project, require_split
 from pages._widgets import empty_state, get_workspace, is_viewer, md_escape, page_header, page_link, show_error

@@ -12,7 +12,7 @@ from core.monitor.reports import (SourceSpec, current_user, date_columns, defaul
                                   list_drift_reports, report_html, reports_table, run_check, save_drift_report)
 from core.monitor.views import retrain_window, window_table
 from core.monitor.windows import FREQS
-from pages._drift import (DRIFT_NUMBERS, drift_table, evidently_report, histograms, kpi_tiles, load_batch,
+from pages._drift_views import (DRIFT_NUMBERS, drift_table, evidently_report, histograms, kpi_tiles, load_batch,
                           source_picker, verdict_card)
 from pages._projects import criteria_banner, require_project
 from pages._widgets import dataset_picker, get_workspace, is_viewer, md_escape, page_header, page_link, show_error

@@ -21,6 +21,20 @@ def test_every_page_file_is_in_the_navigation_and_every_entry_has_a_file():
     assert set(declared) - files == set(), "PAGES entries whose file does not exist"
 
 
+def test_every_file_in_pages_has_its_own_url_name():
+    """Until a session has called st.navigation, Streamlit runs the pages/ folder as a legacy multipage app and makes
+    a page of every file there, helpers too: `_drift.py` and `11_drift.py` would both be /drift and crash the run."""
+    from streamlit.source_util import page_icon_and_name
+
+    names = {}
+    for path in sorted((ROOT / "pages").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        name = page_icon_and_name(path)[1].lower()
+        assert name not in names, f"{path.name} and {names[name]} both resolve to /{name}"
+        names[name] = path.name
+
+
 def test_pages_are_named_entries_with_one_home():
     assert all(isinstance(p, PageEntry) for p in PAGES)
     assert [p.path for p in PAGES if p.path.endswith("00_home.py")] == ["pages/00_home.py"]
