@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.profile.profiling import data_health
 from core.share.lifecycle import lifecycle_status
 from pages._projects import criteria_banner, md_escape, project_picker
 from core.errors import WorkbenchError
@@ -74,13 +75,7 @@ if not is_viewer():
 st.subheader("Datasets in the workspace")
 datasets = ws.datasets()
 if datasets:
-    health = {}
-    try:
-        from core.profile.profiling import data_health
-
-        health = {d.id: data_health(ws, d.id) for d in datasets}
-    except ImportError:
-        pass
+    health = {d.id: data_health(ws, d.id) for d in datasets}
     st.dataframe(
         [{"Dataset": d.name, "Rows": d.rows, "Columns": len(d.columns), "Size": human_bytes(d.size_bytes),
           "Missing cells": (f"{health[d.id]['missing_pct']:.1f}%" if health.get(d.id) else "not profiled yet"),
