@@ -29,7 +29,6 @@ def _default(o):
 
 
 def build_parser() -> argparse.ArgumentParser:
-
     parser = argparse.ArgumentParser(prog="workbench", description="AI Product Workbench, headless.")
     parser.add_argument("--home", help="workspace folder (default: $WORKBENCH_HOME or ./workspace)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

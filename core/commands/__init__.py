@@ -19,5 +19,4 @@ def register_all(subparsers) -> None:
 
 def workspace_for(args, *, seed_samples: bool = False):
     """Opens the workspace named by --home / WORKBENCH_HOME for a command."""
-
     return open_workspace(getattr(args, "home", None), seed_samples=seed_samples)

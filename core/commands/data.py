@@ -26,7 +26,6 @@ def _describe(d) -> dict:
 
 
 def ingest(args):
-
     ws = workspace_for(args)
     result = ingest_path(ws, args.path, name=args.name, skip_bad_lines=args.skip_bad_lines)
     out = _describe(result.dataset) | {"notes": list(result.notes), "skipped_lines": result.skipped_lines}

@@ -20,7 +20,6 @@ from core.project.projects import get_project, list_projects
 
 
 def register(sub) -> None:
-
     p = sub.add_parser("drift", help="compare a current dataset with a reference dataset, column by column")
     p.add_argument("reference", help="reference dataset name or id (e.g. the data the model was trained on)")
     p.add_argument("current", help="current dataset name or id (e.g. last month's batch)")
@@ -40,7 +39,6 @@ def register(sub) -> None:
 
 
 def _project(ws, args, reference_id: str):
-
     if args.project:
         return get_project(ws, args.project)
     on_reference = [p for p in list_projects(ws) if p.dataset_id == reference_id]
@@ -52,7 +50,6 @@ def _project(ws, args, reference_id: str):
 
 
 def drift(args):
-
     ws = workspace_for(args)
     reference = SourceSpec("dataset", ws.dataset(args.reference).id)
     current = SourceSpec("dataset", ws.dataset(args.current).id)

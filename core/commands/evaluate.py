@@ -17,7 +17,6 @@ def register(sub) -> None:
 
 
 def evaluate(args):
-
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise SpecInvalid(f"--threshold must lie between 0 and 1, not {args.threshold:g}. Scores are on a 0–1 scale.")
     out = summarize_run(workspace_for(args), args.run, args.threshold)

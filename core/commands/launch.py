@@ -74,7 +74,6 @@ def parse_inject(text: str | None) -> dict | None:
 
 
 def _spec(args):
-
     steps = tuple(int(s) if float(s).is_integer() else s for s in _numbers(args.steps, "--steps"))
     step_days = None
     if args.step_days:
@@ -85,7 +84,6 @@ def _spec(args):
 
 
 def _source(args):
-
     if args.replay == "test" and not args.time_column:
         return ReplaySource("test")
     dataset = None if args.replay == "test" else args.replay
@@ -104,7 +102,6 @@ def describe(sim) -> dict:
 
 
 def simulate(args):
-
     ws = workspace_for(args)
     project = get_project(ws, args.project)
     spec, source = _spec(args), _source(args)
@@ -122,7 +119,6 @@ def simulate(args):
 
 
 def list_(args):
-
     ws = workspace_for(args)
     sims = list_simulations(ws, get_project(ws, args.project).id)
     if args.json:

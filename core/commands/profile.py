@@ -24,7 +24,6 @@ def register(sub) -> None:
 
 
 def profile(args):
-
     ws = workspace_for(args)
     result = profile_dataset(ws, args.dataset, target=args.target, refresh=args.refresh)
     if args.json:
@@ -59,7 +58,6 @@ def _text(p: dict) -> str:
 
 
 def compare(args):
-
     ws = workspace_for(args)
     result = run_compare(ws, SliceSpec(args.left), SliceSpec(args.right))
     if args.json:

@@ -80,7 +80,6 @@ def register(sub) -> None:
 
 def describe(project) -> dict:
     """Returns a project as plain JSON-ready data."""
-
     return {"id": project.id, "name": project.name, "dataset_id": project.dataset_id, "target": project.target,
             "task": project.task, "positive_class": project.positive_class,
             "classes": [format_class(c) for c in project.classes], "problem": project.problem,
@@ -100,7 +99,6 @@ def _pairs(items: list[str], pattern: str, what: str) -> list[tuple[str, str, fl
 
 
 def create(args):
-
     ws = workspace_for(args)
     criteria = None
     if args.metric or args.guardrail or args.cost or args.sensitive or args.cost_per_unit_error is not None \
@@ -130,7 +128,6 @@ def create(args):
 
 
 def list_(args):
-
     projects = list_projects(workspace_for(args), include_archived=args.all)
     if args.json:
         return [describe(p) for p in projects]
@@ -141,7 +138,6 @@ def list_(args):
 
 
 def show(args):
-
     out = describe(get_project(workspace_for(args), args.project))
     if args.json:
         return out
@@ -149,21 +145,18 @@ def show(args):
 
 
 def rename(args):
-
     ws = workspace_for(args)
     project = rename_project(ws, get_project(ws, args.project).id, args.new_name)
     return describe(project) if args.json else f"Renamed to {project.name!r}."
 
 
 def duplicate(args):
-
     ws = workspace_for(args)
     project = duplicate_project(ws, get_project(ws, args.project).id, args.name)
     return describe(project) if args.json else f"Created {project.name!r} ({project.id})."
 
 
 def archive(args):
-
     ws = workspace_for(args)
     project = archive_project(ws, get_project(ws, args.project).id, archived=not args.restore)
     return describe(project) if args.json else f"{'Restored' if args.restore else 'Archived'} {project.name!r}."

@@ -102,14 +102,12 @@ def register(sub) -> None:
 
 def resolve_version(ws, ref: str):
     """Returns a version by id or by 'PROJECT:NUMBER' (name or id, number with or without 'v'). Raises: NotFound."""
-
     try:
         return get_version(ws, ref)
     except NotFound:
         pass
     project_ref, sep, number = str(ref).rpartition(":")
     if sep and number.lower().lstrip("v").isdigit():
-
         project = get_project(ws, project_ref)
         for v in list_versions(ws, project.id):
             if v.number == int(number.lower().lstrip("v")):
@@ -128,13 +126,11 @@ def _version_dict(v) -> dict:
 
 
 def register_cmd(args):
-
     v = register_run(workspace_for(args), args.run, note=args.note, by=args.by or _by_default())
     return _version_dict(v) if args.json else f"Registered {v.label} of project {v.project_id} ({v.model_label}): {v.id}"
 
 
 def versions_cmd(args):
-
     ws = workspace_for(args)
     versions = list_versions(ws, get_project(ws, args.project).id)
     if args.json:
@@ -149,7 +145,6 @@ def _gate_lines(gate: dict | None) -> list[str]:
 
 
 def promote_cmd(args):
-
     ws = workspace_for(args)
     v = resolve_version(ws, args.version)
     entry = promote(ws, v.id, by=args.by or _by_default(), why=args.why, override_reason=args.override_reason)
@@ -160,7 +155,6 @@ def promote_cmd(args):
 
 
 def rollback_cmd(args):
-
     ws = workspace_for(args)
     project = get_project(ws, args.project)
     to = resolve_version(ws, args.to).id if args.to else None
@@ -169,7 +163,6 @@ def rollback_cmd(args):
 
 
 def alias_cmd(args):
-
     ws = workspace_for(args)
     v = resolve_version(ws, args.version)
     by = args.by or _by_default()
@@ -181,7 +174,6 @@ def alias_cmd(args):
 
 
 def ledger_cmd(args):
-
     ws = workspace_for(args)
     entries = ledger(ws, get_project(ws, args.project).id)
     if args.json:
@@ -193,12 +185,10 @@ def ledger_cmd(args):
 
 
 def score_cmd(args):
-
     ws = workspace_for(args)
     v = resolve_version(ws, args.version)
     path = Path(args.file)
     if not path.is_file():
-
         raise FileRefused(f"There is no file at {str(path)!r}. Check the path.")
     info = load_scoring_file(ws, path.read_bytes(), path.name)
     result = score(ws, v, info.id)
@@ -210,7 +200,6 @@ def score_cmd(args):
 
 
 def receipt_cmd(args):
-
     ws = workspace_for(args)
     try:
         return resolve_version(ws, args.ref).receipt
@@ -219,7 +208,6 @@ def receipt_cmd(args):
 
 
 def rerun_cmd(args):
-
     path = Path(args.receipt)
     if not path.is_file():
         raise FileRefused(f"There is no receipt at {str(path)!r}. Check the path.")
@@ -233,12 +221,10 @@ def rerun_cmd(args):
 
 
 def export_cmd(args):
-
     return export_yaml(workspace_for(args), args.project)
 
 
 def run_cmd(args):
-
     path = Path(args.spec)
     if not path.is_file():
         raise FileRefused(f"There is no spec at {str(path)!r}. Check the path.")

@@ -49,14 +49,12 @@ def describe(ws, split, with_details: bool = True) -> dict:
            "spec": split.spec.to_dict(), "sizes": split.sizes, "cutoffs": split.cutoffs, "folds": list(split.folds),
            "notes": list(split.notes), "content_hash": split.content_hash, "created_at": split.created_at}
     if with_details:
-
         out["summary"] = split_summary(ws, split).to_dict("records")
         out["leak_checks"] = [f.to_dict() for f in leak_checks(ws, split)]
     return out
 
 
 def split(args):
-
     ws = workspace_for(args)
     project = get_project(ws, args.project)
     cutoffs = tuple(c.strip() for c in args.cutoffs.split(",") if c.strip()) if args.cutoffs else ()
@@ -75,7 +73,6 @@ def split(args):
 
 
 def list_(args):
-
     ws = workspace_for(args)
     splits = list_splits(ws, get_project(ws, args.project).id)
     if args.json:

@@ -16,7 +16,6 @@ def register(sub) -> None:
 
 
 def sql(args):
-
     ws = workspace_for(args)
     if args.save:
         info = save_query(ws, args.query, args.save)

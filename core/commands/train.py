@@ -33,7 +33,6 @@ def register(sub) -> None:
 
 
 def _split(ws, project, ref):
-
     splits = list_splits(ws, project.id)
     if not splits:
         raise NotFound(f"Project {project.name!r} has no split yet. Create one with: workbench split "
@@ -58,7 +57,6 @@ def _records(df) -> list[dict]:
 
 
 def train(args):
-
     ws = workspace_for(args)
     project = get_project(ws, args.project)
     split = _split(ws, project, args.split)
@@ -95,7 +93,6 @@ def train(args):
 
 
 def runs(args):
-
     ws = workspace_for(args)
     project = get_project(ws, args.project)
     saved = list_runs(ws, project.id)

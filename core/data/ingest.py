@@ -326,7 +326,6 @@ def confirm_ingest(ws: Workspace, preview: UploadPreview, name: str | None = Non
                        preview.bad_lines, list(preview.bad_examples))
     existing = ws.dataset_by_hash(preview.staged.sha256)
     if existing is not None:
-
         raise AlreadyLoaded(f"This file is already in the workspace as {existing.name!r}; nothing was loaded twice.",
                             dataset_id=existing.id)
     if preview.staged.fmt == "xlsx":

@@ -254,7 +254,6 @@ def save_query(ws: Workspace, sql: str, name: str, *, time_limit: float | None =
 
     Raises: QueryRefused, QueryFailed, NameInvalid, AlreadyLoaded, PermissionDenied (viewers).
     """
-
     ws.require_editor()
     result = run_query(ws, sql, max_rows=SAVE_MAX_ROWS, time_limit=time_limit)
     if result.truncated:
@@ -296,7 +295,6 @@ def _first_line(err: Exception) -> str:
 
 def example_query(ws: Workspace) -> str:
     """A first query to show on an empty editor, over a dataset that exists."""
-
     names = {d.name: d for d in ws.datasets()}
     if "churn" in names:
         return ("SELECT region, count(*) AS customers, round(avg(monthly_charges), 2) AS avg_monthly_charges\n"

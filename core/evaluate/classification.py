@@ -313,7 +313,6 @@ def calibration_points(y_true, scores, positive_class, n_bins: int = 10, strateg
     Raises:
         SpecInvalid: scores outside 0-1 (not probabilities) or an unknown strategy.
     """
-
     actual, score = _binary_inputs(y_true, scores, positive_class, "a calibration curve", need_both=False)
     if score.min() < 0 or score.max() > 1:
         raise SpecInvalid(

@@ -367,5 +367,4 @@ def _fmt(value: Any) -> str:
 
 
 def _near(word: str, choices) -> str:
-
     return did_you_mean(word, choices) or " Use a name such as 'accuracy', 'roc_auc' or 'r2'."

@@ -111,7 +111,6 @@ def default_run(ws, project, split_id: str | None = None) -> Run | None:
 
 def ranking_metric(project) -> tuple[str, bool]:
     """Returns the metric runs are ranked by for this project, and whether higher is better."""
-
     metric = project.criteria.primary_metric
     # A two-outcome rule such as "recall >= 0.7" is met by moving the threshold, so rank by how well models order rows.
     if not metric or (project.task == "binary" and metric in RATE_METRICS):
@@ -129,7 +128,6 @@ def load_run_data(ws, run_id: str) -> RunData:
         NotFound: unknown run, or a run without a model or predictions.
         SchemaMismatch: the dataset no longer holds the validation rows.
     """
-
     run = get_run(ws, run_id)
     project = get_project(ws, run.project_id)
     predictions = run_predictions(ws, run_id)
@@ -175,7 +173,6 @@ def threshold_view(data: RunData, step: float = THRESHOLD_STEP) -> ThresholdView
         SchemaMismatch: the run saved no scores.
         TargetNotUsable: the validation rows hold only one outcome.
     """
-
     if "score" not in data.predictions.columns:
         raise SchemaMismatch(f"Run {data.run.model_label!r} saved no scores, so its threshold cannot be moved. "
                              "Train it again on the Train page.")
@@ -200,7 +197,6 @@ def threshold_view(data: RunData, step: float = THRESHOLD_STEP) -> ThresholdView
 
 def grid_table(table: pd.DataFrame, step: float = THRESHOLD_STEP) -> pd.DataFrame:
     """Returns the threshold table's row in force at each threshold 0, step, 2·step, …, 1 (score >= t is flagged)."""
-
     thresholds = np.round(np.arange(0.0, 1.0 + step / 2, step), 6)
     rows = [at_threshold(table, t) for t in thresholds]
     grid = pd.DataFrame(rows).drop(columns="grid_threshold")
@@ -210,7 +206,6 @@ def grid_table(table: pd.DataFrame, step: float = THRESHOLD_STEP) -> pd.DataFram
 
 def best_value_row(table: pd.DataFrame) -> dict | None:
     """Returns the value-maximising row of a threshold table (None without costs), with value per 1,000 decisions."""
-
     row = best_value_threshold(table)
     if row is not None:
         row["value_per_1000"] = row["value_per_row"] * 1000
@@ -223,7 +218,6 @@ def criterion_row(table: pd.DataFrame, criteria) -> tuple[dict | None, str]:
     Among passing thresholds it keeps the one with the best counterpart metric (precision for a recall rule, else
     recall), ties to the higher threshold: core.evaluate.classification.threshold_meeting's rule, applied to every rule at once.
     """
-
     metric = criteria.primary_metric
     rule = f"{metric_label(metric)} {OP_SYMBOLS.get(criteria.op, criteria.op)} {criteria.threshold:g}"
     if metric not in RATE_METRICS:
@@ -250,7 +244,6 @@ def criterion_row(table: pd.DataFrame, criteria) -> tuple[dict | None, str]:
 
 def operating_point(view: ThresholdView, threshold: float, criteria=None, fixed_metrics: dict | None = None) -> dict:
     """Returns the metrics, confusion (counts and row rates), value and criteria checks at one threshold."""
-
     row = at_threshold(view.table, threshold)
     negative, positive = view.labels
     counts = pd.DataFrame([[row["tn"], row["fp"]], [row["fn"], row["tp"]]],
@@ -262,7 +255,6 @@ def operating_point(view: ThresholdView, threshold: float, criteria=None, fixed_
     out = {**row, "counts": counts, "rates": rates,
            "value_per_1000": row["value_per_row"] * 1000 if "value_per_row" in row else None}
     if criteria is not None:
-
         measured = {**(fixed_metrics or {}), **{m: row[m] for m in RATE_METRICS}}
         out["checks"] = evaluate_criteria(criteria, measured)
     return out
@@ -281,7 +273,6 @@ def headline(point: dict, noun: str = "rows") -> str:
 
 def criteria_checks(data: RunData) -> list:
     """Returns the launch rule and guardrails checked against the run's validation metrics (no threshold involved)."""
-
     return [c for c in evaluate_criteria(data.project.criteria, data.run.validation_metrics) if c.kind != "key_result"]
 
 
@@ -295,7 +286,6 @@ def format_number(value: float) -> str:
 # -- several classes, regression ---------------------------------------------------------------------------------------
 def multiclass_view(data: RunData) -> dict:
     """Returns the confusion (counts and rates), the per-class report and a summary for a multiclass run."""
-
     y, pred = data.predictions["y_true"], data.predictions["y_pred"]
     labels = list(data.run.classes) or None
     return {"confusion": confusion(y, pred, labels), "report": per_class_report(y, pred, labels),
@@ -304,7 +294,6 @@ def multiclass_view(data: RunData) -> dict:
 
 def regression_view(data: RunData):
     """Returns predicted-vs-actual points, residuals, error by decile and a summary with the cost of errors."""
-
     views = regression_views(data.predictions["y_true"], data.predictions["y_pred"], max_points=2000)
     cost = data.project.criteria.cost_per_unit_error
     views.summary["cost_per_1000"] = float(cost) * views.summary["mae"] * 1000 if cost else None

@@ -46,7 +46,6 @@ def explain_classes(data: RunData) -> list:
 def importance_view(model, data: RunData, explain_class: Any = None, seed: int = 0,
                     n_repeats: int = 5) -> ImportanceView:
     """Returns permutation importance on the validation rows (every model) and native importances (when present)."""
-
     scoring, label = IMPORTANCE_SCORING[data.task]
     positive = _class_to_explain(data, explain_class)
     target = data.project.target
@@ -65,7 +64,6 @@ def pdp_view(model, data: RunData, feature: str, explain_class: Any = None):
     Raises:
         NotFound: the model does not read that column.
     """
-
     if feature not in data.features.columns:
         raise unknown("column", feature, data.features.columns, where="the model's inputs")
     return partial_dependence_curve(model, data.features, feature, target_name=data.project.target,
@@ -74,7 +72,6 @@ def pdp_view(model, data: RunData, feature: str, explain_class: Any = None):
 
 def row_choices(data: RunData) -> pd.DataFrame:
     """Returns the validation rows a what-if can start from: `_row` (the dataset row id) and a short label."""
-
     p = data.predictions
     labels = [f"Row {r:,} · actual {format_class(_plain(a))}" for r, a in zip(p["_row"], p["y_true"], strict=True)]
     if "score" in p.columns:
@@ -127,7 +124,6 @@ def what_if_view(model, data: RunData, record: dict, explain_class: Any = None,
         SchemaMismatch: a value of the wrong type (text where a number is expected).
         NotFound: the record names a column the model does not read.
     """
-
     positive = _class_to_explain(data, explain_class)
     result = what_if(model, data.features, _typed(record, data.features), positive_class=positive,
                      target_name=data.project.target)

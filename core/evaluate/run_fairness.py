@@ -37,7 +37,6 @@ def error_view(data: RunData, threshold: float | None = None, top: int = 15) -> 
     Columns: column, segment, rows, error_rate | mae, ci_low, ci_high, overall, is_small, is_clearly_worse.
     Date columns are left out: one segment per day would be too small to read.
     """
-
     frame = pd.concat([data.features, data.sensitive.drop(columns=data.features.columns, errors="ignore")], axis=1)
     frame = frame[[c for c in frame.columns if not _is_date(frame[c])]]  # single days make no useful segments
     y, kwargs = data.predictions["y_true"], {"min_rows": SMALL_SEGMENT, "top": top}
@@ -55,7 +54,6 @@ def error_view(data: RunData, threshold: float | None = None, top: int = 15) -> 
 
 def fairness_view(data: RunData, threshold: float | None = None):
     """Returns the fairness report at a threshold for the project's sensitive columns, or None when none is declared."""
-
     if data.sensitive.shape[1] == 0:
         return None
     crit = data.project.criteria
@@ -124,7 +122,6 @@ def tradeoff_view(data: RunData, attribute: str | None = None) -> pd.DataFrame |
 
     The primary metric's column name is in `attrs["metric"]` (F1 when the project's metric ignores the threshold).
     """
-
     if data.task != "binary" or data.sensitive.shape[1] == 0:
         return None
     attribute = attribute if attribute in data.sensitive.columns else data.sensitive.columns[0]
@@ -137,7 +134,6 @@ def tradeoff_view(data: RunData, attribute: str | None = None) -> pd.DataFrame |
 
 
 def _display(value: Any) -> str:
-
     return format_class(value.item() if hasattr(value, "item") else value)
 
 

@@ -123,7 +123,6 @@ def list_contenders(ws: Workspace, project) -> list[Contender]:
 
 
 def _run_label(run, metric: str) -> str:
-
     value = run.validation_metrics.get(metric)
     score = f" · {metric_label(metric)} {value:.3f}" if isinstance(value, (int, float)) else ""
     cut = f" · threshold {run.threshold:.2f}" if run.threshold is not None else ""
@@ -169,7 +168,6 @@ def default_pair(ws: Workspace, project) -> tuple[Contender, Contender]:
 
 def _ranked_runs(ws: Workspace, project, contenders: list[Contender]) -> list[Contender]:
     """Orders run contenders best first by the metric the Train page ranks with; the baseline goes last."""
-
     metric, higher = ranking_metric(project)
 
     def key(c: Contender):
@@ -205,7 +203,6 @@ def simulate_launch(ws: Workspace, project, champion: Contender, challenger: Con
     result.notes = list(replay.notes) + result.notes
     if spec.strategy == "ab":
         if peeking is None:
-
             peeking = simulate_peeking(replay.replay, spec, runs=PEEKING_RUNS)
         result.frames["peeking"] = peeking
     sim = Simulation(new_id("sim") if save else None, project.id, spec.strategy, result.verdict.decision,

@@ -146,7 +146,6 @@ def build_replay(ws, project, champion: Contender, challenger: Contender, source
 
 def time_range(ws, dataset: str, column: str) -> tuple:
     """Returns the first and last date of a date column (None, None when it is empty). Raises: NotFound."""
-
     info = ws.dataset(dataset)
     info.column(column)
     q = quote_ident(column)
@@ -156,7 +155,6 @@ def time_range(ws, dataset: str, column: str) -> tuple:
 
 def _load(ws, contender: Contender):
     if contender.version_id:
-
         return load_version_model(ws, contender.version_id)
 
     return load_run_model(ws, contender.run_id)
@@ -170,7 +168,6 @@ def _source_rows(ws, project, runs, source: ReplaySource, features: list[str]):
     wanted = [*features, project.target]
     attr = project.criteria.sensitive_attributes[0] if project.criteria.sensitive_attributes else None
     if source.kind == "test":
-
         split = get_split(ws, source.split_id or runs[1].split_id)
         if not split.sizes.get("test"):
             raise SpecInvalid(f"Split {split.name!r} has no test set. Choose a later time window or another dataset "
@@ -217,7 +214,6 @@ def _columns(info, wanted: list[str], attr: str | None, where: str) -> list[str]
 
 def _unseen(ws, frame: pd.DataFrame, dataset_id: str, runs) -> tuple[pd.DataFrame, int]:
     """Drops rows of the training dataset that either model was fitted or validated on."""
-
     seen: set[int] = set()
     for split_id in {r.split_id for r in runs if r.dataset_id == dataset_id and r.split_id}:
         parts = split_assignments(ws, get_split(ws, split_id))
@@ -230,7 +226,6 @@ def _unseen(ws, frame: pd.DataFrame, dataset_id: str, runs) -> tuple[pd.DataFram
 
 def _score(model, frame: pd.DataFrame, run, contender: Contender, project) -> dict:
     """Predicts every row in one batch; binary decisions are cut at the contender's saved threshold."""
-
     X = frame[list(run.features)]
     started = time.perf_counter()
     try:

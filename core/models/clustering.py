@@ -56,7 +56,6 @@ class PcaResult:
 
 
 def _features(df: pd.DataFrame, columns: dict[str, str]) -> list[str]:
-
     features = [c for c in feature_columns(columns, None) if c in df.columns]
     if not features:
         raise SpecInvalid("No column can be used for grouping: every column is an identifier or free text. "
@@ -154,7 +153,6 @@ def profile_groups(df: pd.DataFrame, columns: dict[str, str], features: list[str
 
 def cluster_run(result: ClusterResult) -> RunResult:
     """Turns the chosen k-means into a RunResult that core.models.runs.save_run can store."""
-
     best = result.k_table.set_index("k").loc[result.best_k]
     data = dump_model(result.pipeline)
     return RunResult(key="kmeans", label="k-means clustering", task="clustering",
@@ -167,7 +165,6 @@ def cluster_run(result: ClusterResult) -> RunResult:
 
 def project_pca(df: pd.DataFrame, columns: dict[str, str], seed: int = 42, max_points: int = SAMPLE_ROWS) -> PcaResult:
     """Returns explained variance per component and a 2-D map of at most max_points rows. Raises: SpecInvalid."""
-
     features = _features(df, columns)
     rows = _sample(len(df), max(FIT_ROWS, max_points), seed)
     pipe = build_pipeline(ModelSpec("pca", {"n_components": 2}), columns, "clustering", seed)

@@ -118,12 +118,10 @@ TINY_CLASS = 20
 
 
 def _higher(metric: str) -> bool:
-
     return metric_entry(metric).higher_is_better
 
 
 def _label(metric: str) -> str:
-
     return metric_entry(metric).label
 
 
@@ -182,7 +180,6 @@ def run_warnings(run, metric: str, baseline=None, class_counts: dict | None = No
                 out.append(f"No better than the baseline: {name} {mine:.3f} vs {base:.3f} for a guess that ignores "
                            "every column. It has learnt nothing useful.")
     if class_counts:
-
         small = {c: n for c, n in class_counts.items() if n < TINY_CLASS}
         if small:
             listed = ", ".join(f"{format_class(c)!r} ({n})" for c, n in sorted(small.items(), key=lambda kv: kv[1]))
@@ -210,7 +207,6 @@ def best_run(runs, metric: str):
 def leaderboard_frame(runs, task: str, metric: str, criteria=None) -> pd.DataFrame:
     """One row per run, best first: primary metric CV mean / SD / validation / gap, other validation metrics, costs,
     warnings and `meets_criteria` (None without criteria or for a failed run)."""
-
     others = [m.key for m in metrics_for(task) if m.key != metric]
     rows = []
     for r in runs:
@@ -219,7 +215,6 @@ def leaderboard_frame(runs, task: str, metric: str, criteria=None) -> pd.DataFra
         gap = float(train - val) if _finite(val) and _finite(train) else None
         meets = None
         if criteria is not None and not r.error:
-
             basis = r.validation_metrics or {k: v["mean"] for k, v in (r.cv_summary or {}).items()}
             meets = bool(meets_criteria(criteria, basis))
         row = {"model": r.label, "key": r.key, "run_id": getattr(r, "id", None), "is_baseline": r.is_baseline,

@@ -42,7 +42,6 @@ class RerunResult:
 
 def build_receipt(ws: Workspace, run) -> dict:
     """Returns the receipt of a saved run: everything needed to train it again and check the result."""
-
     split = get_split(ws, run.split_id)
     info = ws.dataset(run.dataset_id)
     return {
@@ -82,7 +81,6 @@ def load_receipt(text: str | bytes) -> dict:
 # -- re-running --------------------------------------------------------------------------------------------------------
 def rerun(ws: Workspace, receipt: dict, *, n_jobs: int | None = None, progress=None) -> RerunResult:
     """Retrains a receipt's model on the same split rows and compares every metric exactly. Raises: NotFound."""
-
     notes = []
     info = ws.dataset_by_hash(receipt["dataset"]["content_hash"])
     if info is None:
@@ -119,7 +117,6 @@ def rerun(ws: Workspace, receipt: dict, *, n_jobs: int | None = None, progress=N
 
 
 def _split_for(ws: Workspace, receipt: dict, dataset_id: str):
-
     want = receipt["split"]
     try:
         kept = get_split(ws, want["id"])

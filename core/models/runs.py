@@ -166,7 +166,6 @@ def save_run(ws: Workspace, project, split, result, comparison_id: str | None = 
     run_id = new_id("run")
     artifact = None
     if result.error is None and result.pipeline is not None:
-
         data = result.model_bytes if result.model_bytes is not None else dump_model(result.pipeline)
         artifact = ws.write_artifact(run_id, MODEL_FILENAME, data).to_dict()
     predictions_key = None
@@ -231,7 +230,6 @@ def get_run(ws: Workspace, run_id: str) -> Run:
 
 def load_run_model(ws: Workspace, run_id: str):
     """Loads a run's fitted pipeline after checking its checksum and its types. Raises: ArtifactRejected, NotFound."""
-
     run = get_run(ws, run_id)
     if run.artifact is None:
         raise ArtifactRejected(f"Run {run.model_label!r} has no saved model"
@@ -245,7 +243,6 @@ def run_predictions(ws: Workspace, run_id: str) -> pd.DataFrame:
     run = get_run(ws, run_id)
     df = ws.get_frame(run.predictions_key) if run.predictions_key else None
     if df is None:
-
         raise NotFound(f"Run {run.model_label!r} has no saved validation predictions"
                        + (" because it failed" if run.error else "") + ". Train it again on the Train page.")
     return df.sort_values("_row", kind="stable").reset_index(drop=True)
@@ -270,7 +267,6 @@ def set_run_threshold(ws: Workspace, run_id: str, threshold: float) -> Run:
 
 # -- train and save in one call (the page's background job, the CLI) ---------------------------------------------------
 def _columns_and_frames(ws: Workspace, project, split, parts: tuple[str, ...]):
-
     if split.project_id != project.id:
         raise SpecInvalid(f"Split {split.name!r} belongs to another project. Choose one of {project.name!r}'s splits.")
     if (split.target or None) != (project.target or None):
@@ -287,7 +283,6 @@ def train_and_save(ws: Workspace, project, split, specs, *, cv: int = 5, seed: i
 
     Returns (ComparisonResult, run ids). Raises: SpecInvalid, TargetNotUsable, TrainingCancelled, PermissionDenied.
     """
-
     ws.require_editor()
     columns, frames = _columns_and_frames(ws, project, split, ("train", "validation"))
     result = compare(frames["train"], frames.get("validation"), project.target, project.task, specs, columns, cv=cv,
@@ -305,7 +300,6 @@ def cluster_and_save(ws: Workspace, project, split, k_range=range(2, 9), seed: i
 
     Returns (ClusterResult, PcaResult, run id). Raises: SpecInvalid, TrainingCancelled, PermissionDenied.
     """
-
     ws.require_editor()
     columns, frames = _columns_and_frames(ws, project, split, ("train",))
     train = frames["train"]

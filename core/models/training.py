@@ -113,7 +113,6 @@ def _prepare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, t
         else:
             rarest = min(counts.values())
             if rarest < cv:
-
                 small = min(counts, key=counts.get)
                 raise TargetNotUsable(f"Class {format_class(small)!r} has only {rarest} training row(s), fewer than "
                                       f"the {cv} folds, so some folds would not contain it. Lower the folds to "
@@ -164,7 +163,6 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
     A model that fails is reported on its row; the others go on. Raises: SpecInvalid, TargetNotUsable,
     TrainingCancelled.
     """
-
     if task not in DEFAULT_METRIC:
         raise SpecInvalid(f"Training compares models that predict a target; a {task} project uses clustering instead.")
     specs = _normalise_specs(specs, task)
@@ -273,7 +271,6 @@ def tune(train_df: pd.DataFrame, target: str, task: str, spec: ModelSpec | str, 
 
     Raises: SpecInvalid, TargetNotUsable, TrainingCancelled.
     """
-
     spec = _normalise_specs([spec], task)[-1]
     ctx, train, y, _ = _prepare(train_df, None, target, task, columns, cv or 5, seed, positive_class)
     n_workers = workers.worker_count(len(train), n_jobs)
@@ -284,7 +281,6 @@ def tune(train_df: pd.DataFrame, target: str, task: str, spec: ModelSpec | str, 
 
 def _search(ctx: _Context, spec: ModelSpec, metric: str, trials: int, seconds: float | None, method: str,
             n_workers: int, progress: Progress | None, cancel) -> dict:
-
     if method not in ("random", "grid"):
         raise SpecInvalid(f"The search method is 'random' or 'grid', not {method!r}.")
     if (trials is None or trials < 1) and not seconds:

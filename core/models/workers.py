@@ -184,7 +184,6 @@ def _sample(idx: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
 
 
 def _fit_and_score(t: dict) -> dict:
-
     data = _frames(t["source"])
     X, y = data["X"], data["y"]
     entry = model_entry(t["spec"].key)
@@ -248,7 +247,6 @@ def predict_scores(pipe, X: pd.DataFrame, task: str, positive_class: Any = None)
 
 
 def _metrics(t: dict, y_true, pred, scores, kind) -> dict:
-
     return compute_metrics(t["task"], y_true, pred, scores, t["classes"], t["positive_class"],
                            has_probabilities=kind == "probability")
 

@@ -77,7 +77,6 @@ class WhatIfResult:
 
 def model_choices(ws: Workspace, project) -> list[ModelChoice]:
     """Lists the project's models that can score data: versions (champion first), then other working runs."""
-
     runs = {r.id: r for r in list_runs(ws, project.id) if r.is_ok and r.artifact is not None}
     out, seen = [], set()
     versions = sorted(list_versions(ws, project.id), key=lambda v: ("champion" not in v.aliases, -int(v.number or 0)))
@@ -100,7 +99,6 @@ def find_model(ws: Workspace, project, ref: str) -> ModelChoice:
     Raises:
         NotFound: nothing matches, or the run belongs to another project or has no saved model.
     """
-
     raw = str(ref).strip()
     number = raw[1:] if raw[:1].lower() == "v" and raw[1:].isdigit() else raw
     choices = model_choices(ws, project)
@@ -136,7 +134,6 @@ class _Scorer:
 def _load(ws: Workspace, model: ModelChoice) -> _Scorer:
     """Loads a version's frozen model (its own copy, threshold and metrics), or a run's."""
     if model.version_id is not None:
-
         v = get_version(ws, model.version_id)
         return _Scorer(model, load_version_model(ws, v), v.task, list(v.features), v.positive_class,
                        0.5 if v.threshold is None else float(v.threshold), dict(v.metrics))
@@ -171,7 +168,6 @@ def _prediction_series(scorer: _Scorer, pred, scores) -> tuple[pd.Series, str]:
 
 def _metric(project, scorer: _Scorer, frame: pd.DataFrame, side: str = "current") -> tuple[float | None, int]:
     """The project's primary metric of the model on the rows that carry a label, and how many rows that was."""
-
     target = project.target
     if not target or target not in frame.columns:
         return None, 0
@@ -209,7 +205,6 @@ def attach_model_results(ws: Workspace, check, project, model: ModelChoice, refe
 
 
 def _quality(project, scorer: _Scorer, value: float, n: int) -> dict:
-
     c = project.criteria
     meets = value >= c.threshold - 1e-12 if c.op == ">=" else value <= c.threshold + 1e-12
     return {"metric": c.primary_metric, "label": metric_label(c.primary_metric), "current": value,
@@ -227,7 +222,6 @@ def check_over_time(ws: Workspace, project, reference: SourceSpec, dataset: str,
         SpecInvalid: an unknown window length, a column without dates, too many windows.
         SchemaMismatch: the dataset lacks reference columns (or the model's inputs).
     """
-
     kinds = {k: v for k, v in compared_columns(ws, reference, columns).items() if k != time_column}
     ref = load_source(ws, reference, list(kinds))
     cur = ws.frame(dataset)
@@ -256,7 +250,6 @@ def window_strengths(result: OverTimeResult) -> pd.DataFrame:
 def _whatif_frames(ws: Workspace, reference: SourceSpec, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Returns (reference rows, held-out rows from the same data, what the held-out rows are)."""
     if reference.kind == "split":
-
         split = get_split(ws, reference.split_id or "")
         others = [p for p in ("validation", "test", "train") if p != reference.part and split.sizes.get(p)]
         if others:
@@ -272,7 +265,6 @@ def _whatif_frames(ws: Workspace, reference: SourceSpec, seed: int = 0) -> tuple
 
 def _source_rows(ws: Workspace, spec: SourceSpec) -> int:
     if spec.kind == "split":
-
         return int(get_split(ws, spec.split_id or "").sizes.get(spec.part, 0))
     return -1
 
@@ -326,7 +318,6 @@ def run_whatif(ws: Workspace, project, reference: SourceSpec, shifts: list[dict]
                      "drifted": ", ".join(c.column for c in last.drifted) or "none", "metric": metric})
     label = threshold = None
     if scorer is not None and project is not None:
-
         label, threshold = metric_label(project.criteria.primary_metric), project.criteria.threshold
     notes = [f"Simulated: the shifts are applied to a copy of {base_label}; no saved data changes."]
     return WhatIfResult(last, pd.DataFrame(rows), base_label, label, threshold, notes)

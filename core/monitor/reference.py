@@ -96,7 +96,6 @@ def resolve_kinds(frame: pd.DataFrame, columns: dict[str, str] | None, max_colum
         SpecInvalid: an unknown kind, or more columns than the cap.
     """
     if columns is None:
-
         columns = infer_kinds_frame(frame)
     if not columns:
         raise SpecInvalid("No columns were chosen for the drift check. Pick at least one column to compare.")

@@ -153,7 +153,6 @@ def run_check(ws: Workspace, reference: SourceSpec, current: SourceSpec, options
 def _attach_report(check: DriftCheck, ref: pd.DataFrame, cur: pd.DataFrame, project, predictions,
                    report_rows: int) -> None:
     """Builds Evidently's report; with a model and labels on both sides, its quality preset too."""
-
     kw = {}
     target = getattr(project, "target", None)
     if (predictions is not None and target and target in check.columns and target in cur.columns

@@ -110,7 +110,6 @@ def describe_source(ws: Workspace, spec: SourceSpec) -> str:
     """Returns a short readable name for one side of a check. Raises: NotFound."""
     info = ws.dataset(spec.dataset_id)
     if spec.kind == "split":
-
         return f"{info.name} · {spec.part} part of split {get_split(ws, spec.split_id).name!r}"
     if spec.kind == "window":
         return f"{info.name} · {spec.time_column} from {_day(spec.start)} to before {_day(spec.end)}"
@@ -130,7 +129,6 @@ def load_source(ws: Workspace, spec: SourceSpec, columns: list[str] | None = Non
     if spec.kind == "dataset":
         return ws.frame(info.id, columns)
     if spec.kind == "split":
-
         split = get_split(ws, spec.split_id or "")
         if split.dataset_id != info.id:
             raise SpecInvalid(f"Split {split.name!r} belongs to another dataset than {info.name!r}. Pick it again.")
@@ -149,7 +147,6 @@ def load_source(ws: Workspace, spec: SourceSpec, columns: list[str] | None = Non
 
 def default_reference(ws: Workspace, project) -> tuple[SourceSpec, str] | None:
     """Returns the reference a check starts from and why: the champion's training split, else the latest split's."""
-
     for version in list_versions(ws, project.id):
         if "champion" not in version.aliases:
             continue

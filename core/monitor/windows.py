@@ -97,7 +97,6 @@ def drift_over_time(reference: pd.DataFrame, current: pd.DataFrame, time_column:
         raise unknown("column", time_column, current.columns, "current set")
     options = options or DriftOptions()
     if columns is None:
-
         columns = infer_kinds_frame(reference.drop(columns=[time_column], errors="ignore"))
     columns = {k: v for k, v in columns.items() if k != time_column}
     summary = summarize_reference(reference, columns, options)

@@ -287,7 +287,6 @@ def _fmt(value) -> str:
 
 def side_by_side(result: dict, column: str) -> pd.DataFrame:
     """One column's statistics on both sides, label by label."""
-
     entry = next(c for c in result["columns"] if c["name"] == column)
     left, right = column_details(entry["left"]), column_details(entry["right"])
     merged = left.merge(right, on="Statistic", how="outer", suffixes=(" (left)", " (right)"), sort=False)

@@ -77,7 +77,6 @@ def profile_dataset(ws: Workspace, ref: str, target: str | None = None, *, refre
         if cached is not None:
             return cached
     if target:
-
         base = profile_dataset(ws, info.id, None, refresh=refresh)
         started = time.perf_counter()
         view = target_view(ws, Source(info.table), base["columns"], base["summary"]["rows"], target)

@@ -121,7 +121,6 @@ class CriterionCheck:
 
 # -- the catalog's metrics ---------------------------------------------------------------------------------------------
 def _metric_index() -> dict[str, Any]:
-
     entries = METRICS.values() if isinstance(METRICS, Mapping) else METRICS
     return {e.key: e for e in entries}
 
@@ -415,5 +414,4 @@ def _fmt(value: Any) -> str:
 
 
 def _near(word: str, choices: Mapping[str, Any]) -> str:
-
     return did_you_mean(word, choices)

@@ -227,7 +227,6 @@ def champion(ws: Workspace, project_id: str) -> Version | None:
 
 def load_version_model(ws: Workspace, version: Version | str):
     """Loads a version's pipeline after checking its SHA-256 and its types. Raises: ArtifactRejected, NotFound."""
-
     version = get_version(ws, version) if isinstance(version, str) else version
     return load_model(ws.read_artifact(version.artifact))
 

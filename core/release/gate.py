@@ -92,7 +92,6 @@ def evaluate_gate(ws, version, champion=None, *, n_boot: int = N_BOOT, seed: int
 
     The final check on the test set runs once per version and is then reused. Raises: ArtifactRejected, NotFound.
     """
-
     if isinstance(version, str):
         version = get_version(ws, version)
     project = get_project(ws, version.project_id)
@@ -125,7 +124,6 @@ def _fmt(x: float | None) -> str:
 
 
 def _validation_rows(ws, version) -> int:
-
     try:
         return len(version_predictions(ws, version))
     except NotFound:
@@ -133,7 +131,6 @@ def _validation_rows(ws, version) -> int:
 
 
 def _rule_check(key: str, label: str, c, rows: int) -> GateCheck:
-
     need = f"needs {OP_SYMBOLS.get(c.op, c.op)} {c.target:g}"
     if c.actual is None:
         return GateCheck(key, label, FAIL, f"{metric_label(c.metric)} could not be measured on validation ({need}).",
@@ -146,7 +143,6 @@ def _rule_check(key: str, label: str, c, rows: int) -> GateCheck:
 # -- predictions and metrics at the version's threshold -------------------------------------------------------------
 def version_predictions(ws, version) -> pd.DataFrame:
     """Returns the version's validation predictions (_row, y_true, y_pred, score | proba_*), y_pred at its threshold."""
-
     df = ws.get_frame(version.predictions_key) if version.predictions_key else None
     if df is None:
         raise NotFound(f"Version {version.label} has no saved validation predictions. Register its run again.")
@@ -165,7 +161,6 @@ def finite_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 
 def metrics_at_threshold(version_like: Any, df: pd.DataFrame) -> dict[str, float]:
     """Returns the catalog metrics of predictions already cut at the version's threshold."""
-
     if version_like.task == "regression":
         return compute_metrics("regression", df["y_true"].to_numpy(dtype=float), df["y_pred"].to_numpy(dtype=float))
     if "score" in df:
@@ -180,7 +175,6 @@ def metrics_at_threshold(version_like: Any, df: pd.DataFrame) -> dict[str, float
 
 # -- the final check on the test set -----------------------------------------------------------------------------------
 def _final_check(ws, version, crit, save: bool) -> GateCheck:
-
     label = f"Final check: {metric_label(crit.primary_metric)} on the untouched test set"
     done = version.final_check
     if done is None:
@@ -203,7 +197,6 @@ def _final_check(ws, version, crit, save: bool) -> GateCheck:
 
 def run_final_check(ws, version, save: bool = True) -> dict | None:
     """Scores the version once on its split's test rows and records it; None when the split has no test set."""
-
     stored = get_version(ws, version.id).final_check
     if stored is not None:
         return stored
@@ -225,7 +218,6 @@ def run_final_check(ws, version, save: bool = True) -> dict | None:
 
 def predict_frame(model, version, X: pd.DataFrame) -> pd.DataFrame:
     """Returns y_pred (at the version's threshold) and score / proba_<class> columns for rows of features."""
-
     pred, scores, _ = predict_scores(model, X[list(version.features)], version.task, version.positive_class)
     out = pd.DataFrame({"y_pred": pred})
     if version.task == "binary":
@@ -240,7 +232,6 @@ def predict_frame(model, version, X: pd.DataFrame) -> pd.DataFrame:
 
 
 def _test_uses(ws, version) -> int:
-
     return sum(1 for v in list_versions(ws, version.project_id)
                if v.id != version.id and v.split_id == version.split_id and v.final_check)
 
@@ -249,7 +240,6 @@ def _test_uses(ws, version) -> int:
 def improvement_check(ws, version, champion, metric: str, min_improvement: float, n_boot: int = N_BOOT,
                       seed: int = 0) -> GateCheck:
     """Compares the primary metric with the champion's on the validation rows both scored (paired bootstrap)."""
-    
     label = f"Beats the champion by ≥ {min_improvement:g} {metric_label(metric)}"
     if champion is None or champion.id == version.id:
         return GateCheck("improvement", label, NOT_RUN, "No champion yet, so there is nothing to beat.")
@@ -285,7 +275,6 @@ def improvement_check(ws, version, champion, metric: str, min_improvement: float
 def paired_bootstrap(shared: pd.DataFrame, version, champion, metric: str, n_boot: int = N_BOOT,
                      seed: int = 0) -> tuple[float, float, float]:
     """Returns the gain (new minus old, in the better direction) and its percentile interval over resampled rows."""
-
     sign = 1.0 if natural_op(metric) == ">=" else -1.0
     new_fn, old_fn = _metric_fn(version, metric, ""), _metric_fn(champion, metric, "_old")
     point = sign * (new_fn(shared) - old_fn(shared))
@@ -303,7 +292,6 @@ def paired_bootstrap(shared: pd.DataFrame, version, champion, metric: str, n_boo
 
 def _metric_fn(version, metric: str, suffix: str):
     """Returns f(frame) -> the metric of one version's columns (y_true, y_pred<suffix>, score<suffix>, …)."""
-
     needs_scores = metric_entry(metric).needs_scores
     proba = [f"proba_{c}{suffix}" for c in version.classes]
 
@@ -326,7 +314,6 @@ def _metric_fn(version, metric: str, suffix: str):
 # -- fairness ----------------------------------------------------------------------------------------------------------
 def fairness_check(ws, version, metric: str, attributes: list[str], tolerance: float) -> GateCheck:
     """Checks the largest gap of the primary metric between groups (each of at least MIN_GROUP rows) per column."""
-
     label = f"Fairness: {metric_label(metric)} gap between groups ≤ {tolerance:g}"
     if not attributes:
         return GateCheck("fairness", label, NOT_RUN, "No sensitive columns are declared for this project; declare "
@@ -345,7 +332,6 @@ def fairness_check(ws, version, metric: str, attributes: list[str], tolerance: f
 
 def group_gaps(ws, version, metric: str, attributes: list[str]) -> pd.DataFrame:
     """Returns per sensitive column: the lowest and highest group value of the metric and their gap."""
-    
     preds = version_predictions(ws, version)
     groups = ws.frame(version.dataset_id, columns=list(attributes), row_ids=preds["_row"].tolist(), with_row_id=True)
     data = preds.merge(groups, on="_row", how="left")

@@ -35,7 +35,6 @@ class Section:
 
 def build_card(ws: Workspace, version) -> tuple[str, list[Section]]:
     """Returns the card's title and its sections, from the version, its project, run and gate."""
-
     version = get_version(ws, version) if isinstance(version, str) else version
     project = get_project(ws, version.project_id)
     run = get_run(ws, version.run_id)
@@ -93,7 +92,6 @@ def _cv(s: dict | None) -> str:
 
 
 def _fairness_section(ws: Workspace, version, project) -> Section:
-
     attrs = list(project.criteria.sensitive_attributes)
     if not attrs:
         return Section("Fairness", ["No sensitive columns are declared for this project, so fairness was not measured. "
@@ -131,7 +129,6 @@ def _limitations(version, run, project) -> list[str]:
 
 
 def _gate_section(version) -> Section:
-
     if not version.gate:
         return Section("Launch gate", ["The launch gate has not been run for this version."])
     gate = GateResult.from_dict(version.gate)
@@ -171,7 +168,6 @@ def champion_timeline(ws: Workspace, project_id: str, now: datetime | None = Non
 
 def compare_versions(ws: Workspace, project_id: str, version_ids: list[str] | None = None) -> pd.DataFrame:
     """Returns the versions' validation metrics side by side: one row per metric, one column per version."""
-
     versions = sorted((v for v in list_versions(ws, project_id) if version_ids is None or v.id in version_ids),
                       key=lambda v: v.number)
     names = sorted({m for v in versions for m in v.metrics})

@@ -78,7 +78,6 @@ def model_package(ws: Workspace, version) -> bytes:
 
     The model file is read through its SHA-256 check. Raises: ArtifactRejected, NotFound.
     """
-
     version = get_version(ws, version) if isinstance(version, str) else version
     title, sections = build_card(ws, version)
     files = {

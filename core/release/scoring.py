@@ -78,7 +78,6 @@ class ScoreResult:
 # -- the schema, captured at registration ------------------------------------------------------------------------------
 def capture_schema(ws: Workspace, run, split) -> dict:
     """Returns the input schema of a run's model: its columns with kinds, types and training category values."""
-
     info = ws.dataset(run.dataset_id)
     kinds, dtypes = info.kinds(), {c.name: c.dtype for c in info.columns}
     train = split_frames(ws, split, parts=("train",), columns=list(run.features))["train"]
@@ -128,7 +127,6 @@ def check_input(ws: Workspace, version, source: Any, batch_rows: int = BATCH_ROW
     findings: list[Finding] = []
     missing = [c for c in expected if c not in have]
     if missing:
-
         for name in missing:
             findings.append(Finding("error", "missing", name, f"Column {name!r} is missing; the model needs it."
                                     f"{did_you_mean(name, [h for h in have if h not in expected])} Add it to the "
@@ -161,7 +159,6 @@ def _names(names: list[str], limit: int = 8) -> str:
 
 
 def _tally(values: pd.Series, col: dict, t: dict) -> None:
-
     filled = values.notna()
     t["empty"] += int((~filled).sum())
     kind = col["kind"]
@@ -243,7 +240,6 @@ def score(ws: Workspace, version, source: Any, *, progress: Progress | None = No
 
     Raises: SchemaMismatch (missing columns, wrong types), ArtifactRejected (tampered model file).
     """
-
     started = time.perf_counter()
     report = report or check_input(ws, version, source, batch_rows)
     if report.is_blocking:
@@ -278,7 +274,6 @@ def score(ws: Workspace, version, source: Any, *, progress: Progress | None = No
 
 
 def _summary(version, frame: pd.DataFrame) -> dict:
-
     out: dict[str, Any] = {"rows": len(frame), "threshold": version.threshold}
     if version.task == "binary" and len(frame):
         label = format_class(version.positive_class)
@@ -296,7 +291,6 @@ def load_scoring_file(ws: Workspace, data: bytes, filename: str) -> DatasetInfo:
 
     Raises: CsvUnreadable, FileRefused, NameInvalid.
     """
-
     try:
         return ingest_upload(ws, data, filename, name=ws.unique_name(filename)).dataset
     except AlreadyLoaded as err:

@@ -86,7 +86,6 @@ def _safe(what: str, fn, *args, default=None, notes: list[str] | None = None):
 
 def project_snapshot(ws: Workspace, project_id: str) -> Snapshot:
     """Returns the project's current state across the lifecycle, read-only."""
-
     project = get_project(ws, project_id)
     notes: list[str] = []
     info = ws.dataset(project.dataset_id)
@@ -115,7 +114,6 @@ def project_snapshot(ws: Workspace, project_id: str) -> Snapshot:
 
 
 def _latest_split(ws: Workspace, project) -> dict | None:
-
     splits = list_splits(ws, project.id)
     if not splits:
         return None
@@ -125,24 +123,20 @@ def _latest_split(ws: Workspace, project) -> dict | None:
 
 
 def _latest_runs(ws: Workspace, project) -> list:
-
     return latest_comparison(ws, project.id)
 
 
 def _run(ws: Workspace, run_id: str):
-
     return get_run(ws, run_id)
 
 
 def _best_run(runs, project):
-
     real = [r for r in runs if not r.is_baseline and not r.error] or runs
     return best_run(real, project.criteria.primary_metric)
 
 
 def _leaderboard(runs, project) -> pd.DataFrame:
     """The comparison as a stakeholder reads it: model, the launch metric on validation and in CV, and the verdict."""
-
     full = leaderboard_frame(runs, project.task, project.criteria.primary_metric, project.criteria)
     if full.empty:
         return full
@@ -157,7 +151,6 @@ def _leaderboard(runs, project) -> pd.DataFrame:
 
 
 def _kpis(ws: Workspace, project, champion: Version | None, run, snap: Snapshot, notes: list[str]) -> list[Kpi]:
-
     crit = project.criteria
     key = crit.primary_metric
     target = f"{OP_SYMBOLS.get(crit.op, crit.op)} {crit.threshold:g}"
@@ -190,7 +183,6 @@ def _kpis(ws: Workspace, project, champion: Version | None, run, snap: Snapshot,
 
 
 def _validation(ws: Workspace, run):
-
     return run_predictions(ws, run.id)
 
 

@@ -47,7 +47,6 @@ def build_demo(ws: Workspace, progress: Progress | None = None, seed: int = 42) 
 
     Every step reuses what already exists, so running it twice adds nothing twice. Raises: WorkbenchError subclasses.
     """
-
     started = time.perf_counter()
     say = progress or (lambda _f, _t: None)
     steps: list[str] = []
@@ -109,7 +108,6 @@ def build_demo(ws: Workspace, progress: Progress | None = None, seed: int = 42) 
 
 def _choose_threshold(ws: Workspace, project, run) -> None:
     """Sets the run's threshold where it meets the primary criterion with the best value, as an analyst would."""
-
     if project.task != "binary":
         return
     preds = run_predictions(ws, run.id)

@@ -31,7 +31,6 @@ def export_project(ws: Workspace, project_ref: str) -> dict:
 
     Raises: NotFound, SpecInvalid (no split or no trained models yet).
     """
-
     project = get_project(ws, project_ref)
     info = ws.dataset(project.dataset_id)
     best = champion(ws, project.id)
@@ -88,7 +87,6 @@ def run_spec(ws: Workspace, spec: dict, base_dir: str | Path | None = None, *, b
 
     Raises: NotFound (no dataset), SpecInvalid, TargetNotUsable, CsvUnreadable.
     """
-
     info, note = _dataset_for(ws, spec["dataset"], base_dir)
     p = spec["project"]
     taken = {x.name.lower() for x in list_projects(ws, include_archived=True)}
@@ -124,7 +122,6 @@ def run_spec(ws: Workspace, spec: dict, base_dir: str | Path | None = None, *, b
 
 
 def _dataset_for(ws: Workspace, want: dict, base_dir: str | Path | None):
-
     if want.get("content_hash"):
         found = ws.dataset_by_hash(want["content_hash"])
         if found is not None:

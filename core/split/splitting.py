@@ -230,7 +230,6 @@ def split_project(ws: Workspace, project, spec: SplitSpec, name: str | None = No
 
     Raises: SpecInvalid, TargetNotUsable, NotFound.
     """
-
     ws.require_editor()
     info = _dataset_of(ws, project.dataset_id, project.name)
     _validate(spec, info, project)
