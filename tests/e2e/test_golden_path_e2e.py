@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from tests.e2e.conftest import assert_page_clean, screenshot, wait_for_app
 
 
@@ -35,8 +37,17 @@ def _promote_next_version(page) -> None:
     register.click()
     wait_for_app(page)
     box = page.get_by_label("Version", exact=True)
-    box.click()
-    page.get_by_role("option", name=re.compile(r"^v2")).click()
+    option = page.get_by_role("option", name=re.compile(r"^v2"))
+    for attempt in range(3):  # on a loaded machine a late rerun can close the list before the click lands
+        box.click()
+        try:
+            option.click(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            wait_for_app(page)
     wait_for_app(page)
     page.get_by_role("button", name="Propose as champion: run the launch gate").click()
     promote = page.get_by_role("button", name="Promote v2 to champion")
