@@ -143,22 +143,24 @@ def balanced_accuracy(p: Predictions) -> float:
     return float(np.mean(recall_c[support > 0]))
 
 
-def precision(p: Predictions) -> float:
+def _hit_share(p: Predictions, of_flagged: bool) -> float:
+    """True positives over the flagged rows (precision) or the real positives (recall), 0 when there are none;
+    macro-averaged over classes for a multiclass task."""
     if p.is_binary:
-        tp1 = float(np.sum(p.is_pos & p.pred_pos))
-        return float(tp1 / p.pred_pos.sum() if p.pred_pos.sum() else 0.0)
-    tp, _, predicted = p.per_class
+        base = p.pred_pos if of_flagged else p.is_pos
+        return float(float(np.sum(p.is_pos & p.pred_pos)) / base.sum() if base.sum() else 0.0)
+    tp, support, predicted = p.per_class
+    base = predicted if of_flagged else support
     with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.where(predicted > 0, tp / predicted, 0.0).mean())
+        return float(np.where(base > 0, tp / base, 0.0).mean())
+
+
+def precision(p: Predictions) -> float:
+    return _hit_share(p, of_flagged=True)
 
 
 def recall(p: Predictions) -> float:
-    if p.is_binary:
-        tp1 = float(np.sum(p.is_pos & p.pred_pos))
-        return float(tp1 / p.is_pos.sum() if p.is_pos.sum() else 0.0)
-    tp, support, _ = p.per_class
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.where(support > 0, tp / support, 0.0).mean())
+    return _hit_share(p, of_flagged=False)
 
 
 def f1(p: Predictions) -> float:
