@@ -20,7 +20,7 @@ def main() -> None:
     try:
         ours = measure(
             "workspace ingest (stage, sniff, preview, load, catalog)",
-            f"from core.store.workspace import open_workspace\nfrom core.data.ingest import ingest_path\n"
+            f"from core.data.samples import open_workspace\nfrom core.data.ingest import ingest_path\n"
             f"ws = open_workspace({tmp + '/ws'!r}, seed_samples=False)\n",
             f"r = ingest_path(ws, {str(path)!r}, name='bench')\nextra['rows'] = r.dataset.rows\n"
             f"ws._con.execute('CHECKPOINT')\n")

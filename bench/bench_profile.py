@@ -25,7 +25,7 @@ YDATA = os.environ.get("BENCH_PROFILE_YDATA", "minimal,default").split(",")  # "
 YDATA_ENV = ROOT / ".bench_cache" / "ydata"
 TARGET_S, MIN_VS_MINIMAL, MIN_VS_DEFAULT, MAX_PEAK_MB, MAX_REOPEN_MS = 1.5, 12.0, 50.0, 600.0, 100.0
 
-OPEN = "from core.store.workspace import open_workspace\nws = open_workspace({home!r}, seed_samples=False)\n"
+OPEN = "from core.data.samples import open_workspace\nws = open_workspace({home!r}, seed_samples=False)\n"
 INGEST = "from core.data.ingest import ingest_path\nr = ingest_path(ws, {path!r}, name='bench')\nws._con.execute('CHECKPOINT')\n"
 PROFILE = """
 _cpu = __import__('time').process_time()
