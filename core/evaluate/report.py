@@ -233,7 +233,7 @@ def criterion_row(table: pd.DataFrame, criteria) -> tuple[dict | None, str]:
     prefer = "precision" if metric == "recall" else "recall"
     goal = table[prefer].to_numpy()[passing]
     index = int(passing[goal == goal.max()][-1])
-    row = {c: _plain(table[c].iat[index]) for c in table.columns}
+    row = {c: plain_value(table[c].iat[index]) for c in table.columns}
     text = f"Threshold {row['threshold']:.2f} meets {rule} with the highest {prefer} ({row[prefer]:.2f})"
     if guards and not both.any():
         text += "; no threshold also meets the guardrails"
@@ -321,5 +321,6 @@ def _same(a: Any, b: Any) -> bool:
     return a == b or str(a) == str(b)
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A numpy scalar as the plain Python value (for JSON); anything else unchanged."""
     return value.item() if hasattr(value, "item") else value

@@ -8,12 +8,12 @@ import pandas as pd
 
 from core.evaluate.report import (
     RATE_METRICS,
-    _plain,
     decision_threshold,
     headline,
     load_run_data,
     multiclass_view,
     operating_point,
+    plain_value,
     regression_view,
     threshold_view,
 )
@@ -66,9 +66,9 @@ def _public_row(row: dict | None) -> dict | None:
     if row is None:
         return None
     keep = ("threshold", "tp", "fp", "fn", "tn", *RATE_METRICS, "value", "value_per_1000")
-    return {k: _plain(row[k]) for k in keep if k in row}
+    return {k: plain_value(row[k]) for k in keep if k in row}
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
     clean = frame.astype(object).where(frame.notna(), None)
-    return [{k: _plain(v) for k, v in rec.items()} for rec in clean.to_dict("records")]
+    return [{k: plain_value(v) for k, v in rec.items()} for rec in clean.to_dict("records")]
