@@ -52,6 +52,8 @@ class ModelEntry:
     is_baseline: bool = False
     regression_params: tuple[Param, ...] | None = None  # when regression takes other settings than classification
     cost: int = 1  # rough relative training time on large data; the costliest models are scheduled first
+    reads_text: bool = False  # reads free-text columns as TF-IDF n-grams (sparse input); other models leave text out
+    nonnegative: bool = False  # needs inputs >= 0 (numbers scaled to 0-1 instead of standardised)
 
     def builder_for(self, task: str) -> str:
         return self.regression_builder if task == "regression" and self.regression_builder else self.builder
@@ -113,23 +115,29 @@ MODELS: tuple[ModelEntry, ...] = (
                (Param("C", 1.0, 0.001, 100.0, log=True, help="Lower values keep the model simpler (more regularised)."),
                 Param("class_weight", "none", choices=("none", "balanced"),
                       help="'balanced' gives rare classes more weight, which usually raises their recall.")),
-               needs_scaling=True, fixed={"max_iter": 2000},
+               needs_scaling=True, fixed={"max_iter": 2000}, reads_text=True,
                notes="Fast, interpretable, a strong first choice; each feature's effect is one number."),
     ModelEntry("linreg", "Linear regression (OLS)", REGRESSION, "sklearn.linear_model:LinearRegression", (),
-               needs_scaling=True, notes="Ordinary least squares: the simplest interpretable regression."),
+               needs_scaling=True, reads_text=True, notes="Ordinary least squares: the simplest interpretable regression."),
     ModelEntry("ridge", "Ridge regression", REGRESSION, "sklearn.linear_model:Ridge",
                (Param("alpha", 1.0, 0.001, 1000.0, log=True, help="Higher values shrink effects more (simpler model)."),),
-               needs_scaling=True, notes="Linear regression that stays stable when features are correlated."),
+               needs_scaling=True, reads_text=True,
+               notes="Linear regression that stays stable when features are correlated."),
     ModelEntry("lasso", "Lasso regression", REGRESSION, "sklearn.linear_model:Lasso",
                (Param("alpha", 0.01, 0.0001, 10.0, log=True, help="Higher values drop more features entirely."),),
-               needs_scaling=True, fixed={"max_iter": 5000},
+               needs_scaling=True, fixed={"max_iter": 5000}, reads_text=True,
                notes="Linear regression that switches off unhelpful features."),
     ModelEntry("gnb", "Gaussian naive Bayes", CLASSIFICATION, "sklearn.naive_bayes:GaussianNB",
                (Param("var_smoothing", 1e-9, 1e-12, 1e-3, log=True, help="Adds stability for near-constant features."),),
                needs_scaling=True, notes="Very fast; assumes features are independent, so scores are often overconfident."),
+    ModelEntry("nb", "Naive Bayes (word counts)", CLASSIFICATION, "sklearn.naive_bayes:ComplementNB",
+               (Param("alpha", 1.0, 0.001, 10.0, log=True, help="Smoothing: higher values trust rare words less."),),
+               needs_scaling=True, nonnegative=True, reads_text=True,
+               notes="The classic text classifier (complement naive Bayes on TF-IDF word and character counts); "
+                     "numbers are scaled to 0-1. Very fast; scores are often overconfident."),
     ModelEntry("linear_svm", "Linear SVM", CLASSIFICATION | REGRESSION, "sklearn.svm:LinearSVC",
                (Param("C", 1.0, 0.001, 100.0, log=True, help="Lower values keep the boundary simpler."),),
-               needs_scaling=True, regression_builder="sklearn.svm:LinearSVR", fixed={"max_iter": 5000},
+               needs_scaling=True, regression_builder="sklearn.svm:LinearSVR", fixed={"max_iter": 5000}, reads_text=True,
                notes="A linear boundary with a margin; scores are not probabilities."),
     ModelEntry("rbf_svm", "SVM (RBF kernel)", CLASSIFICATION | REGRESSION, "sklearn.svm:SVC",
                (Param("C", 1.0, 0.01, 100.0, log=True, help="Higher values fit the training data more closely."),

@@ -9,7 +9,10 @@ from core.models.preprocess import (  # noqa: F401
     EncodedLabelClassifier,
     RareCategoryGrouper,
     as_flag,
+    as_documents,
     as_text,
     date_part_names,
     date_parts,
+    few_levels,
+    many_levels,
 )

@@ -22,6 +22,11 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--tune", type=int, default=0, metavar="N", help="random-search N settings per model")
     p.add_argument("--tune-minutes", type=float, default=None, help="time budget per model for tuning")
+    p.add_argument("--features", help="the input columns, separated by commas (default: every usable column minus "
+                                      "the target, identifiers, leak suspects and sensitive attributes)")
+    p.add_argument("--exclude", help="columns to leave out, separated by commas")
+    p.add_argument("--sensitive-reason", help="why a sensitive attribute named in --features is used as an input "
+                                              "(recorded on the runs and the model card)")
     p.add_argument("--k", default="2-8", help="clustering projects: range of group counts to try, e.g. 2-8")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=train)
@@ -56,6 +61,13 @@ def _records(df) -> list[dict]:
     return [{k: _plain(v) for k, v in row.items()} for row in df.to_dict("records")]
 
 
+def _names(text: str | None) -> list[str] | None:
+    """A comma-separated list of column names; None when the option was not given ('' gives an empty list)."""
+    if text is None:
+        return None
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
 def train(args):
     ws = workspace_for(args)
     project = get_project(ws, args.project)
@@ -73,17 +85,27 @@ def train(args):
     keys = [k.strip() for k in args.models.split(",") if k.strip()] if args.models else \
         [m.key for m in models_for(project.task)]
     result, _ = train_and_save(ws, project, split, keys, cv=args.cv, seed=args.seed, tune_trials=args.tune,
-                               tune_seconds=args.tune_minutes * 60 if args.tune_minutes else None)
+                               tune_seconds=args.tune_minutes * 60 if args.tune_minutes else None,
+                               features=_names(args.features), exclude=_names(args.exclude) or (),
+                               sensitive_reason=args.sensitive_reason)
 
     saved = list(reversed(list_runs(ws, project.id, comparison_id=result.id)))
     board = leaderboard_frame(saved, project.task, result.primary_metric, project.criteria)
     out = {"comparison_id": result.id, "project": project.name, "split": split.name,
            "primary_metric": result.primary_metric, "cv_folds": result.cv, "seconds": round(result.seconds, 2),
            "verdict": verdict(saved, result.primary_metric, project.criteria), "notes": result.notes,
+           "cross_validation": result.cv_scheme, "features": result.feature_choice,
            "leaderboard": _records(board)}
     if args.json:
         return out
-    lines = [out["verdict"], ""]
+    choice = result.feature_choice
+    lines = [out["verdict"], f"Cross-validation: {result.cv_scheme.get('description', '')}",
+             f"Features ({len(choice['used'])}): {', '.join(choice['used'])}"]
+    lines += [f"  left out {d['column']}: {d['reason']}" for d in choice["left_out"]]
+    if choice.get("sensitive_used"):
+        lines.append(f"Sensitive attribute(s) used on purpose: {', '.join(choice['sensitive_used'])} — "
+                     f"{choice['sensitive_reason']}")
+    lines.append("")
     for r in out["leaderboard"]:
         val = "n/a" if r["validation"] is None else f"{r['validation']:.4f}"
         cv = "n/a" if r["cv_mean"] is None else f"{r['cv_mean']:.4f} ± {r['cv_sd']:.4f}"

@@ -28,7 +28,8 @@ class RunResult:
     validation_metrics: dict = field(default_factory=dict)
     train_metrics: dict = field(default_factory=dict)  # on the rows it was fitted on, for the train/validation gap
     fit_seconds: float | None = None  # the final fit on all training rows
-    predict_ms_per_1k: float | None = None
+    predict_ms_per_1k: float | None = None  # milliseconds to score a fixed batch of 1,000 rows (resampled validation)
+    predict_ms_per_row: float | None = None  # milliseconds to score one row
     size_bytes: int | None = None
     predictions: pd.DataFrame | None = None  # _row, y_true, y_pred, score | proba_<class>
     versions: dict = field(default_factory=dict)
@@ -47,6 +48,8 @@ class RunResult:
     is_baseline: bool = False
     total_seconds: float | None = None  # all of this model's work: CV folds plus the final fit, summed over workers
     extras: dict = field(default_factory=dict)  # clustering: k_table, profiles, descriptions, explained variance
+    cv_scheme: dict = field(default_factory=dict)  # core.models.folds.CvScheme.to_dict(): which CV was used
+    feature_choice: dict = field(default_factory=dict)  # core.models.features.FeatureChoice.to_dict()
 
     @property
     def is_ok(self) -> bool:
@@ -90,6 +93,9 @@ class ComparisonResult:
     seconds: float = 0.0
     workers: int = 1
     cpu_seconds: float = 0.0  # processor time of every task (all workers) plus the coordinating process
+    cv_scheme: dict = field(default_factory=dict)  # which cross-validation the folds followed (core.models.folds)
+    feature_choice: dict = field(default_factory=dict)  # features used and left out, with why
+    evidence: list[dict] = field(default_factory=list)  # single columns that alone reach EVIDENCE_LEVEL on validation
 
     def leaderboard(self, primary_metric: str | None = None, criteria=None) -> pd.DataFrame:
         """The runs as a table sorted by the primary metric, with warnings and the meets-criteria badge."""
@@ -112,7 +118,8 @@ GAP_LIMIT = 0.10  # train minus validation, for scores between 0 and 1
 ERROR_GAP_RATIO = 1.5  # validation error this many times the training error
 SD_LIMIT = 0.05  # fold-to-fold standard deviation, for scores between 0 and 1
 SD_RATIO = 0.20  # fold SD relative to the mean, for error metrics
-PERFECT = 0.99  # ROC-AUC or R² at or above this looks like a leak
+PERFECT = 0.98  # ROC-AUC or R² at or above this is checked for a leak
+EVIDENCE_LEVEL = 0.98  # one column alone reaching this ROC-AUC or R² on validation is the evidence of a leak
 DUMMY_MARGIN = 0.005
 TINY_CLASS = 20
 
@@ -144,8 +151,13 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def run_warnings(run, metric: str, baseline=None, class_counts: dict | None = None) -> list[str]:
-    """Plain warnings a careful reviewer would raise about one run: overfitting, unstable folds, leakage, no lift."""
+def run_warnings(run, metric: str, baseline=None, class_counts: dict | None = None,
+                 evidence: list[dict] | None = None) -> list[str]:
+    """Plain warnings a careful reviewer would raise about one run: overfitting, unstable folds, leakage, no lift.
+
+    A near-perfect score is called a leak only with `evidence` (single columns that alone reach EVIDENCE_LEVEL on
+    validation, from core.models.training.single_column_evidence); without it the note is a calm one.
+    """
     if run.error:
         return []
     out = []
@@ -169,9 +181,7 @@ def run_warnings(run, metric: str, baseline=None, class_counts: dict | None = No
         values = [v for v in ((run.validation_metrics or {}).get(key), (run.cv_summary or {}).get(key, {}).get("mean"))
                   if _finite(v)]
         if values and max(values) >= PERFECT and not run.is_baseline:
-            out.append(f"Suspiciously perfect: {_label(key)} {max(values):.3f}. Real outcomes are rarely this "
-                       "predictable; check for a column that leaks the answer (a copy of the target, or something "
-                       "recorded after the outcome), and remove it.")
+            out.append(_perfect_sentence(key, max(values), [e for e in evidence or () if e.get("metric") == key]))
     if baseline is not None and baseline is not run and not run.is_baseline and not baseline.error:
         mine, base = headline(run, metric), headline(baseline, metric)
         if mine is not None and base is not None:
@@ -188,11 +198,26 @@ def run_warnings(run, metric: str, baseline=None, class_counts: dict | None = No
     return out
 
 
+def _perfect_sentence(key: str, value: float, evidence: list[dict]) -> str:
+    if evidence:
+        named = ", ".join(f"{e['column']!r} ({_label(key)} {e['value']:.3f})" for e in evidence[:3])
+        first = evidence[0]["column"]
+        return (f"Suspiciously perfect: {_label(key)} {value:.3f}, and a single column alone reaches almost the same on "
+                f"validation: {named}. It likely leaks the answer (a copy of the target, or something recorded after "
+                f"the outcome). Exclude it (Train page: Features; CLI: --exclude {first}) unless it is known before "
+                "the prediction is made.")
+    if key == "r2":
+        return (f"The target is predicted almost exactly (R² {value:.3f}), and no single column explains it alone; "
+                "check on the test set before relying on it.")
+    return (f"Classes separate cleanly (ROC-AUC {value:.3f}), and no single column explains it alone; check on the "
+            "test set before relying on it.")
+
+
 def annotate_warnings(result: ComparisonResult) -> None:
-    """Fills each run's warnings from the comparison (baseline, class counts)."""
+    """Fills each run's warnings from the comparison (baseline, class counts, single-column evidence)."""
     baseline = next((r for r in result.runs if r.is_baseline and not r.error), None)
     for run in result.runs:
-        run.warnings = run_warnings(run, result.primary_metric, baseline, result.class_counts)
+        run.warnings = run_warnings(run, result.primary_metric, baseline, result.class_counts, result.evidence)
 
 
 def best_run(runs, metric: str):
@@ -220,7 +245,8 @@ def leaderboard_frame(runs, task: str, metric: str, criteria=None) -> pd.DataFra
         row = {"model": r.label, "key": r.key, "run_id": getattr(r, "id", None), "is_baseline": r.is_baseline,
                "cv_mean": cv.get("mean"), "cv_sd": cv.get("sd"), "validation": val, "gap": gap,
                **{f"val_{k}": (r.validation_metrics or {}).get(k) for k in others},
-               "fit_seconds": r.fit_seconds, "predict_ms_per_1k": r.predict_ms_per_1k, "size_bytes": r.size_bytes,
+               "fit_seconds": r.fit_seconds, "predict_ms_per_1k": r.predict_ms_per_1k,
+               "predict_ms_per_row": getattr(r, "predict_ms_per_row", None), "size_bytes": r.size_bytes,
                "meets_criteria": meets, "warnings": " ".join(r.warnings or ()), "n_warnings": len(r.warnings or ()),
                "error": r.error or "", "_sort": headline(r, metric)}
         rows.append(row)
@@ -233,7 +259,9 @@ def leaderboard_frame(runs, task: str, metric: str, criteria=None) -> pd.DataFra
     df = df.sort_values(["_failed", "_key"], na_position="last", kind="mergesort").drop(columns=["_failed", "_key",
                                                                                                  "_sort"])
     df.insert(0, "rank", range(1, len(df) + 1))
-    df.attrs.update(metric=metric, metric_label=_label(metric), higher_is_better=higher)
+    schemes = list(dict.fromkeys((getattr(r, "cv_scheme", None) or {}).get("description", "") for r in runs))
+    df.attrs.update(metric=metric, metric_label=_label(metric), higher_is_better=higher,
+                    cv_scheme=" / ".join(s for s in schemes if s))
     return df.reset_index(drop=True)
 
 

@@ -72,5 +72,7 @@ def build_pipeline(spec: ModelSpec, columns: dict[str, str], task: str, seed: in
 
     entry = model_entry(spec.key)
     estimator = build_estimator(spec, task, seed, n_jobs)
-    pre = build_preprocessor(columns, feature_columns(columns, target), entry.needs_scaling)
+    pre = build_preprocessor(columns, feature_columns(columns, target, text=True),
+                             entry.needs_scaling,
+                             entry.reads_text, entry.nonnegative, reads_nothing=entry.is_baseline)
     return Pipeline([("prep", pre), ("model", estimator)])

@@ -1,4 +1,10 @@
-"""Preprocessing that travels inside every saved model: imputation, scaling, one-hot encoding and date features.
+"""Preprocessing that travels inside every saved model: imputation, scaling, category encoding, dates and free text.
+
+Categories are encoded by cardinality, measured on the rows each fit sees: a column with at most MAX_CATEGORIES
+values is one-hot encoded; one with more goes through scikit-learn's TargetEncoder, whose fit_transform is
+cross-fitted (each training row is encoded by a model of the other folds, so no row sees its own target). Free-text
+columns become TF-IDF word (1-2) and character (3-5) n-grams with a capped vocabulary, for models that read sparse
+input (`reads_text`); other models leave text out.
 
 Everything a fitted pipeline refers to is a scikit-learn class or a module-level function or class of this module,
 so `core.store.artifacts` can list each type it trusts by name and load a model without unpickling anything.
@@ -11,9 +17,13 @@ import pandas as pd
 
 from core.errors import SpecInvalid
 
-USED_KINDS = ("number", "category", "boolean", "datetime")  # "id" and "text" columns never feed a model
-RARE_SHARE = 0.01  # categories seen in fewer than 1% of training rows are grouped as "infrequent"
-MAX_CATEGORIES = 30  # one-hot columns per categorical column, the infrequent group included
+USED_KINDS = ("number", "category", "boolean", "datetime")  # "id" columns never feed a model; "text" only some
+TEXT_KIND = "text"
+RARE_SHARE = 0.01  # (models saved before 0.3) categories under 1% of training rows were grouped as "(other)"
+MAX_CATEGORIES = 30  # a category column with more values than this is target-encoded instead of one-hot encoded
+MAX_TEXT_CHARS = 20_000  # a longer text cell is cut to its first characters before n-grams are counted
+WORD_VOCABULARY = 20_000  # most frequent word 1-2-grams kept per text column
+CHAR_VOCABULARY = 20_000  # ... and character 3-5-grams
 MISSING = "(missing)"
 OTHER = "(other)"
 DATE_PARTS = ("year", "month", "dayofweek")
@@ -21,9 +31,32 @@ _TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t"})
 _FALSE_WORDS = frozenset({"false", "no", "n", "0", "f"})
 
 
-def feature_columns(columns: dict[str, str], target: str | None) -> list[str]:
-    """Returns the columns a model reads: every number, category, boolean or date column except the target."""
-    return [str(c) for c, kind in columns.items() if kind in USED_KINDS and c != target]
+def feature_columns(columns: dict[str, str], target: str | None, text: bool = False) -> list[str]:
+    """Returns the columns a model reads: every number, category, boolean or date column (and with `text`, every
+    free-text column) except the target."""
+    kinds = USED_KINDS + ((TEXT_KIND,) if text else ())
+    return [str(c) for c, kind in columns.items() if kind in kinds and c != target]
+
+
+def few_levels(X) -> list[str]:
+    """The category columns of X with at most MAX_CATEGORIES values (missing counted as one): one-hot encoded."""
+    return [c for c in X.columns if _levels(X[c]) <= MAX_CATEGORIES]
+
+
+def many_levels(X) -> list[str]:
+    """The category columns of X with more than MAX_CATEGORIES values: target-encoded."""
+    return [c for c in X.columns if _levels(X[c]) > MAX_CATEGORIES]
+
+
+def _levels(col) -> int:
+    return int(col.astype(str).nunique(dropna=False))
+
+
+def as_documents(X):
+    """Turns one text column into a list of strings for TF-IDF: missing as '', each cut to MAX_TEXT_CHARS."""
+    values = X.iloc[:, 0] if isinstance(X, pd.DataFrame) else pd.Series(np.asarray(X, dtype=object).ravel())
+    text = values.astype(str).where(values.notna(), "")
+    return text.str.slice(0, MAX_TEXT_CHARS).tolist()
 
 
 # -- module-level functions used by FunctionTransformer (saved by name, so they must stay importable) ------------------
@@ -122,24 +155,35 @@ class RareCategoryGrouper:
 
 
 # -- the preprocessor ---------------------------------------------------------------------------------------------------
-def build_preprocessor(columns: dict[str, str], features: list[str], needs_scaling: bool):
-    """Returns a ColumnTransformer with named steps num / cat / flag / date for the given feature columns.
+def build_preprocessor(columns: dict[str, str], features: list[str], needs_scaling: bool, reads_text: bool = False,
+                       nonnegative: bool = False, reads_nothing: bool = False):
+    """Returns a ColumnTransformer with named steps num / cat / flag / date (and words<i> / chars<i> per text column
+    when the model `reads_text`). `nonnegative` scales numbers to 0-1 instead of standardising (naive Bayes on counts);
+    `reads_nothing` (the baseline) accepts inputs no step encodes, and drops them.
 
-    Raises: SpecInvalid when no column can feed a model.
+    Raises: SpecInvalid when no column can feed the model.
     """
     from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.impute import SimpleImputer
+    from sklearn.model_selection import KFold
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, OneHotEncoder, StandardScaler, TargetEncoder
 
     kinds = {str(c): k for c, k in columns.items()}
-    by_kind = {kind: [str(c) for c in features if kinds.get(str(c)) == kind] for kind in USED_KINDS}
+    by_kind = {kind: [str(c) for c in features if kinds.get(str(c)) == kind] for kind in USED_KINDS + (TEXT_KIND,)}
+    if not reads_text:
+        by_kind[TEXT_KIND] = []
+    if not any(by_kind.values()) and reads_nothing and features:
+        return ColumnTransformer([("none", "drop", [str(c) for c in features])])  # the baseline ignores every column
     if not any(by_kind.values()):
-        raise SpecInvalid("No column can feed a model: every column is an identifier, free text or the target. "
-                          "Upload data with number, category, yes/no or date columns.")
+        text = " (this model does not read free text; linear models and naive Bayes do)" if \
+            any(kinds.get(str(c)) == TEXT_KIND for c in features) else ""
+        raise SpecInvalid(f"No column can feed this model{text}: every column is an identifier, free text or the "
+                          "target. Use data with number, category, yes/no or date columns.")
 
     def scaled(*steps):
-        tail = [("scale", StandardScaler())] if needs_scaling else []
+        tail = [("scale", MinMaxScaler(clip=True) if nonnegative else StandardScaler())] if needs_scaling else []
         return Pipeline(list(steps) + tail)
 
     parts = []
@@ -147,12 +191,15 @@ def build_preprocessor(columns: dict[str, str], features: list[str], needs_scali
         parts.append(("num", scaled(("impute", SimpleImputer(strategy="median", keep_empty_features=True))),
                       by_kind["number"]))
     if by_kind["category"]:
-        parts.append(("cat", Pipeline([
-            ("group", RareCategoryGrouper()),
-            # Rare values are already grouped, so the encoder only meets a few known values; a value first seen
-            # in production becomes '(other)' upstream, or all zeros when training had no '(other)'.
-            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-        ]), by_kind["category"]))
+        # Cardinality is measured on the rows each fit sees (few_levels / many_levels run at fit time).
+        parts.append(("cat", ColumnTransformer([
+            ("onehot", Pipeline([("text", FunctionTransformer(as_text, feature_names_out="one-to-one")),
+                                 ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False))]),
+             few_levels),
+            ("target", scaled(("text", FunctionTransformer(as_text, feature_names_out="one-to-one")),
+                              ("encode", TargetEncoder(target_type="auto", cv=KFold(5, shuffle=True, random_state=0)))),
+             many_levels),
+        ], remainder="drop", sparse_threshold=0.0, verbose_feature_names_out=False), by_kind["category"]))
     if by_kind["boolean"]:
         parts.append(("flag", Pipeline([
             ("flag", FunctionTransformer(as_flag, feature_names_out="one-to-one")),
@@ -162,7 +209,17 @@ def build_preprocessor(columns: dict[str, str], features: list[str], needs_scali
         parts.append(("date", scaled(("parts", FunctionTransformer(date_parts, feature_names_out=date_part_names)),
                                      ("impute", SimpleImputer(strategy="median", keep_empty_features=True))),
                       by_kind["datetime"]))
-    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
+    for i, column in enumerate(by_kind[TEXT_KIND]):
+        parts.append((f"words{i}", Pipeline([("docs", FunctionTransformer(as_documents, feature_names_out="one-to-one")),
+                                             ("tfidf", TfidfVectorizer(
+            analyzer="word", ngram_range=(1, 2), max_features=WORD_VOCABULARY, min_df=1, sublinear_tf=True,
+            dtype=np.float32))]), [column]))
+        parts.append((f"chars{i}", Pipeline([("docs", FunctionTransformer(as_documents, feature_names_out="one-to-one")),
+                                             ("tfidf", TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(3, 5), max_features=CHAR_VOCABULARY, min_df=1, sublinear_tf=True,
+            dtype=np.float32))]), [column]))
+    # Text gives sparse n-gram counts: keep the whole matrix sparse then (models that read text accept it).
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=1.0 if by_kind[TEXT_KIND] else 0.0)
 
 
 class EncodedLabelClassifier:

@@ -17,6 +17,7 @@ from typing import Any
 
 from core.catalog import ModelSpec
 from core.errors import NotFound, SpecInvalid
+from core.models.folds import plan_for_split
 from core.models.pipeline import library_versions
 from core.models.training import compare
 from core.project.projects import get_project
@@ -53,12 +54,23 @@ def build_receipt(ws: Workspace, run) -> dict:
                   "seed": split.spec.seed, "sizes": split.sizes},
         "model": {"key": run.model_key, "label": run.model_label, "params": dict(run.params), "seed": run.seed,
                   "cv_folds": run.cv_folds, "features": list(run.features), "is_baseline": run.is_baseline},
+        "features": _features_section(run),
+        "cross_validation": dict(run.cv_scheme) or {"kind": "unrecorded", "folds": run.cv_folds, "column": None,
+                                                    "description": "Saved before the CV scheme was recorded."},
         "libraries": dict(run.versions),
         "metrics": {"validation": dict(run.validation_metrics), "folds": [dict(f) for f in run.fold_metrics],
                     "threshold": 0.5 if run.task == "binary" else None},
         "threshold": run.threshold,
         "artifact_sha256": run.artifact.sha256 if run.artifact else None,
     }
+
+
+def _features_section(run) -> dict:
+    """Features used and left out, each with why, and any sensitive attribute used on purpose with its reason."""
+    choice = dict(run.feature_choice or {})
+    return {"used": list(choice.get("used") or run.features), "left_out": list(choice.get("left_out") or ()),
+            "sensitive_used": list(choice.get("sensitive_used") or ()),
+            "sensitive_reason": choice.get("sensitive_reason"), "chosen": choice.get("chosen", "unrecorded")}
 
 
 def receipt_json(receipt: dict) -> str:
@@ -93,11 +105,14 @@ def rerun(ws: Workspace, receipt: dict, *, n_jobs: int | None = None, progress=N
     kinds = info.kinds()
     columns = {c: kinds[c] for c in model["features"]}
     columns[project["target"]] = kinds[project["target"]]
-    frames = split_frames(ws, split, parts=("train", "validation"), columns=list(columns), with_row_id=True)
+    plan = plan_for_split(ws, split) if receipt.get("cross_validation", {}).get("kind") not in (None, "unrecorded") \
+        else None  # a receipt from before CV followed the split was made with shuffled folds
+    extra = [c for c in (plan.group_column, plan.time_column) if c and c not in columns] if plan else []
+    frames = split_frames(ws, split, parts=("train", "validation"), columns=list(columns) + extra, with_row_id=True)
     result = compare(frames["train"], frames["validation"], project["target"], project["task"],
                      [ModelSpec(model["key"], model["params"])], columns, cv=int(model["cv_folds"]),
                      seed=int(model["seed"]), positive_class=project["positive_class"], n_jobs=n_jobs,
-                     progress=progress)
+                     progress=progress, features=list(model["features"]), cv_plan=plan)
     run = next(r for r in result.runs if r.key == model["key"])
     if run.error:
         return RerunResult(False, [], [f"The re-run failed: {run.error}"], run)

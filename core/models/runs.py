@@ -22,8 +22,12 @@ Record: kind "run", id "run_<12 hex>", project_id = the project's id. Payload (s
     fold_metrics      [{"fold": 1, "<metric>": value, …}, …] — same folds for every run of a comparison
     cv_summary        {"<metric>": {"mean": m, "sd": s}}   (SD over folds, ddof=1)
     validation_metrics, train_metrics   {"<metric>": value} (keys from core.catalog.METRICS, at threshold 0.5)
-    fit_seconds, predict_ms_per_1k, size_bytes, train_rows (after any stated sample), train_rows_total
+    fit_seconds, predict_ms_per_1k (a fixed batch of 1,000 rows resampled from validation), predict_ms_per_row,
+    size_bytes, train_rows (after any stated sample), train_rows_total
     features          the input columns the pipeline reads, in order
+    feature_choice    {"used", "left_out": [{"column", "reason"}], "sensitive_used", "sensitive_reason", "chosen"}
+                      ({} for runs saved before features were chosen)
+    cv_scheme         {"kind", "folds", "column", "description"}: the CV the folds followed (core.models.folds)
     versions          {"python", "sklearn", "xgboost", "numpy", "pandas", "skops"}
     artifact          {"path", "sha256"} from ws.write_artifact, or None when the model failed
     predictions_key   "run:<id>:val" — ws.get_frame key of the validation predictions, or None
@@ -54,9 +58,12 @@ from typing import Any
 
 import pandas as pd
 
-from core.errors import ArtifactRejected, NotFound, SpecInvalid, unknown
+from core.errors import ArtifactRejected, NotFound, SpecInvalid, WorkbenchError, unknown
 from core.models.clustering import cluster, cluster_run, project_pca
+from core.models.features import FeatureChoice, choose_features, leak_suspects
+from core.models.folds import plan_for_split
 from core.models.training import compare
+from core.profile.profiling import profile_dataset
 from core.split.splitting import split_frames
 from core.store.artifacts import dump_model, load_model
 from core.store.workspace import ArtifactRef, Workspace, new_id
@@ -110,6 +117,9 @@ class Run:
     total_seconds: float | None = None
     extras: dict = field(default_factory=dict)
     created_at: datetime | None = None
+    predict_ms_per_row: float | None = None
+    feature_choice: dict = field(default_factory=dict)
+    cv_scheme: dict = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -143,7 +153,9 @@ class Run:
             threshold=rec.get("threshold"), score_kind=rec.get("score_kind"), error=rec.get("error"),
             warnings=tuple(rec.get("warnings") or ()), notes=tuple(rec.get("notes") or ()), tuning=rec.get("tuning"),
             is_baseline=bool(rec.get("is_baseline")), total_seconds=rec.get("total_seconds"),
-            extras=dict(rec.get("extras") or {}), created_at=rec.get("created_at"))
+            extras=dict(rec.get("extras") or {}), created_at=rec.get("created_at"),
+            predict_ms_per_row=rec.get("predict_ms_per_row"), feature_choice=dict(rec.get("feature_choice") or {}),
+            cv_scheme=dict(rec.get("cv_scheme") or {}))
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -191,6 +203,9 @@ def save_run(ws: Workspace, project, split, result, comparison_id: str | None = 
         "score_kind": result.score_kind, "error": result.error, "warnings": list(result.warnings),
         "notes": list(result.notes), "tuning": result.tuning, "total_seconds": result.total_seconds,
         "extras": dict(result.extras or {}),
+        "predict_ms_per_row": getattr(result, "predict_ms_per_row", None),
+        "feature_choice": dict(getattr(result, "feature_choice", None) or {}),
+        "cv_scheme": dict(getattr(result, "cv_scheme", None) or {}),
     }
     ws.put_record(KIND, run_id, payload, project_id=project.id)
     return run_id
@@ -276,20 +291,42 @@ def _columns_and_frames(ws: Workspace, project, split, parts: tuple[str, ...]):
     return columns, split_frames(ws, split, [p for p in parts if p in split.parts], with_row_id=True)
 
 
+def choose_project_features(ws: Workspace, project, features=None, exclude=(),
+                            sensitive_reason: str | None = None) -> FeatureChoice:
+    """The features a project's models read: `features` / `exclude` as given, else every usable column minus the
+    target, identifiers, the profile's leak suspects and the project's sensitive attributes.
+
+    Raises: SpecInvalid (empty list, only the target, a sensitive attribute without a reason), NotFound (unknown
+    column, with the nearest names).
+    """
+    info = ws.dataset(project.dataset_id)
+    suspects = {}
+    if features is None and project.target:
+        try:
+            suspects = leak_suspects(profile_dataset(ws, info.id, project.target))
+        except WorkbenchError:
+            suspects = {}  # a profile that cannot be made (an unusual target) flags nothing; the rest still applies
+    return choose_features(info.kinds(), project.target, features, exclude,
+                           list(project.criteria.sensitive_attributes or ()), sensitive_reason, suspects)
+
+
 def train_and_save(ws: Workspace, project, split, specs, *, cv: int = 5, seed: int = 42, tune_trials: int = 0,
                    tune_seconds: float | None = None, tune_method: str = "random", n_jobs: int | None = None,
-                   progress=None, cancel=None):
+                   progress=None, cancel=None, features=None, exclude=(), sensitive_reason: str | None = None):
     """Compares models on the split's train rows, scores them on validation and saves every run.
 
-    Returns (ComparisonResult, run ids). Raises: SpecInvalid, TargetNotUsable, TrainingCancelled, PermissionDenied.
+    Cross-validation follows the split (core.models.folds); the features are `choose_project_features`.
+    Returns (ComparisonResult, run ids). Raises: SpecInvalid, TargetNotUsable, NotFound, TrainingCancelled,
+    PermissionDenied; nothing is saved when it raises.
     """
     ws.require_editor()
     columns, frames = _columns_and_frames(ws, project, split, ("train", "validation"))
+    choice = choose_project_features(ws, project, features, exclude, sensitive_reason)
     result = compare(frames["train"], frames.get("validation"), project.target, project.task, specs, columns, cv=cv,
                      seed=seed, positive_class=project.positive_class,
                      primary_metric=project.criteria.primary_metric, tune_trials=tune_trials,
                      tune_seconds=tune_seconds, tune_method=tune_method, n_jobs=n_jobs, progress=progress,
-                     cancel=cancel)
+                     cancel=cancel, features=choice, cv_plan=plan_for_split(ws, split))
     if progress:
         progress(1.0, "Saving the runs…")
     return result, save_comparison(ws, project, split, result)

@@ -1,4 +1,9 @@
-"""Trains and compares catalog models: k-fold cross-validation on the train set, then one fit scored on validation.
+"""Trains and compares catalog models: cross-validation on the train set, then one fit scored on validation.
+
+- The CV folds follow the split (`core.models.folds`: shuffled, group-aware or time-ordered) and tuning uses the
+  same folds; the features are a `core.models.features.FeatureChoice` (default: usable columns minus the target).
+- Latency is timed on a fixed batch of LATENCY_ROWS rows resampled from validation; a near-perfect score is
+  checked against single-column evidence (`single_column_evidence`) before the leaderboard calls it a leak.
 
 - Every model is assembled by `core.models.pipeline.build_pipeline` (preprocessing plus the catalog estimator).
 - `compare(train_df, val_df, target, task, specs, columns, ...) -> ComparisonResult` (see core.models.leaderboard).
@@ -37,15 +42,17 @@ from core.errors import (
     did_you_mean,
 )
 from core.models import workers
-from core.models.leaderboard import ComparisonResult, RunResult, annotate_warnings
-from core.models.pipeline import library_versions
-from core.models.preprocess import feature_columns
-from core.project.criteria import format_class
+from core.models.features import FeatureChoice, choose_features
+from core.models.folds import NO_CV, CvPlan, CvScheme, make_folds
+from core.models.leaderboard import EVIDENCE_LEVEL, PERFECT, ComparisonResult, RunResult, annotate_warnings
+from core.models.pipeline import build_pipeline, library_versions
+from core.models.preprocess import TEXT_KIND
 from core.store.workspace import new_id
 
 log = logging.getLogger(__name__)
 
 MAX_FOLDS = 10
+LATENCY_ROWS = 1_000  # prediction time is measured on this many rows resampled from validation
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "f1", "regression": "r2"}
 Progress = Callable[[float | None, str], None]  # (fraction done or None to keep it, what is happening)
 
@@ -70,12 +77,37 @@ class _Context:
     has_validation: bool
     notes: list[str] = field(default_factory=list)
     class_counts: dict = field(default_factory=dict)
+    cv_scheme: CvScheme = NO_CV
+    feature_choice: FeatureChoice | None = None
+
+
+def _choose(columns: dict, target: str, features, train: pd.DataFrame) -> FeatureChoice:
+    """The feature choice, checked against the training rows: chosen columns must be there, and text not empty."""
+    choice = features if isinstance(features, FeatureChoice) else choose_features(
+        columns, target, None if features is None else list(features))
+    kinds = {str(c): k for c, k in columns.items()}
+    missing = [c for c in choice.used if c not in train.columns]
+    if missing and choice.chosen != "default":
+        raise SpecInvalid(f"The training rows have no column {missing[0]!r}. Choose features of this dataset.")
+    used, left = [], list(choice.left_out)
+    for c in choice.used:
+        if c in missing:
+            continue
+        if kinds.get(c) == TEXT_KIND and not train[c].astype(str).str.strip().where(train[c].notna(), "").any():
+            if choice.chosen != "default":
+                raise SpecInvalid(f"Text column {c!r} is empty in every training row, so it carries no words for a "
+                                  "model. Leave it out of the features, or fill it in.")
+            left.append({"column": c, "reason": "free text that is empty in every training row"})
+            continue
+        used.append(c)
+    if not used:
+        raise SpecInvalid("No chosen column is usable in the training rows. Choose other features.")
+    return FeatureChoice(tuple(used), tuple(left), choice.sensitive_used, choice.sensitive_reason, choice.chosen)
 
 
 def _prepare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, task: str, columns: dict,
-             cv: int, seed: int, positive_class: Any) -> tuple[_Context, pd.DataFrame, np.ndarray, pd.DataFrame | None]:
-    from sklearn.model_selection import KFold, StratifiedKFold
-
+             cv: int, seed: int, positive_class: Any, features=None, cv_plan: CvPlan | None = None,
+             ) -> tuple[_Context, pd.DataFrame, np.ndarray, pd.DataFrame | None]:
     if task not in ("binary", "multiclass", "regression"):
         raise SpecInvalid(f"Training compares models that predict a target; a {task} project uses clustering instead.")
     if target not in train_df.columns:
@@ -88,7 +120,8 @@ def _prepare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, t
     if not keep.all():
         notes.append(f"{int((~keep).sum()):,} training rows with no {target!r} were left out.")
     train = train_df.loc[keep].reset_index(drop=True)
-    features = [c for c in feature_columns(columns, target) if c in train.columns]
+    choice = _choose(columns, target, features, train)
+    features = list(choice.used)
     y = train[target].to_numpy()
     classes, counts = [], {}
     if task == "regression":
@@ -106,19 +139,7 @@ def _prepare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, t
     if len(train) < max(cv, 2) * 2:
         raise SpecInvalid(f"Only {len(train)} training rows: too few for {cv}-fold cross-validation. Upload more rows "
                           "or lower the number of folds.")
-    folds = []
-    if cv:
-        if task == "regression":
-            splitter = KFold(cv, shuffle=True, random_state=seed)
-        else:
-            rarest = min(counts.values())
-            if rarest < cv:
-                small = min(counts, key=counts.get)
-                raise TargetNotUsable(f"Class {format_class(small)!r} has only {rarest} training row(s), fewer than "
-                                      f"the {cv} folds, so some folds would not contain it. Lower the folds to "
-                                      f"{max(rarest, 2) if rarest >= 2 else 'none (0)'}, or add rows of that class.")
-            splitter = StratifiedKFold(cv, shuffle=True, random_state=seed)
-        folds = [(a, b) for a, b in splitter.split(np.zeros(len(y)), y if task != "regression" else None)]
+    folds, scheme = make_folds(train, y, task, cv, seed, cv_plan, counts)
     val = None
     if val_df is not None and len(val_df):
         vkeep = val_df[target].notna().to_numpy()
@@ -128,9 +149,11 @@ def _prepare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, t
     if val is None or not len(val):
         notes.append("There is no validation set, so models are compared on cross-validation only.")
         val = None
-    ctx = _Context(task, target, {str(c): k for c, k in columns.items()}, features, y, classes, positive_class, folds,
+    kinds = {str(c): k for c, k in columns.items()}
+    used_kinds = {c: kinds[c] for c in features} | ({target: kinds[target]} if target in kinds else {})
+    ctx = _Context(task, target, used_kinds, features, y, classes, positive_class, folds,
                    int(seed), "",
-                   val is not None, notes, counts)
+                   val is not None, notes, counts, scheme, choice)
     return ctx, train, y, val
 
 
@@ -157,17 +180,19 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
             specs: Sequence[ModelSpec | str], columns: dict[str, str], *, cv: int = 5, seed: int = 42,
             positive_class: Any = None, primary_metric: str | None = None, tune_trials: int = 0,
             tune_seconds: float | None = None, tune_method: str = "random", n_jobs: int | None = None,
-            progress: Progress | None = None, cancel=None) -> ComparisonResult:
+            progress: Progress | None = None, cancel=None, features: FeatureChoice | Sequence[str] | None = None,
+            cv_plan: CvPlan | None = None) -> ComparisonResult:
     """Cross-validates each model on the train rows, fits it on all of them and scores it on validation.
 
-    A model that fails is reported on its row; the others go on. Raises: SpecInvalid, TargetNotUsable,
-    TrainingCancelled.
+    `features`: a FeatureChoice, a list of columns, or None (every usable column but the target); `cv_plan`: how
+    the split was cut (core.models.folds), None for shuffled folds. A model that fails is reported on its row; the
+    others go on. Raises: SpecInvalid, TargetNotUsable, NotFound, TrainingCancelled.
     """
     if task not in DEFAULT_METRIC:
         raise SpecInvalid(f"Training compares models that predict a target; a {task} project uses clustering instead.")
     specs = _normalise_specs(specs, task)
     metric = _primary(primary_metric, task)
-    ctx, train, y, val = _prepare(train_df, val_df, target, task, columns, cv, seed, positive_class)
+    ctx, train, y, val = _prepare(train_df, val_df, target, task, columns, cv, seed, positive_class, features, cv_plan)
     started, cpu = time.perf_counter(), time.process_time()
     n_workers = workers.worker_count(len(train), n_jobs)
     with workers.shared_frames(train[ctx.features], y, val, target, n_workers) as source:
@@ -209,9 +234,81 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
                               seconds=time.perf_counter() - started, workers=n_workers,
                               cpu_seconds=time.process_time() - cpu + (sum(o.get("cpu_seconds", 0.0)
                                                                            for o in results.values())
-                                                                       if n_workers > 1 else 0.0))
+                                                                       if n_workers > 1 else 0.0),
+                              cv_scheme=ctx.cv_scheme.to_dict(), feature_choice=ctx.feature_choice.to_dict())
+    _time_predictions(result.runs, val if val is not None else train, ctx)
+    if any(_looks_perfect(r) for r in runs if not r.is_baseline and not r.error) and val is not None:
+        result.evidence = single_column_evidence(train, y, val, ctx)
     annotate_warnings(result)
     return result
+
+
+def _looks_perfect(run) -> bool:
+    values = [(run.validation_metrics or {}).get(k) for k in ("roc_auc", "r2")]
+    values += [(run.cv_summary or {}).get(k, {}).get("mean") for k in ("roc_auc", "r2")]
+    return any(v is not None and np.isfinite(v) and v >= PERFECT for v in values)
+
+
+def _time_predictions(runs: list[RunResult], rows: pd.DataFrame, ctx: _Context) -> None:
+    """Times each fitted model on a fixed batch of LATENCY_ROWS rows resampled from validation, and on one row."""
+    if rows is None or not len(rows):
+        return
+    pick = np.random.default_rng(ctx.seed).integers(0, len(rows), LATENCY_ROWS)
+    batch = rows[ctx.features].iloc[pick].reset_index(drop=True)
+    one = batch.iloc[:1]
+    for run in runs:
+        if run.error or run.pipeline is None:
+            continue
+        try:
+            run.predict_ms_per_1k = _best_ms(lambda: workers.predict_scores(run.pipeline, batch, ctx.task,
+                                                                            ctx.positive_class), 3)
+            run.predict_ms_per_row = _best_ms(lambda: workers.predict_scores(run.pipeline, one, ctx.task,
+                                                                             ctx.positive_class), 5)
+        except Exception as err:  # noqa: BLE001 — a timing that fails leaves the figure empty, never the run
+            log.info("latency of %s not measured: %s", run.key, err)
+            run.predict_ms_per_1k = run.predict_ms_per_row = None
+
+
+def _best_ms(call: Callable[[], Any], repeats: int) -> float:
+    best = math.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000.0
+
+
+def single_column_evidence(train: pd.DataFrame, y: np.ndarray, val: pd.DataFrame, ctx: _Context) -> list[dict]:
+    """For each feature alone: a shallow tree fitted on the train rows, scored on validation (ROC-AUC or R²).
+
+    Returns [{"column", "metric", "value"}] for the columns reaching EVIDENCE_LEVEL, strongest first: the evidence
+    a "suspiciously perfect" warning needs. Multiclass targets have no single ROC-AUC here and return [].
+    """
+    from core.models.metrics import compute_metrics
+
+    if ctx.task == "multiclass":
+        return []
+    metric = "r2" if ctx.task == "regression" else "roc_auc"
+    y_val = val[ctx.target].to_numpy() if ctx.task != "regression" else \
+        pd.to_numeric(val[ctx.target], errors="coerce").to_numpy(dtype=float)
+    out = []
+    for column in ctx.features:
+        kind = ctx.columns.get(column)
+        if kind == TEXT_KIND:
+            continue
+        try:
+            pipe = build_pipeline(ModelSpec("tree", {"max_depth": 4, "min_samples_leaf": 5}), {column: kind},
+                                  ctx.task, ctx.seed, target=ctx.target)
+            pipe.fit(train[[column]], y)
+            pred, scores, kind_of = workers.predict_scores(pipe, val[[column]], ctx.task, ctx.positive_class)
+            value = compute_metrics(ctx.task, y_val, pred, scores, ctx.classes, ctx.positive_class,
+                                    has_probabilities=kind_of == "probability").get(metric)
+        except Exception as err:  # noqa: BLE001 — a column that cannot be checked alone is simply not evidence
+            log.debug("single-column check of %s failed: %s", column, err)
+            continue
+        if value is not None and np.isfinite(value) and value >= EVIDENCE_LEVEL:
+            out.append({"column": column, "metric": metric, "value": float(value)})
+    return sorted(out, key=lambda d: -d["value"])
 
 
 def _primary(metric: str | None, task: str) -> str:
@@ -233,10 +330,15 @@ def _assemble(ctx: _Context, spec: ModelSpec, i: int, pairs: list[tuple[dict, di
     run = RunResult(key=spec.key, label=entry.label, task=ctx.task, params=resolve_params(entry, spec.params, ctx.task),
                     seed=ctx.seed, cv_folds=len(ctx.folds), versions=library_versions(), features=list(ctx.features),
                     classes=list(ctx.classes), positive_class=ctx.positive_class, tuning=tuning,
-                    is_baseline=entry.is_baseline, train_rows_total=len(ctx.y))
+                    is_baseline=entry.is_baseline, train_rows_total=len(ctx.y), cv_scheme=ctx.cv_scheme.to_dict(),
+                    feature_choice=ctx.feature_choice.to_dict() if ctx.feature_choice else {})
     errors = [out["error"] for _, out in pairs if out.get("error")]
     caught = sorted({w for _, out in pairs for w in out.get("warnings", ())})
     run.notes = [n for t, out in pairs if t["fold"] is None for n in out.get("notes", ())] + caught
+    text = [c for c in ctx.features if ctx.columns.get(c) == TEXT_KIND]
+    if text and not entry.reads_text and not entry.is_baseline:
+        run.notes.append(f"{entry.label} does not read free text, so it left out {', '.join(map(repr, text))}; "
+                         "linear models and naive Bayes read it as word and character n-grams.")
     if errors:
         run.error = f"{entry.label} failed: {errors[0]}"
         trace = next((out["traceback"] for _, out in pairs if out.get("traceback")), "")
@@ -266,13 +368,16 @@ def _assemble(ctx: _Context, spec: ModelSpec, i: int, pairs: list[tuple[dict, di
 def tune(train_df: pd.DataFrame, target: str, task: str, spec: ModelSpec | str, columns: dict[str, str], *,
          cv: int = 5, seed: int = 42, trials: int = 20, seconds: float | None = None, method: str = "random",
          metric: str | None = None, positive_class: Any = None, n_jobs: int | None = None,
-         progress: Progress | None = None, cancel=None) -> dict:
+         progress: Progress | None = None, cancel=None, features: FeatureChoice | Sequence[str] | None = None,
+         cv_plan: CvPlan | None = None) -> dict:
     """Searches a model's settings by cross-validation within a budget; returns the trials and the best one's gain.
 
-    Raises: SpecInvalid, TargetNotUsable, TrainingCancelled.
+    Uses the same folds as `compare` for the same split plan and seed. Raises: SpecInvalid, TargetNotUsable,
+    TrainingCancelled.
     """
     spec = _normalise_specs([spec], task)[-1]
-    ctx, train, y, _ = _prepare(train_df, None, target, task, columns, cv or 5, seed, positive_class)
+    ctx, train, y, _ = _prepare(train_df, None, target, task, columns, cv or 5, seed, positive_class, features,
+                                cv_plan)
     n_workers = workers.worker_count(len(train), n_jobs)
     with workers.shared_frames(train[ctx.features], y, None, target, n_workers) as source:
         ctx.source = source
@@ -312,5 +417,6 @@ def _search(ctx: _Context, spec: ModelSpec, metric: str, trials: int, seconds: f
     default = history[0]["score"]
     gain = None if default is None else (best["score"] - default if higher else default - best["score"])
     return {"method": method, "metric": metric, "trials": len(history), "seconds": time.perf_counter() - started,
+            "cv_scheme": ctx.cv_scheme.to_dict(),
             "default_score": default, "best_score": best["score"], "gain": gain, "best_params": best["params"],
             "history": history}

@@ -14,7 +14,9 @@ from core.evaluate.classification import (
     threshold_table,
 )
 from core.launch.rehearsal import demo_simulation, latest_simulation
+from core.models.folds import plan_for_split
 from core.models.runs import (
+    choose_project_features,
     latest_comparison,
     run_predictions,
     save_comparison,
@@ -70,7 +72,8 @@ def build_demo(ws: Workspace, progress: Progress | None = None, seed: int = 42) 
         result = compare(parts["train"], parts["validation"], project.target, project.task,
                          [ModelSpec(k) for k in DEMO_MODELS], ws.dataset(project.dataset_id).kinds(), cv=5, seed=seed,
                          positive_class=project.positive_class, primary_metric=project.criteria.primary_metric,
-                         progress=lambda f, t="": say(None if f is None else 0.1 + 0.5 * float(f), f"Training: {t}"))
+                         progress=lambda f, t="": say(None if f is None else 0.1 + 0.5 * float(f), f"Training: {t}"),
+                         features=choose_project_features(ws, project), cv_plan=plan_for_split(ws, split))
         save_comparison(ws, project, split, result)
         runs = [r for r in latest_comparison(ws, project.id) if not r.error]
     steps.append(f"{len(runs)} models trained")

@@ -34,7 +34,11 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "core.models.preprocess.as_text",
     "core.models.preprocess.date_parts",
     "core.models.preprocess.date_part_names",
+    "core.models.preprocess.few_levels",  # pick a category column's encoding by its number of values, at fit time
+    "core.models.preprocess.many_levels",
+    "core.models.preprocess.as_documents",  # a text column as strings for TF-IDF
     "numpy.dtype",  # OneHotEncoder's output dtype
+    "sklearn.model_selection._split.KFold",  # TargetEncoder's cross-fitting folds (plain settings)
     "sklearn.tree._tree.Tree",  # the fitted trees of decision tree and random forest
     "sklearn.neighbors._kd_tree.KDTree",  # k-nearest neighbours' search index, when it builds one
     "sklearn.neighbors._ball_tree.BallTree",

@@ -52,7 +52,7 @@ def test_a_fixed_seed_gives_the_same_leaderboard_twice():
         result = compare(train, val, "y", "binary", ["logreg", "tree", ModelSpec("rf", {"n_estimators": 30}),
                                                      ModelSpec("xgb", {"n_estimators": 50})], columns, cv=3, seed=7,
                          positive_class="yes", n_jobs=1)
-        boards.append(result.leaderboard().drop(columns=["fit_seconds", "predict_ms_per_1k", "size_bytes"]))
+        boards.append(result.leaderboard().drop(columns=["fit_seconds", "predict_ms_per_1k", "predict_ms_per_row", "size_bytes"]))
     pd.testing.assert_frame_equal(boards[0], boards[1])
     assert list(boards[0]["key"])[-1] == "dummy" and boards[0]["cv_mean"].iloc[0] > 0.75
 
@@ -209,6 +209,9 @@ def test_bad_requests_are_refused_with_a_clear_message():
         compare(df, None, "y", "binary", ["ridge"], columns)
     with pytest.raises(SpecInvalid, match="uses clustering"):
         compare(df, None, "y", "clustering", ["kmeans"], columns)
-    only_ids = {"x1": "id", "x2": "text", "noise": "id", "plan": "text"}
-    result = compare(df, None, "y", "binary", ["logreg"], only_ids, cv=2, n_jobs=1)
-    assert "No column can feed a model" in result.run("logreg").error
+    only_text = {"x1": "id", "x2": "text", "noise": "id", "plan": "text"}
+    result = compare(df, None, "y", "binary", ["logreg", "tree"], only_text, cv=2, n_jobs=1)
+    assert "does not read free text" in result.run("tree").error  # a tree cannot read text ...
+    assert result.run("logreg").error is None  # ... logistic regression reads it as n-grams
+    with pytest.raises(SpecInvalid, match="No column is left"):
+        compare(df, None, "y", "binary", ["logreg"], {"x1": "id", "noise": "id"}, cv=2, n_jobs=1)
