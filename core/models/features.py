@@ -70,7 +70,9 @@ def choose_features(columns: dict[str, str], target: str | None, features: Seque
     reason_text = (sensitive_reason or "").strip() or None
     for col in list(exclude or ()) + list(features or ()):
         if str(col) not in kinds:
-            raise unknown("column", str(col), list(kinds), where="the dataset")
+            err = unknown("column", str(col), list(kinds))
+            raise type(err)(f"{err} The columns are: {', '.join(list(kinds)[:30])}"
+                            f"{' …' if len(kinds) > 30 else ''}.")
     excluded = {str(c) for c in exclude or ()}
     left: dict[str, str] = {}
     if features is not None:

@@ -65,6 +65,7 @@ def build_card(ws: Workspace, version) -> tuple[str, list[Section]]:
         f"Model: {version.model_label} with " + (", ".join(f"{k}={v}" for k, v in run.params.items()) or "defaults")
         + f"; seed {run.seed}; {len(version.features)} input columns: {', '.join(version.features)}.",
     ]))
+    sections.append(_features_section(receipt, run))
     test = (version.final_check or {}).get("metrics", {})
     rows = [{"metric": metric_label(k), "validation": _num(v), "test (final check)": _num(test.get(k)) if test else "—",
              "CV mean ± SD": _cv(version.cv_summary.get(k))} for k, v in version.metrics.items()]
@@ -81,6 +82,25 @@ def build_card(ws: Workspace, version) -> tuple[str, list[Section]]:
         f"From {r.start:%Y-%m-%d %H:%M} to {r.end:%Y-%m-%d %H:%M} ({r.how} by {r.by})" for r in reigns.itertuples()]
         or ["It has not been champion."]))
     return title, sections
+
+
+def _features_section(receipt: dict, run) -> Section:
+    """Which columns the model reads and which it leaves out with why, any sensitive opt-in, and the CV it used."""
+    chosen = receipt.get("features") or dict(run.feature_choice or {})
+    lines = []
+    if chosen.get("sensitive_used"):
+        lines.append(f"Sensitive attribute(s) used as inputs on purpose: {', '.join(chosen['sensitive_used'])}. "
+                     f"Reason given: {chosen.get('sensitive_reason') or 'none recorded'}")
+    else:
+        lines.append("No sensitive attribute of the project is an input.")
+    cv = receipt.get("cross_validation") or dict(run.cv_scheme or {})
+    if cv.get("description"):
+        lines.append(f"Cross-validation: {cv['description']}")
+    rows = [{"column": d.get("column", ""), "left out because": d.get("reason", "")}
+            for d in chosen.get("left_out") or ()]
+    if not chosen:
+        lines.append("Saved before features were chosen and recorded: it reads every usable column.")
+    return Section("Features", lines, rows or None)
 
 
 def _num(v: Any) -> str:
