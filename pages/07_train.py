@@ -9,7 +9,8 @@ from core.errors import WorkbenchError
 from core.jobs import get_job, start_job
 from core.models.leaderboard import (comparable_runs, comparison_choices, comparison_runs, default_pair,
                                     leaderboard_frame, paired_comparison, verdict)
-from core.models.runs import cluster_and_save, latest_comparison, list_runs, run_predictions, train_and_save
+from core.models.runs import (choose_project_features, cluster_and_save, feature_candidates, latest_comparison,
+                              list_runs, run_predictions, train_and_save)
 from pages._projects import criteria_banner, md_escape, require_project, require_split
 from pages._widgets import get_workspace, is_viewer, page_header, page_link, param_inputs, show_error
 
@@ -45,6 +46,33 @@ def _start(fn, *args, **kw) -> None:
     st.rerun()
 
 
+def _features():
+    """The input columns: the default choice (with why each other column is out), editable; returns the train kwargs."""
+    default = choose_project_features(ws, project)
+    candidates = feature_candidates(ws, project)
+    if "train.features" not in st.session_state:
+        st.session_state["train.features"] = list(default.used)
+    st.session_state["train.features"] = [c for c in st.session_state["train.features"] if c in candidates]
+    with st.expander(f"Features · {len(st.session_state['train.features'])} of {len(candidates)} columns",
+                     icon=":material/view_column:"):
+        picked = st.multiselect("Input columns", candidates, key="train.features",
+                                help="The columns every model reads. Identifiers, leak suspects from the profile and "
+                                     "the project's sensitive attributes are left out by default.")
+        for d in default.left_out:
+            st.caption(f"Left out by default: **{md_escape(d['column'])}**: {md_escape(d['reason'])}")
+        sensitive = [c for c in picked if c in (project.criteria.sensitive_attributes or ())]
+        reason = None
+        if sensitive:
+            reason = st.text_input(f"Why use {', '.join(sensitive)} as an input?", key="train.sensitive_reason",
+                                   help="A sensitive attribute is checked for fairness, not used to decide, unless "
+                                        "you state why; the reason is saved on the runs and the model card.")
+        st.button("Back to the default choice", key="train.features_reset", icon=":material/restart_alt:",
+                  on_click=lambda: st.session_state.update({"train.features": list(default.used)}))
+    if picked == list(default.used):
+        return {}
+    return {"features": picked, "sensitive_reason": reason}
+
+
 def _form() -> None:
     entries = [m for m in models_for(project.task) if not m.is_baseline]
     by_key = {m.key: m for m in entries}
@@ -75,6 +103,11 @@ def _form() -> None:
         for key in chosen:
             with st.expander(f"Settings · {by_key[key].label}", icon=":material/tune:"):
                 specs.append(ModelSpec(key, param_inputs(by_key[key], project.task, key="train.p")))
+        try:
+            chosen_features = _features()
+        except WorkbenchError as err:
+            show_error(err)
+            return
         budget = {}
         if tuning:
             a, b, c = st.columns(3)
@@ -83,7 +116,13 @@ def _form() -> None:
             budget["tune_seconds"] = minutes * 60 or None
             budget["tune_method"] = c.radio("Search", ["random", "grid"], horizontal=True, key="train.tune_method")
         if st.button("Train", type="primary", key="train.go", icon=":material/model_training:", disabled=not chosen):
-            _start(train_and_save, ws, project, split, specs, cv=cv, seed=seed, **budget)
+            try:  # a bad feature list is refused here, before a job starts
+                choose_project_features(ws, project, chosen_features.get("features"),
+                                        sensitive_reason=chosen_features.get("sensitive_reason"))
+            except WorkbenchError as err:
+                show_error(err)
+                return
+            _start(train_and_save, ws, project, split, specs, cv=cv, seed=seed, **budget, **chosen_features)
 
 
 @st.fragment(run_every=1)
@@ -117,13 +156,20 @@ def _leaderboard(runs) -> None:
     board = leaderboard_frame(runs, project.task, metric, project.criteria)
     label = metric_entry(metric).label
     st.markdown(md_escape(verdict(runs, metric, project.criteria)))
+    if board.attrs.get("cv_scheme"):
+        st.caption(f"Cross-validation: {md_escape(board.attrs['cv_scheme'])}")
+    used = next((r.feature_choice for r in runs if r.feature_choice), None)
+    if used:
+        st.caption(f"Features ({len(used['used'])}): {md_escape(', '.join(used['used']))}"
+                   + (f" · left out: {md_escape(', '.join(d['column'] for d in used['left_out']))}"
+                      if used["left_out"] else ""))
     shown = board.assign(
         meets=board["meets_criteria"].map({True: "✅ meets", False: "✖ not yet"}).fillna("—"),
         size_kb=board["size_bytes"] / 1024)
     others = {f"val_{k}": st.column_config.NumberColumn(metric_entry(k).label, format="%.3f")
               for k in metric_keys if k != metric}
     columns = ["rank", "model", "meets", "cv_mean", "cv_sd", "validation", "gap", *others, "fit_seconds",
-               "predict_ms_per_1k", "size_kb", "warnings", "error"]
+               "predict_ms_per_1k", "predict_ms_per_row", "size_kb", "warnings", "error"]
     st.dataframe(shown[columns], hide_index=True, width="stretch", key="train.board", column_config={
         "rank": st.column_config.NumberColumn("#", width="small"), "model": "Model", "meets": "Success criteria",
         "cv_mean": st.column_config.NumberColumn(f"{label} · CV mean", format="%.3f"),
@@ -131,12 +177,21 @@ def _leaderboard(runs) -> None:
         "validation": st.column_config.NumberColumn(f"{label} · validation", format="%.3f"),
         "gap": st.column_config.NumberColumn("Train − validation", format="%+.3f"), **others,
         "fit_seconds": st.column_config.NumberColumn("Fit (s)", format="%.2f"),
-        "predict_ms_per_1k": st.column_config.NumberColumn("Predict (ms / 1k rows)", format="%.1f"),
+        "predict_ms_per_1k": st.column_config.NumberColumn("Predict (ms / 1,000 rows)", format="%.1f",
+                                                           help="Timed on a fixed batch of 1,000 rows resampled "
+                                                                "from validation."),
+        "predict_ms_per_row": st.column_config.NumberColumn("Predict (ms / row)", format="%.2f"),
         "size_kb": st.column_config.NumberColumn("Size (KB)", format="%.0f"),
         "warnings": st.column_config.TextColumn("Warnings", width="large"), "error": "Error"})
+    offered = set()
     for r in runs:
         for w in r.warnings:
             st.warning(f"**{md_escape(r.model_label)}:** {md_escape(w)}", icon=":material/warning:")
+        for e in r.evidence:
+            if e["column"] not in offered and not is_viewer() and not st.session_state.get(JOB):
+                offered.add(e["column"])
+                st.button(f"Leave out {e['column']} for the next training", key=f"train.drop.{len(offered)}",
+                          icon=":material/remove_circle:", on_click=_drop_feature, args=(e["column"],))
         if r.error:
             st.error(md_escape(r.error), icon=":material/error:")
         if r.tuning and r.tuning.get("gain") is not None:
@@ -156,6 +211,13 @@ def _leaderboard(runs) -> None:
         _link(EVALUATE_PAGE, "Evaluate a model: thresholds, costs, errors", ":material/insights:")
     with right:
         _link(REGISTRY_PAGE, "Register the best model", ":material/inventory_2:")
+
+
+def _drop_feature(column: str) -> None:
+    current = st.session_state.get("train.features")
+    if current is None:
+        current = list(choose_project_features(ws, project).used)
+    st.session_state["train.features"] = [c for c in current if c != column]
 
 
 def _paired(runs) -> None:

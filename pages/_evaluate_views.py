@@ -172,6 +172,9 @@ def what_if_form(ws, data, run, stamp, explain_class, threshold) -> None:
     st.markdown(f"**{md_escape(out['decision'])}**")
     st.plotly_chart(charts.contributions_chart(out["result"]), key="evaluate.chart.whatif", **CHART)
     st.caption(md_escape(out["result"].method))
+    for column, words in run_explain.text_words_view(run_model(ws, run.id), data, record, explain_class):
+        st.caption(f"Words in **{md_escape(column)}** that push this prediction (TF-IDF value × the model's weight):")
+        st.dataframe(words, hide_index=True, key=f"evaluate.words.{column}")
 
 
 def field_input(col, field: dict, key: str):

@@ -2,11 +2,12 @@
 
     python scripts/make_sample_data.py [--out sample_data]
 
-Three files, all made up (see sample_data/README.md for the story and every column):
+Four files, all made up (see sample_data/README.md for the story and every column):
 - churn.csv             6,000 subscription customers observed monthly through 2025, churned yes/no.
 - churn_next_month.csv  2,000 customers observed in January 2026, after a price rise: drifted inputs and a
                         slightly changed churn relationship, so a 2025 model loses a little accuracy.
 - house_prices.csv      3,000 home sales 2023-2025 for a price regression.
+- support_tickets.csv   2,000 support tickets in free text, urgent yes/no (a text-classification sample).
 
 Each file draws from its own child of `numpy.random.default_rng(2026)`, so changing one generator leaves the other
 files byte-identical. The functions are importable (`make_churn(rng, n)`, `make_house_prices(rng, n)`, ...) for tests.
@@ -23,13 +24,14 @@ import pandas as pd
 
 SEED = 2026
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "sample_data"
-FILES = ("churn.csv", "churn_next_month.csv", "house_prices.csv")
+FILES = ("churn.csv", "churn_next_month.csv", "house_prices.csv", "support_tickets.csv")
 
 CHURN_COLUMNS = (
     "customer_id", "signup_date", "observation_month", "region", "age_band", "plan", "contract",
     "tenure_months", "monthly_charges", "total_charges", "support_calls", "num_products",
     "paperless_billing", "last_login_days", "satisfaction_score", "churned",
 )
+TICKET_COLUMNS = ("ticket_id", "opened_at", "channel", "customer_tier", "text", "urgent")
 HOUSE_COLUMNS = (
     "listing_id", "sale_date", "neighborhood", "property_type", "bedrooms", "bathrooms", "living_area_sqm",
     "lot_area_sqm", "year_built", "garage", "condition", "distance_to_center_km", "price",
@@ -278,6 +280,50 @@ def make_house_prices(rng: np.random.Generator, n: int = 3000) -> pd.DataFrame:
 # ---- writing -----------------------------------------------------------------------------------------------------
 
 
+# ---- support tickets ---------------------------------------------------------------------------------------------
+
+_URGENT_PROBLEMS = (
+    "the whole site is down", "our production system is down", "I cannot log in at all", "payment failed twice",
+    "we were charged twice", "all our data is gone", "I think my account was hacked", "checkout returns an error 500",
+    "the app crashes on start for every user", "orders are not going through", "our integration stopped syncing",
+    "customers see someone else's invoice",
+)
+_CALM_PROBLEMS = (
+    "how do I change my email address", "can I get a copy of last month's invoice", "a feature request: dark mode",
+    "where do I find the export button", "I would like to upgrade my plan", "the font on the report looks small",
+    "is there a discount for yearly billing", "how do I add a second user", "a question about your privacy policy",
+    "the tutorial video link is broken", "can you explain the new pricing", "I want to rename my workspace",
+)
+_URGENT_TAILS = ("Please help asap.", "This is urgent, we are losing sales.", "Need this fixed today.",
+                 "Our customers are complaining.", "", "Please call me back.")
+_CALM_TAILS = ("No rush, thanks!", "Thanks in advance.", "Whenever you have time.", "", "Have a nice day.",
+               "Just curious.")
+_OPENERS = ("Hi,", "Hello team,", "Good morning,", "Hey support,", "", "Dear support,")
+
+
+def make_support_tickets(rng: np.random.Generator, n: int = 2000) -> pd.DataFrame:
+    """Synthetic support tickets: free text plus channel and tier, `urgent` = needs a reply within the hour.
+
+    About 30 % are urgent. Urgency follows the problem described (outages, failed payments, security) and its
+    wording, with 8 % of labels flipped (triage is human) and some urgent problems written calmly, so words carry
+    most but not all of the signal.
+    """
+    urgent = rng.random(n) < 0.3
+    calm_wording = rng.random(n) < 0.15  # an urgent problem described without urgent words, or the other way round
+    problem = np.where(urgent, rng.choice(_URGENT_PROBLEMS, n), rng.choice(_CALM_PROBLEMS, n))
+    tail = np.where(urgent ^ calm_wording, rng.choice(_URGENT_TAILS, n), rng.choice(_CALM_TAILS, n))
+    opener = rng.choice(_OPENERS, n)
+    text = [" ".join(p for p in (o, str(pr)[:1].upper() + str(pr)[1:] + ".", t) if p) for o, pr, t in zip(opener, problem, tail)]
+    channel = rng.choice(["email", "chat", "phone", "web form"], n, p=[0.45, 0.3, 0.1, 0.15])
+    tier = rng.choice(["basic", "standard", "premium"], n, p=[0.5, 0.35, 0.15])
+    label = urgent ^ (rng.random(n) < 0.08)
+    opened = np.datetime64("2025-01-01") + rng.integers(0, 365, n).astype("timedelta64[D]")
+    ids = rng.permutation(np.arange(100_000, 100_000 + n))
+    return pd.DataFrame({"ticket_id": [f"T-{i}" for i in ids], "opened_at": pd.to_datetime(np.sort(opened)),
+                         "channel": channel, "customer_tier": tier, "text": text,
+                         "urgent": np.where(label, "yes", "no")}, columns=list(TICKET_COLUMNS))
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     """Write one frame as UTF-8 CSV with Unix line endings and ISO dates."""
     frame.to_csv(path, index=False, lineterminator="\n", date_format="%Y-%m-%d")
@@ -290,7 +336,7 @@ def write_samples(
     """Generate the sample CSVs into out_dir (all of them, or those named in `only`) and return their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    churn_rng, next_rng, house_rng = np.random.default_rng(seed).spawn(3)
+    churn_rng, next_rng, house_rng, ticket_rng = np.random.default_rng(seed).spawn(4)  # a 4th child: the first 3 stay
     churn = make_churn(churn_rng, 6000)
     frames = {
         "churn.csv": lambda: churn,
@@ -298,6 +344,7 @@ def write_samples(
             next_rng, 2000, exclude_ids=churn["customer_id"].str[2:].astype(int).to_numpy()
         ),
         "house_prices.csv": lambda: make_house_prices(house_rng, 3000),
+        "support_tickets.csv": lambda: make_support_tickets(ticket_rng, 2000),
     }
     return {name: write_csv(frames[name](), out_dir / name) for name in FILES if name in only}
 

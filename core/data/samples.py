@@ -11,7 +11,8 @@ from core.store.workspace import Workspace, now_utc
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO_ROOT / "sample_data"
-SAMPLES = (("churn", "churn.csv"), ("churn_next_month", "churn_next_month.csv"), ("house_prices", "house_prices.csv"))
+SAMPLES = (("churn", "churn.csv"), ("churn_next_month", "churn_next_month.csv"), ("house_prices", "house_prices.csv"),
+           ("support_tickets", "support_tickets.csv"))  # synthetic free-text tickets (sample_data/README.md)
 
 
 def open_workspace(home: str | Path | None = None, *, seed_samples: bool = True) -> Workspace:

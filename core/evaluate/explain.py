@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -368,3 +369,70 @@ def _fmt(value: Any) -> str:
 
 def _near(word: str, choices) -> str:
     return did_you_mean(word, choices) or " Use a name such as 'accuracy', 'roc_auc' or 'r2'."
+
+
+# -- free text: which words push a prediction ----------------------------------------------------------------------
+TEXT_STEPS = ("words", "chars")  # core.models.preprocess names each text column's TF-IDF steps words<i> / chars<i>
+
+
+def text_columns(model) -> list[str]:
+    """The free-text input columns a fitted pipeline turns into TF-IDF n-grams (empty when it reads no text)."""
+    prep = model[:-1][-1] if hasattr(model, "steps") and len(model.steps) > 1 else None
+    out = []
+    for name, _, cols in getattr(prep, "transformers_", ()):
+        if re.fullmatch(r"(words|chars)\d+", str(name)):
+            out += [str(c) for c in ([cols] if isinstance(cols, str) else cols) if str(c) not in out]
+    return out
+
+
+def _term_weights(model, positive_class: Any = None) -> np.ndarray | None:
+    """One weight per encoded input, in the direction of the explained class (or of a higher prediction)."""
+    estimator = model.steps[-1][1]
+    classes = list(getattr(model, "classes_", []))
+    if hasattr(estimator, "coef_"):
+        coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=float))
+        if coef.shape[0] == 1:
+            sign = -1.0 if classes and positive_class is not None and len(classes) == 2 and \
+                _class_index(classes, positive_class) == 0 else 1.0
+            return sign * coef[0]
+        return coef[_class_index(classes, positive_class)]
+    if hasattr(estimator, "feature_log_prob_") and len(classes) >= 2:  # naive Bayes: log-probability contrast
+        flp = np.asarray(estimator.feature_log_prob_, dtype=float)
+        k = _class_index(classes, positive_class) if positive_class is not None else len(classes) - 1
+        return flp[k] - np.delete(flp, k, axis=0).mean(axis=0)
+    return None
+
+
+def word_effects(model, column: str, text: str | None = None, positive_class: Any = None,
+                 top: int = 10) -> pd.DataFrame:
+    """The words (and character n-grams) of a text column that push a prediction up or down, strongest first.
+
+    With `text`: the terms in that text, each weighted by its TF-IDF value times the model's weight (their push on
+    this prediction's decision score). Without: the model's strongest terms overall. Columns: term, kind ("word" or
+    "characters"), push, direction ("raises" / "lowers"). Plain strings: render them as text, never as HTML.
+
+    Raises: SpecInvalid when the model does not read `column` as text or has no per-term weights.
+    """
+    if column not in text_columns(model):
+        raise SpecInvalid(f"This model does not read {column!r} as text; linear models and naive Bayes do.")
+    weights = _term_weights(model, positive_class)
+    prep = model[:-1]
+    names = [str(n) for n in prep.get_feature_names_out()]
+    if weights is None or len(weights) != len(names):
+        raise SpecInvalid("This model has no weight per word, so the words that push a prediction cannot be shown.")
+    ct = prep[-1]
+    owned = [name for name, _, cols in ct.transformers_ if column in ([cols] if isinstance(cols, str) else list(cols))
+             and str(name).startswith(TEXT_STEPS)]
+    index = [i for i, n in enumerate(names) if n.split("__", 1)[0] in owned]
+    push = weights[index]
+    if text is not None:
+        row = pd.DataFrame({column: [text]})
+        parts = [ct.named_transformers_[name].transform(row) for name in owned]  # in the order of the names
+        push = push * np.concatenate([p.toarray()[0] if hasattr(p, "toarray") else np.asarray(p)[0] for p in parts])
+    table = pd.DataFrame({"term": [names[i].split("__", 1)[1] for i in index],
+                          "kind": ["word" if names[i].startswith("words") else "characters" for i in index],
+                          "push": push})
+    table = table[table["push"] != 0]
+    table = table.reindex(table["push"].abs().sort_values(ascending=False, kind="mergesort").index).head(top)
+    table["direction"] = np.where(table["push"] > 0, "raises", "lowers")
+    return table.reset_index(drop=True)

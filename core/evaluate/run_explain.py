@@ -9,9 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.errors import unknown
+from core.errors import WorkbenchError, unknown
 from core.evaluate.explain import (
     native_importances,
+    text_columns,
+    word_effects,
     partial_dependence_curve,
     permutation_importance_table,
     prediction_function,
@@ -164,3 +166,18 @@ def _typed(record: dict, features: pd.DataFrame) -> dict:
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def text_words_view(model, data: RunData, record: dict | None = None, explain_class: Any = None,
+                    top: int = 10) -> list[tuple[str, pd.DataFrame]]:
+    """For each free-text input the model reads: the words that push this record's prediction (or, without a record,
+    the model's strongest words). Empty when the model reads no text or has no per-word weights."""
+    positive = _class_to_explain(data, explain_class)
+    out = []
+    for column in text_columns(model):
+        text = None if record is None else ("" if record.get(column) is None else str(record.get(column)))
+        try:
+            out.append((column, word_effects(model, column, text, positive, top)))
+        except WorkbenchError:
+            continue
+    return out

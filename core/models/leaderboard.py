@@ -50,6 +50,7 @@ class RunResult:
     extras: dict = field(default_factory=dict)  # clustering: k_table, profiles, descriptions, explained variance
     cv_scheme: dict = field(default_factory=dict)  # core.models.folds.CvScheme.to_dict(): which CV was used
     feature_choice: dict = field(default_factory=dict)  # core.models.features.FeatureChoice.to_dict()
+    evidence: list[dict] = field(default_factory=list)  # the comparison's single-column leak evidence (see below)
 
     @property
     def is_ok(self) -> bool:
@@ -218,6 +219,7 @@ def annotate_warnings(result: ComparisonResult) -> None:
     baseline = next((r for r in result.runs if r.is_baseline and not r.error), None)
     for run in result.runs:
         run.warnings = run_warnings(run, result.primary_metric, baseline, result.class_counts, result.evidence)
+        run.evidence = [dict(e) for e in result.evidence] if any("Suspiciously" in w for w in run.warnings) else []
 
 
 def best_run(runs, metric: str):

@@ -25,6 +25,8 @@ Record: kind "run", id "run_<12 hex>", project_id = the project's id. Payload (s
     fit_seconds, predict_ms_per_1k (a fixed batch of 1,000 rows resampled from validation), predict_ms_per_row,
     size_bytes, train_rows (after any stated sample), train_rows_total
     features          the input columns the pipeline reads, in order
+    evidence          [{"column", "metric", "value"}]: single columns that alone reached ROC-AUC / R² >= 0.98 on
+                      validation (why a "suspiciously perfect" warning names them)
     feature_choice    {"used", "left_out": [{"column", "reason"}], "sensitive_used", "sensitive_reason", "chosen"}
                       ({} for runs saved before features were chosen)
     cv_scheme         {"kind", "folds", "column", "description"}: the CV the folds followed (core.models.folds)
@@ -60,7 +62,7 @@ import pandas as pd
 
 from core.errors import ArtifactRejected, NotFound, SpecInvalid, WorkbenchError, unknown
 from core.models.clustering import cluster, cluster_run, project_pca
-from core.models.features import FeatureChoice, choose_features, leak_suspects
+from core.models.features import MODEL_KINDS, FeatureChoice, choose_features, leak_suspects
 from core.models.folds import plan_for_split
 from core.models.training import compare
 from core.profile.profiling import profile_dataset
@@ -120,6 +122,7 @@ class Run:
     predict_ms_per_row: float | None = None
     feature_choice: dict = field(default_factory=dict)
     cv_scheme: dict = field(default_factory=dict)
+    evidence: tuple = ()
 
     @property
     def key(self) -> str:
@@ -155,7 +158,7 @@ class Run:
             is_baseline=bool(rec.get("is_baseline")), total_seconds=rec.get("total_seconds"),
             extras=dict(rec.get("extras") or {}), created_at=rec.get("created_at"),
             predict_ms_per_row=rec.get("predict_ms_per_row"), feature_choice=dict(rec.get("feature_choice") or {}),
-            cv_scheme=dict(rec.get("cv_scheme") or {}))
+            cv_scheme=dict(rec.get("cv_scheme") or {}), evidence=tuple(rec.get("evidence") or ()))
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -206,6 +209,7 @@ def save_run(ws: Workspace, project, split, result, comparison_id: str | None = 
         "predict_ms_per_row": getattr(result, "predict_ms_per_row", None),
         "feature_choice": dict(getattr(result, "feature_choice", None) or {}),
         "cv_scheme": dict(getattr(result, "cv_scheme", None) or {}),
+        "evidence": list(getattr(result, "evidence", None) or ()),
     }
     ws.put_record(KIND, run_id, payload, project_id=project.id)
     return run_id
@@ -308,6 +312,11 @@ def choose_project_features(ws: Workspace, project, features=None, exclude=(),
             suspects = {}  # a profile that cannot be made (an unusual target) flags nothing; the rest still applies
     return choose_features(info.kinds(), project.target, features, exclude,
                            list(project.criteria.sensitive_attributes or ()), sensitive_reason, suspects)
+
+
+def feature_candidates(ws: Workspace, project) -> list[str]:
+    """The columns a model could read (number, category, yes/no, date, text), the target left out, in file order."""
+    return [c for c, k in ws.dataset(project.dataset_id).kinds().items() if k in MODEL_KINDS and c != project.target]
 
 
 def train_and_save(ws: Workspace, project, split, specs, *, cv: int = 5, seed: int = 42, tune_trials: int = 0,

@@ -1,7 +1,8 @@
 """Projects as a declarative YAML spec: export one, or run one headless from data to a registered model.
 
 - `export_project(ws, project) -> dict` / `export_yaml(...) -> str`: dataset, target, task, criteria, split spec,
-  models; `load_spec(text) -> dict` checks one.
+  training (cv, seed, features, and the reason when a sensitive attribute is one), models; `load_spec(text) -> dict`
+  checks one. `training.features` / `training.exclude` are optional (default: the project's default choice).
 - `run_spec(ws, spec, base_dir=None) -> dict` runs one end to end: ingest if needed, project, split, train, save the
   runs, register the best one.
 """
@@ -13,7 +14,9 @@ from pathlib import Path
 from core.catalog import ModelSpec, metric_entry
 from core.data.ingest import ingest_path
 from core.errors import AlreadyLoaded, NotFound, SpecInvalid
-from core.models.runs import get_run, latest_comparison, list_runs, save_comparison
+from core.models.features import choose_features
+from core.models.folds import plan_for_split
+from core.models.runs import choose_project_features, get_run, latest_comparison, list_runs, save_comparison
 from core.models.training import compare
 from core.project.criteria import SuccessCriteria
 from core.project.projects import create_project, get_project, list_projects
@@ -49,11 +52,19 @@ def export_project(ws: Workspace, project_ref: str) -> dict:
                     "target": project.target, "task": project.task, "positive_class": project.positive_class,
                     "criteria": project.criteria.to_dict()},
         "split": split.spec.to_dict(),
-        "training": {"cv": runs[0].cv_folds, "seed": runs[0].seed},
+        "training": _training_section(runs[0]),
         "models": [{"key": r.model_key, "params": dict(r.params)} for r in sorted(runs, key=lambda r: r.is_baseline)
                    if not r.is_baseline],
         "register": {"pick": "best", "metric": project.criteria.primary_metric},
     }
+
+
+def _training_section(run) -> dict:
+    out = {"cv": run.cv_folds, "seed": run.seed, "features": list(run.features)}
+    chosen = run.feature_choice or {}
+    if chosen.get("sensitive_used"):
+        out["sensitive_reason"] = chosen.get("sensitive_reason")
+    return out
 
 
 def export_yaml(ws: Workspace, project_ref: str) -> str:
@@ -89,6 +100,13 @@ def run_spec(ws: Workspace, spec: dict, base_dir: str | Path | None = None, *, b
     """
     info, note = _dataset_for(ws, spec["dataset"], base_dir)
     p = spec["project"]
+    training = spec.get("training") or {}
+    wanted = training.get("features")
+    if wanted is not None and not isinstance(wanted, list):
+        raise SpecInvalid("training.features in the spec must be a list of column names.")
+    # A bad feature list is refused before the project and split are made, so nothing is saved half-way.
+    choose_features(info.kinds(), p.get("target"), wanted, training.get("exclude") or (),
+                    list((p.get("criteria") or {}).get("sensitive_attributes") or ()), training.get("sensitive_reason"))
     taken = {x.name.lower() for x in list_projects(ws, include_archived=True)}
     name, i = p["name"], 2
     while name.lower() in taken:
@@ -98,13 +116,15 @@ def run_spec(ws: Workspace, spec: dict, base_dir: str | Path | None = None, *, b
                              users_and_decision=p.get("users_and_decision", ""),
                              criteria=SuccessCriteria.from_dict(p["criteria"]) if p.get("criteria") else None)
     split = split_project(ws, project, SplitSpec.from_dict(spec["split"]))
-    training = spec.get("training") or {}
     frames = split_frames(ws, split, parts=("train", "validation"), with_row_id=True)
     metric = (spec.get("register") or {}).get("metric") or project.criteria.primary_metric
+    features = choose_project_features(ws, project, wanted, training.get("exclude") or (),
+                                       training.get("sensitive_reason"))
     result = compare(frames["train"], frames["validation"], project.target, project.task,
                      [ModelSpec.from_dict(m) for m in spec["models"]], info.kinds(), cv=int(training.get("cv", 5)),
                      seed=int(training.get("seed", 42)), positive_class=project.positive_class,
-                     primary_metric=metric, n_jobs=n_jobs, progress=progress)
+                     primary_metric=metric, n_jobs=n_jobs, progress=progress, features=features,
+                     cv_plan=plan_for_split(ws, split))
     run_ids = save_comparison(ws, project, split, result)
     runs = [get_run(ws, rid) for rid in run_ids]
     candidates = [r for r in runs if r.is_ok and not r.is_baseline and r.validation_metrics.get(metric) is not None]

@@ -102,3 +102,35 @@ def test_a_clustering_project_finds_groups(seeded_workspace):
     _ok(at)
     assert any("Best k =" in m.value for m in at.markdown)
     assert any("Group 1 ·" in m.value for m in at.markdown)
+
+
+def test_features_default_leaves_out_the_sensitive_attribute_and_a_sensitive_opt_in_needs_a_reason(seeded_workspace):
+    at = _app(seeded_workspace, **{"train.sync": True})
+    _ok(at)
+    picked = at.multiselect(key="train.features").value
+    assert "age_band" not in picked and "customer_id" not in picked and "tenure_months" in picked
+    assert any("age_band" in c.value and "sensitive" in c.value for c in at.caption)
+    at.multiselect(key="train.models").set_value(["logreg"])
+    at.number_input(key="train.cv").set_value(2)
+    at.multiselect(key="train.features").set_value(["tenure_months", "age_band"]).run()
+    at = at.button(key="train.go").click().run()
+    assert any("state why" in e.value for e in at.error)  # refused before any job starts
+    from core.models.runs import list_runs
+
+    assert list_runs(seeded_workspace.ws, seeded_workspace.demo_project_id) == []
+    at.text_input(key="train.sensitive_reason").set_value("Required by the pricing regulator").run()
+    at = at.button(key="train.go").click().run()
+    _ok(at)
+    runs = list_runs(seeded_workspace.ws, seeded_workspace.demo_project_id)
+    trained = next(r for r in runs if r.model_key == "logreg")
+    assert trained.features == ("tenure_months", "age_band")
+    assert trained.feature_choice["sensitive_reason"] == "Required by the pricing regulator"
+    assert any("Cross-validation: 2-fold stratified" in c.value for c in at.caption)
+
+
+def test_an_empty_feature_list_is_refused_with_a_clear_message(seeded_workspace):
+    at = _app(seeded_workspace, **{"train.sync": True})
+    at.multiselect(key="train.models").set_value(["logreg"])
+    at.multiselect(key="train.features").set_value([]).run()
+    at = at.button(key="train.go").click().run()
+    assert any("feature list is empty" in e.value for e in at.error)

@@ -19,6 +19,7 @@ CASES = {
     "ridge": {"alpha": 3.0},
     "lasso": {"alpha": 0.05},
     "gnb": {"var_smoothing": 1e-8},
+    "nb": {"alpha": 0.5},
     "linear_svm": {"C": 0.2},
     "rbf_svm": {"C": 2.0},
     "tree": {"max_depth": 3},
@@ -76,7 +77,9 @@ def test_entry_fits_on_a_tiny_frame_and_its_spec_round_trips(key, task):
     assert len(pred) == len(df)
     assert list(pipe.feature_names_in_) == list(df.columns)
     names = list(pipe[:-1].get_feature_names_out())
-    assert not any("code" in n or "note" in n for n in names)  # id and free-text columns never feed a model
+    assert not any("code" in n for n in names)  # id columns never feed a model
+    reads_text = any(n.startswith(("words0__", "chars0__")) for n in names)  # free text: only models that read it
+    assert reads_text == (model_entry(key).reads_text and task != "clustering"), key
     assert {"num__num", "flag__flag", "date__when_year"} <= set(names)
     if task != "regression":
         assert sorted(pipe.classes_.tolist()) == sorted(set(y.tolist()))  # the original labels, not 0..k-1
@@ -93,26 +96,35 @@ def test_unknown_categories_and_missing_values_are_tolerated():
     assert len(pipe.predict_proba(fresh)) == 3
 
 
-def test_rare_categories_are_grouped():
+def test_a_few_level_category_is_one_hot_encoded_with_every_value_and_unseen_values_as_zeros():
     n = 400
     df = pd.DataFrame({"cat": ["common"] * (n - 2) + ["rare1", "rare2"]})
     y = np.arange(n) % 2
     pipe = build_pipeline(ModelSpec("logreg"), {"cat": "category"}, "binary").fit(df, y)
     names = list(pipe[:-1].get_feature_names_out())
-    assert names == ["cat__cat_(other)", "cat__cat_common"]  # rare values grouped, never one column each
-    unseen = pd.DataFrame({"cat": ["rare1", "brand new", None]})
-    np.testing.assert_array_equal(pipe[:-1].transform(unseen), [[1.0, 0.0]] * 3)  # all land in '(other)'
+    assert names == ["cat__cat_common", "cat__cat_rare1", "cat__cat_rare2"]  # a rare value keeps its own column
+    unseen = pd.DataFrame({"cat": ["brand new", None]})
+    np.testing.assert_array_equal(pipe[:-1].transform(unseen), [[0.0, 0.0, 0.0]] * 2)
 
 
-def test_a_high_cardinality_column_keeps_the_saved_model_small():
-    from core.store.artifacts import dump_model
+def test_a_many_level_category_is_target_encoded_cross_fitted_and_keeps_the_saved_model_small():
+    from core.store.artifacts import dump_model, load_model
 
     n = 3000
+    rng = np.random.default_rng(0)
     df = pd.DataFrame({"customer": [f"C{i % 1000:04d}" for i in range(n)], "x": np.arange(n) % 7})
+    y = rng.integers(0, 2, n)  # pure noise: an honest encoding must not let a model "learn" it
     pipe = build_pipeline(ModelSpec("logreg"), {"customer": "category", "x": "number"}, "binary")
-    pipe.fit(df, np.arange(n) % 2)
-    assert len(pipe[:-1].get_feature_names_out()) == 2  # 1,000 ids, each 0.03% of rows: one '(other)' column
-    assert len(dump_model(pipe)) < 30_000
+    encoded = pipe[:-1].fit_transform(df, y)
+    assert list(pipe[:-1].get_feature_names_out()) == ["num__x", "cat__customer"]  # one column, not 1,000
+    # Cross-fitted: each training row is encoded without its own outcome, so the encoding does not predict it.
+    from sklearn.metrics import roc_auc_score
+
+    assert abs(roc_auc_score(y, encoded[:, 1]) - 0.5) < 0.05
+    pipe.fit(df, y)
+    data = dump_model(pipe)
+    assert len(data) < 60_000
+    np.testing.assert_allclose(load_model(data).predict_proba(df), pipe.predict_proba(df))
 
 
 def test_resolve_params_checks_names_ranges_and_choices():

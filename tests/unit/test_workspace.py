@@ -22,7 +22,7 @@ def test_quote_ident_doubles_quotes():
 def test_samples_are_loaded_once_and_persist(tmp_path):
     ws = open_workspace(tmp_path, seed_samples=True)
     names = sorted(d.name for d in ws.datasets())
-    assert names == ["churn", "churn_next_month", "house_prices"]
+    assert names == ["churn", "churn_next_month", "house_prices", "support_tickets"]
     close_workspace(tmp_path)
     again = open_workspace(tmp_path, seed_samples=True)
     assert sorted(d.name for d in again.datasets()) == names
