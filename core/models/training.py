@@ -260,20 +260,18 @@ def _time_predictions(runs: list[RunResult], rows: pd.DataFrame, ctx: _Context) 
         if run.error or run.pipeline is None:
             continue
         try:
-            run.predict_ms_per_1k = _best_ms(lambda: workers.predict_scores(run.pipeline, batch, ctx.task,
-                                                                            ctx.positive_class), 3)
-            run.predict_ms_per_row = _best_ms(lambda: workers.predict_scores(run.pipeline, one, ctx.task,
-                                                                             ctx.positive_class), 5)
+            run.predict_ms_per_1k = _best_ms(run.pipeline, batch, ctx, 3)
+            run.predict_ms_per_row = _best_ms(run.pipeline, one, ctx, 5)
         except Exception as err:  # noqa: BLE001 — a timing that fails leaves the figure empty, never the run
             log.info("latency of %s not measured: %s", run.key, err)
             run.predict_ms_per_1k = run.predict_ms_per_row = None
 
 
-def _best_ms(call: Callable[[], Any], repeats: int) -> float:
+def _best_ms(pipeline, rows: pd.DataFrame, ctx: _Context, repeats: int) -> float:
     best = math.inf
     for _ in range(repeats):
         started = time.perf_counter()
-        call()
+        workers.predict_scores(pipeline, rows, ctx.task, ctx.positive_class)
         best = min(best, time.perf_counter() - started)
     return best * 1000.0
 

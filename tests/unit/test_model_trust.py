@@ -110,7 +110,7 @@ def test_time_cv_uses_the_splits_backtest_folds_and_trains_on_the_past_only(work
     add_frame(workspace, "timed", df)
     project = create_project(workspace, "Timed", "timed", "y", positive_class="yes")
     split = split_project(workspace, project, SplitSpec("time", time_column="when", backtest_folds=3, gap=7))
-    train, val = _train_val(workspace, split)
+    train, _ = _train_val(workspace, split)
     from core.models.folds import plan_for_split
 
     plan = plan_for_split(workspace, split)
@@ -256,3 +256,26 @@ def test_latency_is_measured_on_a_fixed_batch_per_1000_rows_and_per_row():
     assert 0 < run.predict_ms_per_row and 0 < run.predict_ms_per_1k < 1000
     board = result.leaderboard()
     assert board["predict_ms_per_row"].notna().all()
+
+
+def test_the_yaml_spec_carries_the_features_and_a_bad_list_saves_nothing(tmp_path):
+    from core.data.samples import open_workspace
+    from core.project.projects import list_projects
+    from core.share.spec import export_project, run_spec
+    from core.store.workspace import close_workspace
+
+    home = tmp_path / "ws"
+    ws = open_workspace(home, seed_samples=True)
+    try:
+        project = create_project(ws, "Churn", "churn", "churned", positive_class="yes")
+        split = split_project(ws, project, SplitSpec("stratified"))
+        train_and_save(ws, project, split, ["logreg"], cv=2, n_jobs=1, exclude=["plan"])
+        spec = export_project(ws, project.id)
+        assert "plan" not in spec["training"]["features"] and "tenure_months" in spec["training"]["features"]
+        before = len(list_projects(ws, include_archived=True))
+        spec["training"]["features"] = ["tenure_month"]
+        with pytest.raises(NotFound, match="Did you mean 'tenure_months'"):
+            run_spec(ws, spec, n_jobs=1)
+        assert len(list_projects(ws, include_archived=True)) == before  # refused before the project was made
+    finally:
+        close_workspace(home)
