@@ -159,7 +159,7 @@ def build_preprocessor(columns: dict[str, str], features: list[str], needs_scali
                        nonnegative: bool = False, reads_nothing: bool = False):
     """Returns a ColumnTransformer with named steps num / cat / flag / date (and words<i> / chars<i> per text column
     when the model `reads_text`). `nonnegative` scales numbers to 0-1 instead of standardising (naive Bayes on counts);
-    `reads_nothing` (the baseline) accepts inputs no step encodes, and drops them.
+    `reads_nothing` (the baseline) drops every input unread.
 
     Raises: SpecInvalid when no column can feed the model.
     """
@@ -174,8 +174,8 @@ def build_preprocessor(columns: dict[str, str], features: list[str], needs_scali
     by_kind = {kind: [str(c) for c in features if kinds.get(str(c)) == kind] for kind in USED_KINDS + (TEXT_KIND,)}
     if not reads_text:
         by_kind[TEXT_KIND] = []
-    if not any(by_kind.values()) and reads_nothing and features:
-        return ColumnTransformer([("none", "drop", [str(c) for c in features])])  # the baseline ignores every column
+    if reads_nothing and features:  # the baseline ignores every column, so it pays for no encoding
+        return ColumnTransformer([("none", "drop", [str(c) for c in features])])
     if not any(by_kind.values()):
         text = " (this model does not read free text; linear models and naive Bayes do)" if \
             any(kinds.get(str(c)) == TEXT_KIND for c in features) else ""

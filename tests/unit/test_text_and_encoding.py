@@ -88,3 +88,31 @@ def test_a_many_level_category_carries_its_signal_like_plain_sklearn_one_hot():
     for key in ("ridge", "xgb"):
         ours = result.run(key).cv_summary["r2"]["mean"]
         assert ours > plain - 0.03, (key, ours, plain)  # within noise of one-hot, not 0.2 below as with grouping
+
+
+def test_the_ticket_sample_is_seeded_and_its_saved_model_shows_the_words_that_push_a_prediction(tmp_path):
+    from core.data.samples import open_workspace
+    from core.evaluate.report import load_run_data
+    from core.evaluate.run_explain import text_words_view
+    from core.models.runs import load_run_model, train_and_save
+    from core.project.projects import create_project
+    from core.split.spec import SplitSpec
+    from core.split.splitting import split_project
+    from core.store.workspace import close_workspace
+
+    home = tmp_path / "ws"
+    ws = open_workspace(home, seed_samples=True)
+    try:
+        assert ws.dataset("support_tickets").kinds()["text"] == "text"
+        project = create_project(ws, "Tickets", "support_tickets", "urgent", positive_class="yes")
+        split = split_project(ws, project, SplitSpec("stratified"))
+        result, ids = train_and_save(ws, project, split, ["logreg"], cv=0, n_jobs=1)
+        assert "ticket_id" not in result.run("logreg").features and "text" in result.run("logreg").features
+        data = load_run_data(ws, ids[-1])
+        model = load_run_model(ws, ids[-1])
+        record = {c: data.features[c].iloc[0] for c in data.features.columns}
+        record["text"] = "Hello, our production system is down. Please help asap."
+        [(column, words)] = text_words_view(model, data, record)
+        assert column == "text" and words.iloc[0]["direction"] == "raises" and len(words) <= 10
+    finally:
+        close_workspace(home)
