@@ -43,14 +43,32 @@ def _leave_legacy_multipage_mode() -> None:
 
 
 def get_workspace() -> Workspace:
-    """Returns the server's workspace, acting with this browser session's role (editor or viewer)."""
+    """Returns the server's workspace, acting with this browser session's role.
+
+    An editor sees everything; any other session reads only the project its share token names (checked in the
+    store, so a forged widget value or page name cannot reach another project) and can write nothing. The router
+    sets the role before any page runs; a page run alone (AppTest) without a role is an editor.
+    """
     _leave_legacy_multipage_mode()
-    return _shared_workspace().as_role("viewer" if is_viewer() else "editor")
+    ws = _shared_workspace()
+    if st.session_state.get("role", "editor") == "editor":
+        return ws.as_role("editor")
+    return ws.as_role("viewer", scope=viewer_scope())
+
+
+def viewer_scope() -> str:
+    """The one project a read-only session may read ('' = none): the router's, from the share token.
+
+    Only a page run alone without the router (AppTest) falls back to the session's project.
+    """
+    if "share_scope" in st.session_state:
+        return str(st.session_state.share_scope or "")
+    return str(st.session_state.get("project_id") or "")
 
 
 def is_viewer() -> bool:
-    """True when this session came through a read-only share link."""
-    return st.session_state.get("role") == "viewer"
+    """True when this session may not edit (it came through a read-only share link)."""
+    return st.session_state.get("role", "editor") != "editor"
 
 
 def md_escape(text: object) -> str:

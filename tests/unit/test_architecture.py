@@ -30,6 +30,7 @@ OWNERS = {
     "drift_reference": "core.monitor.summaries",
     "simulation": "core.launch.rehearsal",
     "share": "core.share.links",
+    "editor_key": "core.share.access",
 }
 RECORD_CALLS = {"put_record", "get_record", "list_records", "append_record", "delete_record"}
 
