@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.errors import AlreadyLoaded, WorkbenchError
 from core.data.ingest import KINDS, BadLines, confirm_ingest, preview_upload, stage_upload
-from pages._widgets import dataset_picker, get_workspace, human_bytes, is_viewer, page_header, show_error
+from pages._widgets import dataset_picker, get_workspace, human_bytes, is_viewer, md_escape, page_header, show_error
 
 ws = get_workspace()
 page_header("Data", "Upload CSV (comma, semicolon, tab, pipe; any common encoding), gzipped CSV, Parquet or Excel.")
@@ -42,7 +42,7 @@ def _upload_section() -> None:
     with st.container(border=True):
         st.markdown(f"**Read as:** {preview.dialect_label} · {len(preview.columns)} columns")
         for note in preview.notes:
-            st.caption(note)
+            st.caption(md_escape(note))
         st.dataframe(preview.rows, hide_index=True, width="stretch", height=260)
         name = st.text_input("Dataset name", value=preview.suggested_name, key="data.name", max_chars=80)
         st.markdown("**Columns** — check the detected type of each column and change it where it is wrong.")
@@ -69,13 +69,14 @@ def _upload_section() -> None:
                 st.session_state["data.upload_generation"] = generation + 1
                 st.session_state["data.selected"] = result.dataset.id
                 st.session_state["data.dataset"] = result.dataset.id
-                st.session_state["data.flash"] = (f"Loaded **{result.dataset.name}**: {result.dataset.rows:,} rows × "
-                                                  f"{len(result.dataset.columns)} columns.", list(result.notes))
+                st.session_state["data.flash"] = (f"Loaded **{md_escape(result.dataset.name)}**: {result.dataset.rows:,} rows × "
+                                                  f"{len(result.dataset.columns)} columns.",
+                                                  [md_escape(n) for n in result.notes])
                 st.rerun()
             except BadLines as err:
                 show_error(err)
             except AlreadyLoaded as err:
-                st.warning(str(err), icon=":material/content_copy:")
+                st.warning(md_escape(str(err)), icon=":material/content_copy:")
             except WorkbenchError as err:
                 show_error(err)
 
@@ -113,7 +114,8 @@ with tab_schema:
     st.dataframe(pd.DataFrame([{"Column": c.name, "Type": c.kind, "Stored as": c.dtype} for c in selected.columns]),
                  hide_index=True, width="stretch")
     if selected.lineage.get("renamed"):
-        st.caption("Renamed on import: " + ", ".join(f"{a!r} → {b!r}" for a, b in selected.lineage["renamed"].items()))
+        st.caption(md_escape("Renamed on import: " + ", ".join(f"{a!r} → {b!r}"
+                                                          for a, b in selected.lineage["renamed"].items())))
 with tab_manage:
     if is_viewer():
         st.caption("This is a read-only view.")
@@ -122,15 +124,16 @@ with tab_manage:
         if st.button("Rename", key="data.rename"):
             try:
                 ws.rename_dataset(selected.id, new_name)
-                st.toast(f"Renamed to {new_name.strip()!r}.")
+                st.toast(md_escape(f"Renamed to {new_name.strip()!r}."))
                 st.rerun()
             except WorkbenchError as err:
                 show_error(err)
         deps = ws.dependents(selected.id)
         if deps:
-            st.warning(f"{len(deps)} saved object(s) use this dataset: "
-                       + ", ".join(f"{d['kind']} {d['name']!r}" for d in deps[:8]) + ". Delete or archive them first.")
-        sure = st.checkbox(f"Yes, delete {selected.name!r} and its data", key="data.delete_sure", disabled=bool(deps))
+            st.warning(md_escape(f"{len(deps)} saved object(s) use this dataset: "
+                                 + ", ".join(f"{d['kind']} {d['name']!r}" for d in deps[:8])
+                                 + ". Delete or archive them first."))
+        sure = st.checkbox(f"Yes, delete {md_escape(repr(selected.name))} and its data", key="data.delete_sure", disabled=bool(deps))
         if st.button("Delete dataset", key="data.delete", disabled=not sure, type="secondary"):
             try:
                 ws.delete_dataset(selected.id)

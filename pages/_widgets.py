@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from core.errors import WorkbenchError
+from core.text import md_escape  # the one rendering rule for user text; pages import it from here
 from core.data.exporting import safe_csv_bytes
 from core.store.workspace import DatasetInfo, Workspace
 from core.data.samples import open_workspace
@@ -69,18 +70,6 @@ def viewer_scope() -> str:
 def is_viewer() -> bool:
     """True when this session may not edit (it came through a read-only share link)."""
     return st.session_state.get("role", "editor") != "editor"
-
-
-def md_escape(text: object) -> str:
-    """Escapes Markdown so user text (names, problem statements) shows literally, never as formatting or links.
-
-    Links and images need brackets, colour directives (`:red[...]`) too: escaping those, emphasis, code, tables,
-    maths and headings is enough, and plain punctuation such as '1.05' or '(2024)' stays readable in tests and logs.
-    """
-    out = str(text)
-    for ch in "\\`*_[]<>|~$#":
-        out = out.replace(ch, "\\" + ch)
-    return out
 
 
 def page_header(title: str, subtitle: str = "") -> None:
