@@ -7,7 +7,8 @@ import streamlit as st
 
 from core.errors import AlreadyLoaded, WorkbenchError
 from core.data.ingest import KINDS, BadLines, confirm_ingest, preview_upload, stage_upload
-from pages._widgets import dataset_picker, get_workspace, human_bytes, is_viewer, md_escape, page_header, show_error
+from pages._widgets import dataset_picker, get_workspace, human_bytes, is_viewer, md_escape, page_header, show_error,
+                           table
 
 ws = get_workspace()
 page_header("Data", "Upload CSV (comma, semicolon, tab, pipe; any common encoding), gzipped CSV, Parquet or Excel.")
@@ -43,7 +44,7 @@ def _upload_section() -> None:
         st.markdown(f"**Read as:** {preview.dialect_label} · {len(preview.columns)} columns")
         for note in preview.notes:
             st.caption(md_escape(note))
-        st.dataframe(preview.rows, hide_index=True, width="stretch", height=260)
+        table(preview.rows, key="data.preview_rows", height=260)
         name = st.text_input("Dataset name", value=preview.suggested_name, key="data.name", max_chars=80)
         st.markdown("**Columns** — check the detected type of each column and change it where it is wrong.")
         editor = st.data_editor(
@@ -58,8 +59,7 @@ def _upload_section() -> None:
         if preview.bad_lines:
             st.warning(f"{preview.bad_lines:,} line(s) of this file cannot be read. Fix them in the file and upload it "
                        "again, or skip them.", icon=":material/warning:")
-            st.dataframe(pd.DataFrame(list(preview.bad_examples), columns=["Line", "Problem", "Text"]),
-                         hide_index=True, width="stretch")
+            table(pd.DataFrame(list(preview.bad_examples), columns=["Line", "Problem", "Text"]), key="data.bad")
             skip = st.checkbox(f"Skip the {preview.bad_lines:,} unreadable line(s) and load the rest", key="data.skip")
         if st.button("Load into workspace", type="primary", key="data.confirm", icon=":material/download_done:"):
             try:
@@ -108,7 +108,8 @@ if selected is None:
     st.stop()
 tab_rows, tab_schema, tab_manage = st.tabs(["Preview", "Columns", "Rename / delete"])
 with tab_rows:
-    st.dataframe(ws.frame(selected.id, limit=200), hide_index=True, width="stretch", height=380)
+    table(ws.frame(selected.id, limit=200), key="data.rows", height=380, download=f"{selected.name}.csv",
+          full=lambda: ws.frame(selected.id))
     st.caption(f"First {min(200, selected.rows):,} of {selected.rows:,} rows.")
 with tab_schema:
     st.dataframe(pd.DataFrame([{"Column": c.name, "Type": c.kind, "Stored as": c.dtype} for c in selected.columns]),

@@ -142,10 +142,44 @@ def param_inputs(entry, task: str, key: str) -> dict:
     return values
 
 
-def csv_download_button(df: pd.DataFrame, filename: str, key: str, label: str = "Download CSV") -> None:
-    """A download button whose CSV is protected against spreadsheet formula injection."""
-    st.download_button(label, data=safe_csv_bytes(df), file_name=filename, mime="text/csv", key=key,
-                       icon=":material/download:")
+def table(df: pd.DataFrame, *, key: str, download: str | None = None,
+          full: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, height: int | str = "auto", **kwargs) -> None:
+    """Shows a table with missing cells empty (not "None"), and with `download` (a file name) our formula-safe CSV
+    beside it, of `full` when the table shows only a preview of it (a callable: built only when downloaded).
+
+    Streamlit's own table download is off (client.disableDataExport): it writes cells raw, formulas included.
+    """
+    st.dataframe(blank_missing(df), hide_index=True, width="stretch", height=height, key=key, **kwargs)
+    if download:
+        csv_download_button(full if full is not None else df, download, key=f"{key}.download",
+                            label="Download all rows (CSV)" if full is not None else "Download CSV")
+
+
+def blank_missing(df: pd.DataFrame):
+    """Returns what st.dataframe should draw so missing cells show empty; numbers keep sorting as numbers."""
+    if not isinstance(df, pd.DataFrame) or df.empty:
+        return df
+    gaps = [c for c, has in df.isna().any().items() if has]
+    if not gaps:
+        return df
+    if not (df.columns.is_unique and df.index.is_unique):  # Styler needs unique labels; text is good enough here
+        return df.astype(object).where(df.notna(), "")
+    return df.style.format(_cell_text, subset=gaps)
+
+
+def _cell_text(value) -> str:
+    if value is None or value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def csv_download_button(df: pd.DataFrame | Callable[[], pd.DataFrame], filename: str, key: str,
+                        label: str = "Download CSV") -> None:
+    """A download button whose CSV is protected against spreadsheet formula injection (a callable: built on click)."""
+    data = (lambda: safe_csv_bytes(df())) if callable(df) else safe_csv_bytes(df)
+    st.download_button(label, data=data, file_name=filename, mime="text/csv", key=key, icon=":material/download:")
 
 
 def human_bytes(n: int) -> str:
