@@ -7,8 +7,8 @@ import streamlit as st
 
 from core.errors import AlreadyLoaded, WorkbenchError
 from core.data.ingest import KINDS, BadLines, confirm_ingest, preview_upload, stage_upload
-from pages._widgets import dataset_picker, get_workspace, human_bytes, is_viewer, md_escape, page_header, show_error,
-                           table
+from pages._widgets import (dataset_picker, get_workspace, human_bytes, is_viewer, md_escape, page_header, show_error,
+                            table)
 
 ws = get_workspace()
 page_header("Data", "Upload CSV (comma, semicolon, tab, pipe; any common encoding), gzipped CSV, Parquet or Excel.")
