@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.errors import AlreadyLoaded, WorkbenchError
 from core.data.ingest import KINDS, BadLines, confirm_ingest, preview_upload, stage_upload
+from core.data.staging import UPLOAD_TYPES, UploadLease, upload_name
 from pages._widgets import (dataset_picker, get_workspace, human_bytes, is_viewer, md_escape, page_header, show_error,
                             table)
 
@@ -14,23 +15,36 @@ ws = get_workspace()
 page_header("Data", "Upload CSV (comma, semicolon, tab, pipe; any common encoding), gzipped CSV, Parquet or Excel.")
 
 
+def _drop_staged() -> None:
+    st.session_state.pop("data.preview", None)
+    lease = st.session_state.pop("data.lease", None)
+    if lease is not None:
+        lease.discard()
+
+
 def _upload_section() -> None:
     # A new key after each load empties the uploader, so the loaded file is not offered again.
     generation = st.session_state.setdefault("data.upload_generation", 0)
-    upload = st.file_uploader("Upload a file", type=["csv", "tsv", "txt", "gz", "parquet", "xlsx"],
+    # No `type=`: Streamlit would check a forged name itself and raise on every rerun; upload_name refuses it plainly.
+    upload = st.file_uploader(f"Upload a file ({', '.join('.' + t for t in UPLOAD_TYPES)})",
                               key=f"data.upload.{generation}")
     if upload is None:
-        st.session_state.pop("data.preview", None)
+        _drop_staged()
         return
     cached = st.session_state.get("data.preview")
     if cached is None or cached[0] != upload.file_id:
+        _drop_staged()  # the upload it replaces leaves the disk now
+        staged = None
         try:
-            with st.spinner(f"Reading {upload.name}…"):
-                staged = stage_upload(ws, upload, upload.name)
+            filename = upload_name(upload.name)
+            with st.spinner(f"Reading {md_escape(filename)}…"):
+                staged = stage_upload(ws, upload, filename)
                 preview = preview_upload(ws, staged)
             st.session_state["data.preview"] = (upload.file_id, preview)
+            st.session_state["data.lease"] = UploadLease(staged)  # deleted with the session if never loaded
         except WorkbenchError as err:
-            st.session_state.pop("data.preview", None)
+            if staged is not None:
+                staged.discard()  # refused: nothing of it stays on disk
             show_error(err)
             return
     preview = st.session_state["data.preview"][1]
@@ -66,6 +80,7 @@ def _upload_section() -> None:
                 with st.spinner("Loading…"):
                     result = confirm_ingest(ws, preview, name=name, kinds=kinds, skip_bad_lines=bool(skip))
                 st.session_state.pop("data.preview", None)
+                st.session_state.pop("data.lease", None)
                 st.session_state["data.upload_generation"] = generation + 1
                 st.session_state["data.selected"] = result.dataset.id
                 st.session_state["data.dataset"] = result.dataset.id

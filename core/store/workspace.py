@@ -515,8 +515,8 @@ def frame_hash(df: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def _sweep_staging(folder: Path, max_age_s: float = 24 * 3600) -> None:
-    """Removes staged uploads left behind by a crash; recent ones may still be on someone's preview screen."""
+def _sweep_staging(folder: Path, max_age_s: float = 3600.0) -> None:
+    """Removes staged uploads left behind by a crash or abandoned (core.data.staging sweeps an hour's too)."""
     import time
 
     cutoff = time.time() - max_age_s
