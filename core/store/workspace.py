@@ -19,6 +19,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from core.store import integrity
+
 from core.errors import (
     AlreadyLoaded,
     ArtifactRejected,
@@ -131,6 +133,10 @@ class Workspace:
         self._con = _connect(self.db_path)
         self._lock = threading.Lock()
         _sweep_staging(self.staging)
+        try:
+            integrity.key_legacy_artifacts(self.home, self.artifacts)
+        except OSError:  # no secret folder we may write: reads then refuse unkeyed artifacts, which fails closed
+            log.exception("The artifacts of %s could not be given keyed checksums", self.home)
         with self.cursor() as cur:
             cur.execute(_DDL)
             cur.execute("INSERT OR IGNORE INTO wb_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
@@ -441,10 +447,13 @@ class Workspace:
         tmp = path.with_suffix(path.suffix + ".part")
         tmp.write_bytes(data)
         os.replace(tmp, path)  # atomic: a crash never leaves a half-written artifact under the real name
-        return ArtifactRef(str(rel), hashlib.sha256(data).hexdigest())
+        sha = hashlib.sha256(data).hexdigest()
+        integrity.write_mac(self.artifacts, rel.as_posix(), sha)
+        return ArtifactRef(str(rel), sha)
 
     def read_artifact(self, ref: ArtifactRef) -> bytes:
-        """Reads an artifact after checking its SHA-256. Raises: ArtifactRejected."""
+        """Reads an artifact after checking its SHA-256 and its keyed checksum (core/store/integrity.py), on every
+        load. Raises: ArtifactRejected."""
         path = (self.artifacts / ref.path).resolve()
         if self.artifacts.resolve() not in path.parents:
             raise ArtifactRejected("The saved file lies outside the workspace, so it was not loaded.")
@@ -454,6 +463,14 @@ class Workspace:
         if hashlib.sha256(data).hexdigest() != ref.sha256:
             raise ArtifactRejected(f"The saved file {ref.path!r} changed since it was saved (its checksum differs), "
                                    "so it was not loaded. Retrain or re-register the model.")
+        rel = Path(ref.path).as_posix()
+        keyed = integrity.mac_matches(self.artifacts, rel, ref.sha256)
+        if keyed is None and not integrity.is_keyed(self.home):
+            integrity.write_mac(self.artifacts, rel, ref.sha256)  # written before keyed checksums: key it now
+        elif not keyed:
+            raise ArtifactRejected(f"The saved file {ref.path!r} does not carry this server's keyed checksum (it was "
+                                   "replaced, or its record edited, outside the workbench), so it was not loaded. "
+                                   "Retrain or re-register the model.")
         return data
 
 
