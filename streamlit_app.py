@@ -168,6 +168,8 @@ def _resolve_role() -> None:
         st.session_state.share_error = role.error
     if key and role.role == "locked" and role.error is None:
         st.session_state.share_error = BAD_KEY
+    if role.role == "editor":  # how the editor proved it: the ledger trusts only sign-in for a name
+        st.session_state.editor_via = "sign-in" if not token and _auth_configured() else ("key" if key else "private")
     st.session_state.role = role.role
 
 
@@ -185,6 +187,7 @@ def _unlock_with_key() -> None:
     st.session_state["router.key"] = ""
     if ok:
         st.session_state.role = "editor"
+        st.session_state.editor_via = "key"
         st.session_state.pop("share_error", None)
     else:
         st.session_state.share_error = BAD_KEY

@@ -67,6 +67,31 @@ def viewer_scope() -> str:
     return str(st.session_state.get("project_id") or "")
 
 
+def signed_in_name() -> str | None:
+    """The signed-in user's e-mail (or name) when this editor came through OpenID Connect sign-in, else None."""
+    if st.session_state.get("editor_via") != "sign-in":
+        return None
+    try:
+        if not st.user.is_logged_in:
+            return None
+        return str(st.user.get("email") or st.user.get("name") or st.user.get("sub") or "") or None
+    except Exception:  # noqa: BLE001 — no sign-in configured or no user info: nobody is signed in
+        return None
+
+
+def ledger_name(key: str, label: str = "Your name, for the ledger", placeholder: str = "e.g. Dana (analyst)") -> str:
+    """Who the ledger records for this editor: the signed-in user when sign-in is on (nothing to type); a typed name
+    on a private single-user server; on a shared server opened with the editor key, the typed name marked so."""
+    who = signed_in_name()
+    if who:
+        st.caption(f"The ledger records you as {md_escape(who)} (signed in).")
+        return who
+    typed = st.text_input(label, key=key, max_chars=80, placeholder=placeholder).strip()
+    if st.session_state.get("editor_via") == "key":
+        return f"{typed or 'editor'} (editor key)"
+    return typed
+
+
 def is_viewer() -> bool:
     """True when this session may not edit (it came through a read-only share link)."""
     return st.session_state.get("role", "editor") != "editor"

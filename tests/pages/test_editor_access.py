@@ -104,3 +104,49 @@ def test_revoking_the_last_link_makes_a_loopback_server_private_again(seeded_wor
     revoke_share_link(seeded_workspace.ws, list_share_links(seeded_workspace.ws, None)[0].id)
     assert _router().session_state.role == "editor"
     assert _router(share=token).error  # the revoked link itself opens nothing
+
+
+def _ledger_app():
+    import streamlit as st
+
+    from pages._widgets import ledger_name
+
+    st.session_state.recorded = ledger_name("t.by")
+
+
+def _ledger(via: str | None, typed: str, monkeypatch, signed_in: dict | None = None) -> str:
+    import pages._widgets as widgets
+
+    if signed_in is not None:
+        monkeypatch.setattr(widgets, "signed_in_name", lambda: signed_in.get("email"))
+    at = AppTest.from_function(_ledger_app, default_timeout=30)
+    if via:
+        at.session_state.editor_via = via
+    at.run()
+    if at.text_input:
+        at.text_input(key="t.by").input(typed).run()
+    assert not at.exception
+    return at.session_state.recorded
+
+
+def test_the_ledger_names_the_signed_in_user_not_what_is_typed(monkeypatch):
+    assert _ledger("sign-in", "Mallory", monkeypatch, signed_in={"email": "dana@example.org"}) == "dana@example.org"
+    monkeypatch.undo()
+    assert _ledger("sign-in", "Mallory", monkeypatch) == "Mallory"  # sign-in mode but nobody signed in: no identity
+    assert _ledger("private", "Dana", monkeypatch) == "Dana"  # local single-user mode: the typed name
+    assert _ledger("key", "Dana", monkeypatch) == "Dana (editor key)"  # shared, no sign-in: marked as unverified
+
+
+def test_a_signed_in_editor_gets_no_name_box(monkeypatch):
+    import pages._widgets as widgets
+
+    monkeypatch.setattr(widgets, "signed_in_name", lambda: "dana@example.org")
+    at = AppTest.from_function(_ledger_app, default_timeout=30).run()
+    assert not at.text_input and at.session_state.recorded == "dana@example.org"
+
+
+def test_the_router_records_how_the_editor_came_in(seeded_workspace):
+    assert _router().session_state.editor_via == "private"
+    create_share_link(seeded_workspace.ws, seeded_workspace.demo_project_id)
+    key = rotate_editor_key(seeded_workspace.ws)
+    assert _router(key=key).session_state.editor_via == "key"
