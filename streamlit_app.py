@@ -193,10 +193,20 @@ def _unlock_with_key() -> None:
         st.session_state.share_error = BAD_KEY
 
 
+def _only_screen(draw: Callable[[], None], title: str) -> None:
+    """Shows one screen as the session's only page, then stops: no other page is registered, none is listed (not even
+    Streamlit's legacy list of the pages/ folder, shown before any session has called st.navigation)."""
+    st.navigation([st.Page(draw, title=title, url_path="welcome", default=True)], position="hidden").run()
+    st.stop()
+
+
 def _require_editor_key() -> None:
     """A locked session sees only the sign-in screen: the editor key, or sign-in; never a page."""
-    if st.session_state.get("role") != "locked":
-        return
+    if st.session_state.get("role") == "locked":
+        _only_screen(_editor_key_screen, "Sign in")
+
+
+def _editor_key_screen() -> None:
     st.title("AI Product Workbench")
     st.write("This workbench is shared, so editing needs the editor key. Stakeholders open the read-only links an "
              "analyst shares with them.")
@@ -207,7 +217,6 @@ def _require_editor_key() -> None:
                       help="Printed in the server console at first start, with the editor URL. "
                            "`workbench editor-key rotate` makes a new one.")
         st.form_submit_button("Open the editor", type="primary", icon=":material/key:", on_click=_unlock_with_key)
-    st.stop()
 
 
 def _require_sign_in() -> None:
@@ -250,8 +259,7 @@ def main() -> None:
     _require_editor_key()
     viewer = st.session_state.get("role") != "editor"
     if viewer and st.session_state.get("share_error"):
-        st.error(st.session_state.share_error)  # our own fixed text, no user input in it
-        st.stop()
+        _only_screen(lambda: st.error(st.session_state.share_error), "Share link")  # our own fixed text
     page = st.navigation(_navigation(viewer), expanded=True)
     if viewer:
         st.sidebar.info("Read-only view: shared with you by an analyst.", icon=":material/visibility:")
