@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,7 @@ def _navigation(viewer: bool) -> dict[str, list]:
 
 @dataclass(frozen=True)
 class SessionRole:
-    """What a session may do: "editor" or "viewer"; a viewer's project, or the error that stops them."""
+    """What a session may do: "editor", "viewer" (of one project) or "locked" (must show the editor key or sign in)."""
 
     role: str
     project_id: str | None = None
@@ -74,6 +75,8 @@ class SessionRole:
 
 UNCHECKED_SHARE_LINK = ("This share link could not be checked just now, so nothing is shown. Try the link again in a "
                         "minute; if it keeps happening, ask the analyst who shared it for a new one.")
+UNCHECKED_EDITOR = ("Whether this server is private could not be checked just now, so editing is locked. Enter the "
+                    "editor key, or try again in a minute; the details are in the server log.")
 
 
 def _check_share_token(token: str) -> str:
@@ -84,39 +87,49 @@ def _check_share_token(token: str) -> str:
     return resolve_share_token(_shared_workspace(), token)
 
 
-def role_for(token: str | None, check: Callable[[str], str] = _check_share_token) -> SessionRole:
-    """The role of a session opened with `?share=<token>` (or without one). Fails closed.
+def _server_address() -> str | None:
+    return st.get_option("server.address")
 
-    No token: an editor. A token that checks out: a viewer of its project. A token that is refused, or that cannot
-    be checked for any reason at all (a missing module, a workspace that will not open, a bug): a viewer with an
-    error and no project, never an editor.
+
+def _editing_needs_key() -> bool:
+    from core.share.access import editing_needs_key
+    from pages._widgets import _shared_workspace
+
+    return editing_needs_key(_shared_workspace(), _server_address())
+
+
+def _check_editor_key(key: str) -> bool:
+    from core.share.access import check_editor_key
+    from pages._widgets import _shared_workspace
+
+    return check_editor_key(_shared_workspace(), key)
+
+
+def role_for(token: str | None, key: str | None = None, check: Callable[[str], str] = _check_share_token,
+             needs_key: Callable[[], bool] = _editing_needs_key,
+             check_key: Callable[[str], bool] = _check_editor_key) -> SessionRole:
+    """The role of a session opened with `?share=<token>` or `?key=<editor key>` (or neither). Fails closed.
+
+    A share token that checks out: a viewer of its project; one that is refused or cannot be checked for any reason
+    (a missing module, a workspace that will not open, a bug): a viewer with an error and no project. No token: an
+    editor when the server is private (loopback, nothing shared) or the editor key is right, otherwise "locked";
+    when that cannot be decided, "locked" too. Never an editor by accident.
     """
-    if not token:
-        return SessionRole("editor")
+    if token:
+        try:
+            return SessionRole("viewer", project_id=check(token))
+        except WorkbenchError as err:
+            return SessionRole("viewer", error=str(err))
+        except Exception:  # noqa: BLE001 — fail closed: whatever broke, a share-link visitor must not become an editor
+            log.exception("A share token could not be checked; the session is a viewer with an error")
+            return SessionRole("viewer", error=UNCHECKED_SHARE_LINK)
     try:
-        return SessionRole("viewer", project_id=check(token))
-    except WorkbenchError as err:
-        return SessionRole("viewer", error=str(err))
-    except Exception:  # noqa: BLE001 — fail closed: whatever broke, a share-link visitor must not become an editor
-        log.exception("A share token could not be checked; the session is a viewer with an error")
-        return SessionRole("viewer", error=UNCHECKED_SHARE_LINK)
-
-
-def _resolve_role() -> None:
-    """Sets this session's role once: a valid share token in the URL makes it a read-only viewer."""
-    if "role" in st.session_state:
-        return
-    token = st.query_params.get("share")
-    if token:  # before the check: even an exception that escapes role_for leaves a stopped viewer, not an editor
-        st.session_state.role = "viewer"
-        st.session_state.share_error = UNCHECKED_SHARE_LINK
-    role = role_for(token)
-    st.session_state.role = role.role
-    st.session_state.pop("share_error", None)
-    if role.project_id is not None:
-        st.session_state.project_id = role.project_id
-    if role.error is not None:
-        st.session_state.share_error = role.error
+        if not needs_key() or (key and check_key(key)):
+            return SessionRole("editor")
+        return SessionRole("locked")
+    except Exception:  # noqa: BLE001 — fail closed: an editor must be proven, not assumed
+        log.exception("Whether editing needs the editor key could not be decided; the session is locked")
+        return SessionRole("locked", error=UNCHECKED_EDITOR)
 
 
 def _auth_configured() -> bool:
@@ -127,9 +140,88 @@ def _auth_configured() -> bool:
         return False
 
 
+def _resolve_role() -> None:
+    """Sets this session's role once, from the URL: a share token makes a viewer of one project, else an editor
+    when allowed (see role_for); with sign-in configured, editors sign in instead (see _require_sign_in)."""
+    if "role" in st.session_state:
+        return
+    # Before any check: even an exception that escapes below leaves a stopped, locked session, never an editor.
+    st.session_state.role = "locked"
+    st.session_state.share_scope = ""
+    st.session_state.share_error = UNCHECKED_SHARE_LINK
+    token = st.query_params.get("share")
+    key = st.query_params.get("key")
+    if key is not None:
+        del st.query_params["key"]  # out of the address bar and the history, so it is not copied along
+    if token or not _auth_configured():
+        role = role_for(token, key)
+    else:
+        role = SessionRole("editor")  # an editor only once signed in: _require_sign_in checks every run
+    st.session_state.pop("share_error", None)
+    if role.role == "viewer":
+        st.session_state.share_scope = role.project_id or ""  # the one project this session may read
+        if role.project_id is not None:
+            st.session_state.project_id = role.project_id
+    else:
+        st.session_state.pop("share_scope", None)
+    if role.error is not None:
+        st.session_state.share_error = role.error
+    if key and role.role == "locked" and role.error is None:
+        st.session_state.share_error = BAD_KEY
+    if role.role == "editor":  # how the editor proved it: the ledger trusts only sign-in for a name
+        st.session_state.editor_via = "sign-in" if not token and _auth_configured() else ("key" if key else "private")
+    st.session_state.role = role.role
+
+
+BAD_KEY = ("That editor key is not right (it may have been rotated). Copy the editor URL from the server console, or "
+           "make a new key with `workbench editor-key rotate`.")
+
+
+def _unlock_with_key() -> None:
+    key = st.session_state.get("router.key", "")
+    try:
+        ok = _check_editor_key(key)
+    except Exception:  # noqa: BLE001 — fail closed
+        log.exception("The editor key could not be checked")
+        ok = False
+    st.session_state["router.key"] = ""
+    if ok:
+        st.session_state.role = "editor"
+        st.session_state.editor_via = "key"
+        st.session_state.pop("share_error", None)
+    else:
+        st.session_state.share_error = BAD_KEY
+
+
+def _only_screen(draw: Callable[[], None], title: str) -> None:
+    """Shows one screen as the session's only page, then stops: no other page is registered, none is listed (not even
+    Streamlit's legacy list of the pages/ folder, shown before any session has called st.navigation)."""
+    st.navigation([st.Page(draw, title=title, url_path="welcome", default=True)], position="hidden").run()
+    st.stop()
+
+
+def _require_editor_key() -> None:
+    """A locked session sees only the sign-in screen: the editor key, or sign-in; never a page."""
+    if st.session_state.get("role") == "locked":
+        _only_screen(_editor_key_screen, "Sign in")
+
+
+def _editor_key_screen() -> None:
+    st.title("AI Product Workbench")
+    st.write("This workbench is shared, so editing needs the editor key. Stakeholders open the read-only links an "
+             "analyst shares with them.")
+    if st.session_state.get("share_error"):
+        st.error(st.session_state.share_error)  # our own fixed text, no user input in it
+    with st.form("router.unlock", border=True):
+        st.text_input("Editor key", type="password", key="router.key",
+                      help="Printed in the server console at first start, with the editor URL. "
+                           "`workbench editor-key rotate` makes a new one.")
+        st.form_submit_button("Open the editor", type="primary", icon=":material/key:", on_click=_unlock_with_key)
+
+
 def _require_sign_in() -> None:
     """With sign-in configured, editors must sign in; share-link viewers never need to."""
-    if not _auth_configured() or st.session_state.get("role") == "viewer" or st.user.is_logged_in:
+    if not _auth_configured() or st.session_state.get("role") != "editor" or st.user.is_logged_in:
         return
     st.title("AI Product Workbench")
     st.write("Sign in to edit projects. Stakeholders open the read-only links an analyst shares with them.")
@@ -137,15 +229,37 @@ def _require_sign_in() -> None:
     st.stop()
 
 
+@st.cache_resource(show_spinner=False)
+def _announce_editor_key() -> bool:
+    """Makes the editor key at the server's first start and prints it once, with the editor URL (as Jupyter does)."""
+    try:
+        from core.share.access import ensure_editor_key
+        from pages._widgets import _shared_workspace
+
+        key = ensure_editor_key(_shared_workspace())
+    except Exception:  # noqa: BLE001 — without a key editing stays locked where it is needed; the rest still works
+        log.exception("The editor key could not be made")
+        return False
+    if key:
+        address = _server_address()
+        host = address if address and address not in ("0.0.0.0", "::") else "localhost"
+        base = (st.get_option("server.baseUrlPath") or "").strip("/")
+        url = f"http://{host}:{st.get_option('server.port')}/{base + '/' if base else ''}?key={key}"
+        print(f"\n  Editor key (shown once; needed when the server is shared): {key}\n"
+              f"  Open the editor at: {url}\n  A new key: workbench editor-key rotate\n", file=sys.stderr, flush=True)
+    return True
+
+
 def main() -> None:
     st.set_page_config(page_title="AI Product Workbench", page_icon=str(ROOT / "assets" / "icon.png"), layout="wide",
                        initial_sidebar_state="expanded")
+    _announce_editor_key()
     _resolve_role()
     _require_sign_in()
-    viewer = st.session_state.get("role") == "viewer"
+    _require_editor_key()
+    viewer = st.session_state.get("role") != "editor"
     if viewer and st.session_state.get("share_error"):
-        st.error(st.session_state.share_error)  # our own fixed text, no user input in it
-        st.stop()
+        _only_screen(lambda: st.error(st.session_state.share_error), "Share link")  # our own fixed text
     page = st.navigation(_navigation(viewer), expanded=True)
     if viewer:
         st.sidebar.info("Read-only view: shared with you by an analyst.", icon=":material/visibility:")

@@ -7,29 +7,44 @@ import streamlit as st
 
 from core.errors import AlreadyLoaded, WorkbenchError
 from core.data.ingest import KINDS, BadLines, confirm_ingest, preview_upload, stage_upload
-from pages._widgets import dataset_picker, get_workspace, human_bytes, is_viewer, page_header, show_error
+from core.data.staging import UPLOAD_TYPES, UploadLease, upload_name
+from pages._widgets import (dataset_picker, get_workspace, human_bytes, is_viewer, md_escape, page_header, show_error,
+                            table)
 
 ws = get_workspace()
 page_header("Data", "Upload CSV (comma, semicolon, tab, pipe; any common encoding), gzipped CSV, Parquet or Excel.")
 
 
+def _drop_staged() -> None:
+    st.session_state.pop("data.preview", None)
+    lease = st.session_state.pop("data.lease", None)
+    if lease is not None:
+        lease.discard()
+
+
 def _upload_section() -> None:
     # A new key after each load empties the uploader, so the loaded file is not offered again.
     generation = st.session_state.setdefault("data.upload_generation", 0)
-    upload = st.file_uploader("Upload a file", type=["csv", "tsv", "txt", "gz", "parquet", "xlsx"],
+    # No `type=`: Streamlit would check a forged name itself and raise on every rerun; upload_name refuses it plainly.
+    upload = st.file_uploader(f"Upload a file ({', '.join('.' + t for t in UPLOAD_TYPES)})",
                               key=f"data.upload.{generation}")
     if upload is None:
-        st.session_state.pop("data.preview", None)
+        _drop_staged()
         return
     cached = st.session_state.get("data.preview")
     if cached is None or cached[0] != upload.file_id:
+        _drop_staged()  # the upload it replaces leaves the disk now
+        staged = None
         try:
-            with st.spinner(f"Reading {upload.name}…"):
-                staged = stage_upload(ws, upload, upload.name)
+            filename = upload_name(upload.name)
+            with st.spinner(f"Reading {md_escape(filename)}…"):
+                staged = stage_upload(ws, upload, filename)
                 preview = preview_upload(ws, staged)
             st.session_state["data.preview"] = (upload.file_id, preview)
+            st.session_state["data.lease"] = UploadLease(staged)  # deleted with the session if never loaded
         except WorkbenchError as err:
-            st.session_state.pop("data.preview", None)
+            if staged is not None:
+                staged.discard()  # refused: nothing of it stays on disk
             show_error(err)
             return
     preview = st.session_state["data.preview"][1]
@@ -42,8 +57,8 @@ def _upload_section() -> None:
     with st.container(border=True):
         st.markdown(f"**Read as:** {preview.dialect_label} · {len(preview.columns)} columns")
         for note in preview.notes:
-            st.caption(note)
-        st.dataframe(preview.rows, hide_index=True, width="stretch", height=260)
+            st.caption(md_escape(note))
+        table(preview.rows, key="data.preview_rows", height=260)
         name = st.text_input("Dataset name", value=preview.suggested_name, key="data.name", max_chars=80)
         st.markdown("**Columns** — check the detected type of each column and change it where it is wrong.")
         editor = st.data_editor(
@@ -58,24 +73,25 @@ def _upload_section() -> None:
         if preview.bad_lines:
             st.warning(f"{preview.bad_lines:,} line(s) of this file cannot be read. Fix them in the file and upload it "
                        "again, or skip them.", icon=":material/warning:")
-            st.dataframe(pd.DataFrame(list(preview.bad_examples), columns=["Line", "Problem", "Text"]),
-                         hide_index=True, width="stretch")
+            table(pd.DataFrame(list(preview.bad_examples), columns=["Line", "Problem", "Text"]), key="data.bad")
             skip = st.checkbox(f"Skip the {preview.bad_lines:,} unreadable line(s) and load the rest", key="data.skip")
         if st.button("Load into workspace", type="primary", key="data.confirm", icon=":material/download_done:"):
             try:
                 with st.spinner("Loading…"):
                     result = confirm_ingest(ws, preview, name=name, kinds=kinds, skip_bad_lines=bool(skip))
                 st.session_state.pop("data.preview", None)
+                st.session_state.pop("data.lease", None)
                 st.session_state["data.upload_generation"] = generation + 1
                 st.session_state["data.selected"] = result.dataset.id
                 st.session_state["data.dataset"] = result.dataset.id
-                st.session_state["data.flash"] = (f"Loaded **{result.dataset.name}**: {result.dataset.rows:,} rows × "
-                                                  f"{len(result.dataset.columns)} columns.", list(result.notes))
+                st.session_state["data.flash"] = (f"Loaded **{md_escape(result.dataset.name)}**: {result.dataset.rows:,} rows × "
+                                                  f"{len(result.dataset.columns)} columns.",
+                                                  [md_escape(n) for n in result.notes])
                 st.rerun()
             except BadLines as err:
                 show_error(err)
             except AlreadyLoaded as err:
-                st.warning(str(err), icon=":material/content_copy:")
+                st.warning(md_escape(str(err)), icon=":material/content_copy:")
             except WorkbenchError as err:
                 show_error(err)
 
@@ -107,13 +123,15 @@ if selected is None:
     st.stop()
 tab_rows, tab_schema, tab_manage = st.tabs(["Preview", "Columns", "Rename / delete"])
 with tab_rows:
-    st.dataframe(ws.frame(selected.id, limit=200), hide_index=True, width="stretch", height=380)
+    table(ws.frame(selected.id, limit=200), key="data.rows", height=380, download=f"{selected.name}.csv",
+          full=lambda: ws.frame(selected.id))
     st.caption(f"First {min(200, selected.rows):,} of {selected.rows:,} rows.")
 with tab_schema:
     st.dataframe(pd.DataFrame([{"Column": c.name, "Type": c.kind, "Stored as": c.dtype} for c in selected.columns]),
                  hide_index=True, width="stretch")
     if selected.lineage.get("renamed"):
-        st.caption("Renamed on import: " + ", ".join(f"{a!r} → {b!r}" for a, b in selected.lineage["renamed"].items()))
+        st.caption(md_escape("Renamed on import: " + ", ".join(f"{a!r} → {b!r}"
+                                                          for a, b in selected.lineage["renamed"].items())))
 with tab_manage:
     if is_viewer():
         st.caption("This is a read-only view.")
@@ -122,15 +140,16 @@ with tab_manage:
         if st.button("Rename", key="data.rename"):
             try:
                 ws.rename_dataset(selected.id, new_name)
-                st.toast(f"Renamed to {new_name.strip()!r}.")
+                st.toast(md_escape(f"Renamed to {new_name.strip()!r}."))
                 st.rerun()
             except WorkbenchError as err:
                 show_error(err)
         deps = ws.dependents(selected.id)
         if deps:
-            st.warning(f"{len(deps)} saved object(s) use this dataset: "
-                       + ", ".join(f"{d['kind']} {d['name']!r}" for d in deps[:8]) + ". Delete or archive them first.")
-        sure = st.checkbox(f"Yes, delete {selected.name!r} and its data", key="data.delete_sure", disabled=bool(deps))
+            st.warning(md_escape(f"{len(deps)} saved object(s) use this dataset: "
+                                 + ", ".join(f"{d['kind']} {d['name']!r}" for d in deps[:8])
+                                 + ". Delete or archive them first."))
+        sure = st.checkbox(f"Yes, delete {md_escape(repr(selected.name))} and its data", key="data.delete_sure", disabled=bool(deps))
         if st.button("Delete dataset", key="data.delete", disabled=not sure, type="secondary"):
             try:
                 ws.delete_dataset(selected.id)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.errors import WorkbenchError
 from core.data.user_sql import MAX_ROWS, dataset_catalog, example_query, run_query, save_query
-from pages._widgets import csv_download_button, get_workspace, is_viewer, md_escape, page_header, show_error
+from pages._widgets import get_workspace, is_viewer, md_escape, page_header, show_error, table
 
 ws = get_workspace()
 page_header("SQL", "Query the workspace's datasets with DuckDB SQL: one read-only SELECT at a time, each dataset a "
@@ -38,8 +38,7 @@ if result is not None:
     if result.truncated:
         st.warning(f"Only the first {MAX_ROWS:,} rows are shown; the query returns more. Saving keeps every row.",
                    icon=":material/warning:")
-    st.dataframe(result.frame, hide_index=True, width="stretch", height=360)
-    csv_download_button(result.frame, "query_result.csv", key="sql.download")
+    table(result.frame, key="sql.result_table", height=360, download="query_result.csv")
     if not is_viewer():
         with st.container(border=True):
             st.markdown("**Save as a dataset** — runs the query in full and stores the result, with the query as "

@@ -17,7 +17,7 @@ from core.registry.versions import get_version, ledger, list_versions, registry_
 from core.release.actions import archive_version, promote, register_run, rollback, set_challenger
 from core.models.runs import list_runs
 from pages._projects import criteria_banner, md_escape, require_project
-from pages._widgets import csv_download_button, empty_state, get_workspace, is_viewer, page_header, show_error
+from pages._widgets import csv_download_button, empty_state, get_workspace, is_viewer, ledger_name, page_header, show_error
 
 TRAIN_PAGE = "pages/07_train.py"
 _STATUS = {"pass": (":green", "check_circle"), "fail": (":red", "cancel"), "not-run": (":gray", "radio_button_unchecked")}
@@ -40,8 +40,7 @@ def _done(message: str) -> None:
     st.rerun()
 
 
-by = "" if viewer else st.text_input("Your name, for the ledger", key="registry.by", max_chars=80,
-                                     placeholder="e.g. Dana (analyst)")
+by = "" if viewer else ledger_name("registry.by")
 versions = list_versions(ws, project.id)
 
 if not viewer:

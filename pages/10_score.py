@@ -9,7 +9,7 @@ from core.registry.versions import list_versions, registry_state
 from core.release.scoring import check_input, load_scoring_file, score
 from core.release.views import scorable_versions
 from pages._projects import md_escape, require_project
-from pages._widgets import csv_download_button, dataset_picker, empty_state, get_workspace, page_header, show_error
+from pages._widgets import csv_download_button, dataset_picker, empty_state, get_workspace, page_header, show_error, table
 
 REGISTRY_PAGE = "pages/09_registry.py"
 PREVIEW_ROWS = 200
@@ -102,7 +102,7 @@ if done and done["key"] == key:
         cols[2].metric("Threshold", f"{s['threshold']:g}")
     elif "mean_prediction" in s:
         cols[1].metric("Average prediction", f"{s['mean_prediction']:,.4g}")
-    st.dataframe(result.frame.head(PREVIEW_ROWS), hide_index=True, width="stretch")
+    table(result.frame.head(PREVIEW_ROWS), key="score.preview")
     if len(result.frame) > PREVIEW_ROWS:
         st.caption(f"The first {PREVIEW_ROWS} of {len(result.frame):,} rows; the download has them all.")
     csv_download_button(result.frame, f"{dataset.name}_scored_{version.label}.csv", key="score.download",

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import WorkbenchError
+from core.share.access import rotate_editor_key
 from core.share.links import create_share_link, list_share_links, revoke_share_link
 from pages._projects import md_escape, require_project
 from pages._widgets import get_workspace, page_header, show_error
@@ -31,6 +32,8 @@ with st.form("share.form", border=True):
         except WorkbenchError as err:
             show_error(err)
 
+st.caption("While any link is active, opening the editor needs the editor key (printed in the server console at "
+           "first start) or sign-in, so a stakeholder who deletes `?share=` from the address gets a sign-in screen.")
 token = st.session_state.pop("share.new_token", None)
 if token:
     st.success("Link created. Copy it now: for safety it is not shown again.", icon=":material/check_circle:")
@@ -54,6 +57,17 @@ else:
             revoke_share_link(ws, chosen)
             st.toast("Link revoked.")
             st.rerun()
+
+with st.expander("Editor key", icon=":material/key:"):
+    st.caption("The key that opens the editor once this server is shared. Making a new one stops the old one; "
+               "sessions already open keep working. The CLI does the same: `workbench editor-key rotate`.")
+    if st.button("Make a new editor key", key="share.rotate_key", icon=":material/autorenew:"):
+        st.session_state["share.new_key"] = rotate_editor_key(ws)
+    new_key = st.session_state.pop("share.new_key", None)
+    if new_key:
+        st.success("New editor key. Copy it now: for safety it is not shown again.", icon=":material/check_circle:")
+        root = st.context.url.split("?")[0].rsplit("/", 1)[0] if st.context.url else "http://localhost:8501"
+        st.code(f"{root}/?key={new_key}", language=None)
 
 st.subheader("Lifecycle report")
 st.caption("One self-contained HTML file with the definition, data health, split, leaderboard, champion, drift, "

@@ -178,7 +178,7 @@ def what_if_form(ws, data, run, stamp, explain_class, threshold) -> None:
 
 
 def field_input(col, field: dict, key: str):
-    name, value = field["name"], field["value"]
+    name, value = md_escape(field["name"]), field["value"]  # a column name is user text: a widget label is Markdown
     if field["kind"] == "number":
         step = 1 if field["is_integer"] else None
         return col.number_input(name, value=value, step=step, key=key, placeholder="missing")

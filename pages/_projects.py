@@ -72,7 +72,7 @@ def require_split(ws: Workspace, project: Project) -> Split:
     """Returns the chosen split of the project, or shows how to create one and stops the page."""
     splits = list_splits(ws, project.id)
     if not splits:
-        empty_state(f"Project {md_escape(project.name)} has no split yet. Split its data into train, validation and test "
+        empty_state(f"Project {project.name} has no split yet. Split its data into train, validation and test "
                     "first.", SPLIT_PAGE, "Split the data")
     by_id = {s.id: s for s in splits}
     current = st.session_state.get("split_id")

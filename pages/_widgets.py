@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from core.errors import WorkbenchError
+from core.text import md_escape  # the one rendering rule for user text; pages import it from here
 from core.data.exporting import safe_csv_bytes
 from core.store.workspace import DatasetInfo, Workspace
 from core.data.samples import open_workspace
@@ -43,26 +44,57 @@ def _leave_legacy_multipage_mode() -> None:
 
 
 def get_workspace() -> Workspace:
-    """Returns the server's workspace, acting with this browser session's role (editor or viewer)."""
+    """Returns the server's workspace, acting with this browser session's role.
+
+    An editor sees everything; any other session reads only the project its share token names (checked in the
+    store, so a forged widget value or page name cannot reach another project) and can write nothing. The router
+    sets the role before any page runs; a page run alone (AppTest) without a role is an editor.
+    """
     _leave_legacy_multipage_mode()
-    return _shared_workspace().as_role("viewer" if is_viewer() else "editor")
+    ws = _shared_workspace()
+    if st.session_state.get("role", "editor") == "editor":
+        return ws.as_role("editor")
+    return ws.as_role("viewer", scope=viewer_scope())
+
+
+def viewer_scope() -> str:
+    """The one project a read-only session may read ('' = none): the router's, from the share token.
+
+    Only a page run alone without the router (AppTest) falls back to the session's project.
+    """
+    if "share_scope" in st.session_state:
+        return str(st.session_state.share_scope or "")
+    return str(st.session_state.get("project_id") or "")
+
+
+def signed_in_name() -> str | None:
+    """The signed-in user's e-mail (or name) when this editor came through OpenID Connect sign-in, else None."""
+    if st.session_state.get("editor_via") != "sign-in":
+        return None
+    try:
+        if not st.user.is_logged_in:
+            return None
+        return str(st.user.get("email") or st.user.get("name") or st.user.get("sub") or "") or None
+    except Exception:  # noqa: BLE001 — no sign-in configured or no user info: nobody is signed in
+        return None
+
+
+def ledger_name(key: str, label: str = "Your name, for the ledger", placeholder: str = "e.g. Dana (analyst)") -> str:
+    """Who the ledger records for this editor: the signed-in user when sign-in is on (nothing to type); a typed name
+    on a private single-user server; on a shared server opened with the editor key, the typed name marked so."""
+    who = signed_in_name()
+    if who:
+        st.caption(f"The ledger records you as {md_escape(who)} (signed in).")
+        return who
+    typed = st.text_input(label, key=key, max_chars=80, placeholder=placeholder).strip()
+    if st.session_state.get("editor_via") == "key":
+        return f"{typed or 'editor'} (editor key)"
+    return typed
 
 
 def is_viewer() -> bool:
-    """True when this session came through a read-only share link."""
-    return st.session_state.get("role") == "viewer"
-
-
-def md_escape(text: object) -> str:
-    """Escapes Markdown so user text (names, problem statements) shows literally, never as formatting or links.
-
-    Links and images need brackets, colour directives (`:red[...]`) too: escaping those, emphasis, code, tables,
-    maths and headings is enough, and plain punctuation such as '1.05' or '(2024)' stays readable in tests and logs.
-    """
-    out = str(text)
-    for ch in "\\`*_[]<>|~$#":
-        out = out.replace(ch, "\\" + ch)
-    return out
+    """True when this session may not edit (it came through a read-only share link)."""
+    return st.session_state.get("role", "editor") != "editor"
 
 
 def page_header(title: str, subtitle: str = "") -> None:
@@ -135,10 +167,44 @@ def param_inputs(entry, task: str, key: str) -> dict:
     return values
 
 
-def csv_download_button(df: pd.DataFrame, filename: str, key: str, label: str = "Download CSV") -> None:
-    """A download button whose CSV is protected against spreadsheet formula injection."""
-    st.download_button(label, data=safe_csv_bytes(df), file_name=filename, mime="text/csv", key=key,
-                       icon=":material/download:")
+def table(df: pd.DataFrame, *, key: str, download: str | None = None,
+          full: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, height: int | str = "auto", **kwargs) -> None:
+    """Shows a table with missing cells empty (not "None"), and with `download` (a file name) our formula-safe CSV
+    beside it, of `full` when the table shows only a preview of it (a callable: built only when downloaded).
+
+    Streamlit's own table download is off (client.disableDataExport): it writes cells raw, formulas included.
+    """
+    st.dataframe(blank_missing(df), hide_index=True, width="stretch", height=height, key=key, **kwargs)
+    if download:
+        csv_download_button(full if full is not None else df, download, key=f"{key}.download",
+                            label="Download all rows (CSV)" if full is not None else "Download CSV")
+
+
+def blank_missing(df: pd.DataFrame):
+    """Returns what st.dataframe should draw so missing cells show empty; numbers keep sorting as numbers."""
+    if not isinstance(df, pd.DataFrame) or df.empty:
+        return df
+    gaps = [c for c, has in df.isna().any().items() if has]
+    if not gaps:
+        return df
+    if not (df.columns.is_unique and df.index.is_unique):  # Styler needs unique labels; text is good enough here
+        return df.astype(object).where(df.notna(), "")
+    return df.style.format(_cell_text, subset=gaps)
+
+
+def _cell_text(value) -> str:
+    if value is None or value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def csv_download_button(df: pd.DataFrame | Callable[[], pd.DataFrame], filename: str, key: str,
+                        label: str = "Download CSV") -> None:
+    """A download button whose CSV is protected against spreadsheet formula injection (a callable: built on click)."""
+    data = (lambda: safe_csv_bytes(df())) if callable(df) else safe_csv_bytes(df)
+    st.download_button(label, data=data, file_name=filename, mime="text/csv", key=key, icon=":material/download:")
 
 
 def human_bytes(n: int) -> str:

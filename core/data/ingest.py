@@ -226,6 +226,7 @@ def _scan_rejects(ws, staged, delim, header, names, decimal) -> tuple[int, list[
                "UNQUOTED VALUE": "a stray or unterminated quote", "INVALID UNICODE": "invalid characters"}
     examples = [(int(ln), reasons.get(et, "an unterminated quote" if "quote" in (msg or "").lower() else et.lower()),
                  (text or "")[:120]) for ln, et, msg, text in rows]
+    examples = list({ln: (ln, why, text) for ln, why, text in reversed(examples)}.values())[::-1]  # one per line
     return len(examples), examples
 
 
@@ -356,7 +357,7 @@ def _load_table(ws: Workspace, preview: UploadPreview, name: str, wanted: dict[s
                 source = _source_sql(preview, forced, skip_bad_lines)
                 cur.execute(f"CREATE TABLE {quote_ident(table)} AS SELECT * FROM {source}", [str(staged.path)])
                 if skip_bad_lines and staged.fmt == "csv":
-                    skipped = cur.execute("SELECT count(*) FROM reject_errors").fetchall()[0][0]
+                    skipped = cur.execute("SELECT count(DISTINCT line) FROM reject_errors").fetchall()[0][0]
                 described = cur.execute(f"DESCRIBE {quote_ident(table)}").fetchall()
                 columns = [ColumnInfo(r[0], r[1], _final_kind(wanted.get(r[0], "text"), r[1])) for r in described]
                 ds_id = ws.register_table(cur, name=name, table_name=table, source_file=staged.original_name,

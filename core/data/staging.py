@@ -9,6 +9,8 @@ import hashlib
 import io
 import os
 import re
+import time
+import weakref
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +22,8 @@ from core.store.workspace import Workspace, new_id
 MAX_COLUMNS = 2000
 MAX_UPLOAD_BYTES = int(float(os.environ.get("WORKBENCH_MAX_UPLOAD_MB", "1200")) * 1024 * 1024)
 MAX_INFLATED_BYTES = int(float(os.environ.get("WORKBENCH_MAX_INFLATED_MB", "2048")) * 1024 * 1024)
+MAX_STAGING_BYTES = int(float(os.environ.get("WORKBENCH_MAX_STAGING_MB", "3072")) * 1024 * 1024)
+STAGING_MAX_AGE_S = 3600.0  # an upload not loaded within an hour is deleted (sooner: when its session ends)
 MAX_INFLATE_RATIO = 40  # real CSVs gzip 5-15x; a bomb inflates 100-1000x: stop long before the disk fills
 SAMPLE_BYTES = 256 * 1024
 _CHUNK = 4 * 1024 * 1024
@@ -44,13 +48,84 @@ class StagedFile:
             self.path.unlink(missing_ok=True)
 
 
+UPLOAD_TYPES = ("csv", "tsv", "txt", "gz", "parquet", "xlsx")
+
+
+def upload_name(name: object) -> str:
+    """Returns an uploaded file's name as the browser sent it, made safe to show and store: no NUL or control
+    characters, no folder part, at most 200 characters (a forged name can hold anything).
+
+    Raises: FileRefused (no usable name, or an extension the Data page does not read).
+    """
+    text = "".join(ch for ch in str(name or "") if ch.isprintable())
+    text = text.replace("\\", "/").rsplit("/", 1)[-1].strip()[:200]
+    if not text:
+        raise FileRefused("The uploaded file has no usable name. Rename it, e.g. 'sales.csv', and upload it again.")
+    ext = text.rsplit(".", 1)[-1].lower() if "." in text else ""
+    if ext not in UPLOAD_TYPES:
+        raise FileRefused(f"{text!r} is not a file the workbench reads ({', '.join('.' + t for t in UPLOAD_TYPES)}). "
+                          "Export the data as CSV, Parquet or Excel (.xlsx) and upload that.")
+    return text
+
+
 # -- staging ------------------------------------------------------------------------------------------------------------
+def sweep_staging(folder: Path, max_age_s: float = STAGING_MAX_AGE_S) -> int:
+    """Deletes staged uploads older than `max_age_s` (never loaded: abandoned, or left by a crash); returns how many."""
+    cutoff, removed = time.time() - max_age_s, 0
+    for p in Path(folder).iterdir() if Path(folder).is_dir() else ():
+        try:
+            if p.is_file() and p.stat().st_mtime < cutoff:
+                p.unlink()
+                removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def staged_bytes(folder: Path) -> int:
+    """Bytes the staging folder holds now."""
+    total = 0
+    for p in Path(folder).iterdir() if Path(folder).is_dir() else ():
+        try:
+            total += p.stat().st_size if p.is_file() else 0
+        except OSError:
+            pass
+    return total
+
+
+class UploadLease:
+    """Ties a staged upload to one browser session: its files go when the upload is replaced or cleared, when the
+    session ends (the lease, kept in the session's state, is collected with it), or after an hour at the latest."""
+
+    def __init__(self, staged: StagedFile):
+        self.path = staged.path
+        self._finalizer = weakref.finalize(self, _delete_owned, staged.path if staged.owned else None)
+
+    def discard(self) -> None:
+        self._finalizer()
+
+    @property
+    def is_alive(self) -> bool:
+        return self._finalizer.alive
+
+
+def _delete_owned(path: Path | None) -> None:
+    if path is not None:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
 def stage_upload(ws: Workspace, data: bytes | BinaryIO, filename: str) -> StagedFile:
     """Writes an upload to the staging folder, inflating gzip with a byte cap and converting text to UTF-8.
 
-    Raises: FileRefused (empty, too large, gzip bomb), CsvUnreadable (truncated gzip, binary data).
+    Uploads older than an hour are swept first, and all staged uploads together may hold MAX_STAGING_BYTES.
+    Raises: FileRefused (empty, too large, staging full, gzip bomb), CsvUnreadable (truncated gzip, binary data).
     """
     stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+    sweep_staging(ws.staging)
+    room = MAX_STAGING_BYTES - staged_bytes(ws.staging)
     raw_path = ws.staging / f"{new_id('up')}.raw"
     scan = _Scan()
     with open(raw_path, "wb") as out:
@@ -60,6 +135,13 @@ def stage_upload(ws: Workspace, data: bytes | BinaryIO, filename: str) -> Staged
                 raw_path.unlink(missing_ok=True)
                 raise FileRefused(f"{filename!r} is larger than the {MAX_UPLOAD_BYTES // 2**20:,} MB limit. "
                                   "Split it into smaller files, or upload a gzipped or Parquet copy.")
+            if scan.size + len(chunk) > room:
+                out.close()
+                raw_path.unlink(missing_ok=True)
+                raise FileRefused(f"Uploads waiting to be loaded already fill the staging area "
+                                  f"({MAX_STAGING_BYTES // 2**20:,} MB on this server), so {filename!r} was not "
+                                  "taken. Load or clear the uploads open in other tabs, or try again within an hour, "
+                                  "when abandoned uploads are removed.")
             scan.feed(chunk)
             out.write(chunk)
     try:

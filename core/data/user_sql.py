@@ -52,6 +52,10 @@ _FILE_FUNCTIONS = {
     "read_json_objects", "read_json_objects_auto", "read_ndjson", "read_ndjson_auto", "read_ndjson_objects",
     "read_text", "read_blob", "glob", "read_xlsx", "iceberg_scan", "delta_scan", "sqlite_scan", "sqlite_attach",
     "postgres_scan", "mysql_scan", "query", "query_table", "duckdb_secrets", "which_secret", "load_aws_credentials"}
+# Server introspection: settings (paths, limits), databases, temporary files, extensions. Not data, never needed.
+_INTROSPECTION_PREFIXES = ("duckdb_", "pragma_")
+_INTROSPECTION_FUNCTIONS = {"current_setting", "getvariable", "getenv", "current_schemas", "pragma_version",
+                            "pragma_platform"}
 _REFUSED_TYPES = {
     "COPY": "COPY writes or reads files on the server", "EXPORT": "EXPORT DATABASE writes files on the server",
     "ATTACH": "ATTACH opens other databases", "DETACH": "DETACH changes the open databases",
@@ -134,31 +138,57 @@ def _inspect(tree: dict) -> set[tuple[str, str, str]]:
             if name in _FILE_FUNCTIONS:
                 raise QueryRefused(f"{name}() reads files or runs other SQL on the server, which the SQL page does "
                                    "not allow. Query the workspace's datasets by name, e.g. SELECT * FROM churn.")
+            _refuse_introspection(name)
+        if kind == "FUNCTION":
+            _refuse_introspection(str(node.get("function_name", "")).lower())
         if kind == "BASE_TABLE":
             tables.add((node.get("catalog_name", ""), node.get("schema_name", ""), node.get("table_name", "")))
         stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
     return tables
 
 
-def _referenced(ws: Workspace, tables: set[tuple[str, str, str]]) -> list[DatasetInfo]:
-    """Maps the table names a query uses to datasets (exact name first, then ignoring case, as DuckDB does).
+def _refuse_introspection(name: str) -> None:
+    if name in _INTROSPECTION_FUNCTIONS or name.startswith(_INTROSPECTION_PREFIXES):
+        raise QueryRefused(f"{name}() describes the database server (its settings, files or extensions), which the "
+                           "SQL page does not show. Query the workspace's datasets by name, e.g. SELECT * FROM churn.")
 
-    Raises: QueryRefused when an unknown name is a file path (DuckDB would try to read that file).
+
+def _referenced(ws: Workspace, tables: set[tuple[str, str, str]]) -> list[DatasetInfo]:
+    """Maps the table names a query uses to datasets, exactly: the dataset of that very name, case included; a name
+    that matches none exactly but one dataset ignoring case reads that one (as DuckDB would).
+
+    Raises: QueryRefused when a name matches several datasets ignoring case and none exactly (both are named), when
+    one query names two datasets that differ only in case (DuckDB cannot tell them apart), when an unknown name is a
+    file path (DuckDB would try to read that file), or when it names server introspection (duckdb_settings).
     """
-    by_lower: dict[str, DatasetInfo] = {}
-    for d in ws.datasets():
-        by_lower.setdefault(d.name.lower(), d)
-    exact = {d.name: d for d in by_lower.values()}
+    datasets = ws.datasets()
+    exact = {d.name: d for d in datasets}
+    by_lower: dict[str, list[DatasetInfo]] = {}
+    for d in datasets:
+        by_lower.setdefault(d.name.lower(), []).append(d)
     found: dict[str, DatasetInfo] = {}
-    for catalog, schema, name in tables:
+    for catalog, schema, name in sorted(tables):
         if catalog or schema not in ("", "main"):
             continue
-        d = exact.get(name) or by_lower.get(name.lower())
+        d = exact.get(name)
+        twins = by_lower.get(name.lower(), [])
+        if d is None and len(twins) > 1:
+            choices = " or ".join(quote_ident(t.name) for t in sorted(twins, key=lambda t: t.name))
+            raise QueryRefused(f"{name!r} could mean {len(twins)} datasets whose names differ only in capitals: "
+                               f"{choices}. Write the one you mean exactly, in double quotes.")
+        d = d or (twins[0] if twins else None)
         if d is not None:
             found[d.id] = d
+        elif name.lower().startswith(_INTROSPECTION_PREFIXES):
+            _refuse_introspection(name.lower())
         elif any(mark in name for mark in ("/", "\\", "://")) or _FILE_SUFFIX.search(name):
             raise QueryRefused(f"{name!r} looks like a file on the server; the SQL page only reads the workspace's "
                                "datasets, by name.")
+    lowered = [d.name.lower() for d in found.values()]
+    clash = sorted({d.name for d in found.values() if lowered.count(d.name.lower()) > 1})
+    if clash:
+        raise QueryRefused(f"The query reads {' and '.join(quote_ident(n) for n in clash)}, whose names differ only "
+                           "in capitals; SQL cannot tell them apart in one query. Rename one on the Data page.")
     return list(found.values())
 
 

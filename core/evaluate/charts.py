@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from core.project.criteria import format_class
+from core.text import plotly_safe_module
 
 BLUE, ORANGE, GREEN, GREY, RED = "#1f77b4", "#ff7f0e", "#2ca02c", "#9e9e9e", "#d62728"
 _LAYOUT = {"height": 340, "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend": {"orientation": "h", "y": -0.2}}
@@ -262,3 +263,6 @@ def tradeoff_chart(table: pd.DataFrame, metric: str, tolerance: float, threshold
     fig.add_hline(y=tolerance, line={"color": GREY, "dash": "dot"}, annotation={"text": "tolerance"})
     _vline(fig, threshold, "current", "black", "solid")
     return fig
+
+
+plotly_safe_module(globals())  # user text in every chart above is escaped for Plotly (core/text.py)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from core.text import plotly_safe_module
+
 BLUE, ORANGE, GREEN, GREY, RED = "#1f77b4", "#ff7f0e", "#2ca02c", "#9e9e9e", "#d62728"
 _LAYOUT = {"height": 330, "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend": {"orientation": "h", "y": -0.25}}
 SRM_ALARM_P = 0.001
@@ -182,3 +184,6 @@ def guardrail_chart(measurements: pd.DataFrame, guardrail: str, higher_is_better
                       annotation={"text": "harm allowed", "font": {"color": RED, "size": 11}})
     fig.add_hline(y=0, line={"color": GREY, "dash": "dot"})
     return fig
+
+
+plotly_safe_module(globals())  # user text in every chart above is escaped for Plotly (core/text.py)

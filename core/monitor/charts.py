@@ -11,6 +11,7 @@ from plotly.graph_objects import Figure
 
 from core.monitor.model import WhatIfResult, window_strengths
 from core.monitor.windows import OverTimeResult
+from core.text import plotly_safe_module
 
 REFERENCE_COLOUR, CURRENT_COLOUR, FLAG_COLOUR = "#4C78A8", "#E45756", "#E45756"
 
@@ -79,3 +80,6 @@ def whatif_metric_figure(whatif: WhatIfResult) -> Figure | None:
         fig.add_hline(y=whatif.metric_threshold, line_dash="dash", annotation_text="success threshold")
     fig.update_layout(height=280, title=f"Model {whatif.metric_label} as the shift grows")
     return fig
+
+
+plotly_safe_module(globals())  # user text in every chart above is escaped for Plotly (core/text.py)

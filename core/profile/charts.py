@@ -6,6 +6,7 @@ Every figure holds at most a few hundred numbers, so each stays a few kilobytes 
 from __future__ import annotations
 
 import plotly.graph_objects as go
+from core.text import plotly_safe_module
 
 LEFT_COLOR, RIGHT_COLOR, MAIN_COLOR = "#4C78A8", "#F58518", "#4C78A8"
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=300, bargap=0.05, showlegend=False)
@@ -117,3 +118,6 @@ def overlay_figure(chart: dict, left: str, right: str, title: str) -> go.Figure:
                         hovertemplate="%{x}: %{y:.2f}% of rows<extra>" + name[:30] + "</extra>")
     fig.update_yaxes(title_text="% of rows")
     return fig
+
+
+plotly_safe_module(globals())  # user text in every chart above is escaped for Plotly (core/text.py)

@@ -7,6 +7,7 @@ import plotly.express as px
 from plotly.graph_objects import Figure
 
 from core.project.criteria import metric_label
+from core.text import plotly_safe_module
 
 
 def champion_timeline_figure(reigns: pd.DataFrame) -> Figure | None:
@@ -25,3 +26,6 @@ def metric_trend_figure(trend: pd.DataFrame, metric: str) -> Figure:
                   title=f"{metric_label(metric)} by version", labels={"value": metric_label(metric)})
     fig.update_xaxes(dtick=1)
     return fig
+
+
+plotly_safe_module(globals())  # user text in every chart above is escaped for Plotly (core/text.py)

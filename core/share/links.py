@@ -48,13 +48,19 @@ def create_share_link(ws: Workspace, project_id: str, *, label: str = "", expire
     return token
 
 
-def list_share_links(ws: Workspace, project_id: str) -> list[ShareLink]:
-    """Lists a project's share links, newest first."""
+def list_share_links(ws: Workspace, project_id: str | None) -> list[ShareLink]:
+    """Lists a project's share links (None: every project's), newest first."""
     return [_link(r) for r in ws.list_records(KIND, project_id)]
 
 
+def has_active_share_links(ws: Workspace) -> bool:
+    """True when any project has a link that still opens (not revoked, not expired)."""
+    return any(link.is_active for link in list_share_links(ws, None))
+
+
 def revoke_share_link(ws: Workspace, link_id: str) -> None:
-    """Revokes a link at once: sessions that open it afterwards are refused."""
+    """Revokes a link at once: sessions that open it afterwards are refused. Raises: NotFound, PermissionDenied."""
+    ws.require_editor()
     rec = ws.get_record(KIND, link_id)
     if rec is None:
         raise NotFound(f"No share link {link_id!r}.")

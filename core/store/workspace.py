@@ -19,6 +19,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from core.store import integrity
+
 from core.errors import (
     AlreadyLoaded,
     ArtifactRejected,
@@ -118,6 +120,7 @@ class Workspace:
     def __init__(self, home: Path, *, role: str = "editor", _con: duckdb.DuckDBPyConnection | None = None):
         self.home = Path(home)
         self.role = role
+        self.scope: str | None = None  # a share-link viewer's one project; None: the whole workspace
         self.db_path = self.home / "workspace.duckdb"
         self.artifacts = self.home / "artifacts"
         self.staging = self.home / "staging"
@@ -130,6 +133,10 @@ class Workspace:
         self._con = _connect(self.db_path)
         self._lock = threading.Lock()
         _sweep_staging(self.staging)
+        try:
+            integrity.key_legacy_artifacts(self.home, self.artifacts)
+        except OSError:  # no secret folder we may write: reads then refuse unkeyed artifacts, which fails closed
+            log.exception("The artifacts of %s could not be given keyed checksums", self.home)
         with self.cursor() as cur:
             cur.execute(_DDL)
             cur.execute("INSERT OR IGNORE INTO wb_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
@@ -158,10 +165,18 @@ class Workspace:
                 raise
             cur.execute("COMMIT")
 
-    def as_role(self, role: str) -> "Workspace":
-        """Returns a view of the same workspace acting for `role` ('editor' or 'viewer')."""
+    def as_role(self, role: str, *, scope: str | None = None) -> "Workspace":
+        """Returns a view of the same workspace acting for `role` ('editor' or 'viewer').
+
+        `scope` (viewers only) is the one project the view may read: datasets that no record of that project names,
+        other projects' records, and frames and artifacts that belong to them are then invisible, as if they did not
+        exist. An empty scope reads nothing. Pages get theirs from the session's share token, never from a widget.
+        """
+        if role != "viewer" and scope is not None:
+            raise PermissionDenied("Only a read-only view can be limited to one project.")
         view = copy.copy(self)
         view.role = role
+        view.scope = scope
         return view
 
     @property
@@ -194,21 +209,36 @@ class Workspace:
             return cur.execute(sql, list(params)).fetchall()
 
     # -- datasets ---------------------------------------------------------------------------------------------------
+    def _in_scope(self, alias: str = "") -> tuple[str, list]:
+        """SQL condition (and its parameters) that keeps what this view may read: everything, or one project's."""
+        if self.scope is None:
+            return "TRUE", []
+        pre = f"{alias}." if alias else ""
+        if alias:  # a dataset: some record of the project names it (its project, splits, runs, drift reports)
+            return (f"EXISTS (SELECT 1 FROM wb_records r WHERE r.project_id = ? AND r.kind <> 'share' "
+                    f"AND contains(CAST(r.payload AS VARCHAR), {pre}id))"), [self.scope]
+        return "project_id = ?", [self.scope]
+
     def datasets(self) -> list[DatasetInfo]:
-        """Lists the workspace's datasets, newest first."""
-        rows = self.read_rows(f"SELECT {_DS_COLS} FROM wb_datasets ORDER BY created_at DESC, name")
+        """Lists the workspace's datasets (a scoped viewer: its project's), newest first."""
+        cond, params = self._in_scope("d")
+        rows = self.read_rows(f"SELECT {_DS_COLS_D} FROM wb_datasets d WHERE {cond} ORDER BY created_at DESC, name",
+                              params)
         return [_dataset_from_row(r) for r in rows]
 
     def dataset(self, ref: str) -> DatasetInfo:
-        """Returns a dataset by id or by name. Raises: NotFound."""
-        rows = self.read_rows(f"SELECT {_DS_COLS} FROM wb_datasets WHERE id = ? OR name = ? ORDER BY id = ? DESC",
-                              [ref, ref, ref])
+        """Returns a dataset by id or by name (exactly, case included). Raises: NotFound."""
+        cond, params = self._in_scope("d")
+        rows = self.read_rows(f"SELECT {_DS_COLS_D} FROM wb_datasets d WHERE (id = ? OR name = ?) AND {cond} "
+                              "ORDER BY id = ? DESC", [ref, ref, *params, ref])
         if not rows:
             raise unknown("dataset", ref, [d.name for d in self.datasets()])
         return _dataset_from_row(rows[0])
 
     def dataset_by_hash(self, content_hash: str) -> DatasetInfo | None:
-        rows = self.read_rows(f"SELECT {_DS_COLS} FROM wb_datasets WHERE content_hash = ?", [content_hash])
+        cond, params = self._in_scope("d")
+        rows = self.read_rows(f"SELECT {_DS_COLS_D} FROM wb_datasets d WHERE content_hash = ? AND {cond}",
+                              [content_hash, *params])
         return _dataset_from_row(rows[0]) if rows else None
 
     def unique_name(self, wanted: str) -> str:
@@ -304,8 +334,9 @@ class Workspace:
 
     def dependents(self, dataset_id: str) -> list[dict]:
         """Lists the records (projects, splits, reports, …) whose payload names this dataset, with their project."""
+        cond, params = self._in_scope()
         rows = self.read_rows("SELECT kind, id, payload, project_id FROM wb_records "
-                              "WHERE contains(CAST(payload AS VARCHAR), ?)", [dataset_id])
+                              f"WHERE contains(CAST(payload AS VARCHAR), ?) AND {cond}", [dataset_id, *params])
         return [{"kind": k, "id": i, "name": json.loads(p).get("name", i), "project_id": pid} for k, i, p, pid in rows]
 
     def delete_dataset(self, ref: str, *, force: bool = False) -> None:
@@ -346,13 +377,24 @@ class Workspace:
         return self.get_record(kind, id)
 
     def get_record(self, kind: str, id: str) -> dict | None:
-        rows = self.read_rows(f"SELECT {_REC_COLS} FROM wb_records WHERE kind = ? AND id = ?", [kind, id])
+        """Returns one record, or None (also for a scoped viewer when it belongs to another project)."""
+        cond, params = self._record_scope()
+        rows = self.read_rows(f"SELECT {_REC_COLS} FROM wb_records WHERE kind = ? AND id = ? AND {cond}",
+                              [kind, id, *params])
         return _record_from_row(rows[0]) if rows else None
 
+    def _record_scope(self) -> tuple[str, list]:
+        # A scoped viewer reads its project's records and the project-less caches (profiles, drift references: keyed
+        # by content hashes of datasets it can see), never share links or any other project's records.
+        if self.scope is None:
+            return "TRUE", []
+        return "(project_id = ? OR project_id IS NULL) AND kind NOT IN ('share', 'editor_key')", [self.scope]
+
     def list_records(self, kind: str, project_id: str | None = None) -> list[dict]:
-        """Lists records of a kind (optionally of one project), newest first."""
-        sql = f"SELECT {_REC_COLS} FROM wb_records WHERE kind = ?"
-        params: list[Any] = [kind]
+        """Lists records of a kind (optionally of one project; a scoped viewer: only its own), newest first."""
+        cond, scope_params = self._record_scope()
+        sql = f"SELECT {_REC_COLS} FROM wb_records WHERE kind = ? AND {cond}"
+        params: list[Any] = [kind, *scope_params]
         if project_id is not None:
             sql += " AND project_id = ?"
             params.append(project_id)
@@ -379,13 +421,19 @@ class Workspace:
                 cur.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
 
     def get_frame(self, key: str) -> pd.DataFrame | None:
-        rows = self.read_rows("SELECT table_name FROM wb_frames WHERE key = ?", [key])
-        if not rows:
-            return None
-        return self.read(f"SELECT * FROM {quote_ident(rows[0][0])}")
+        table = self.frame_table(key)
+        return None if table is None else self.read(f"SELECT * FROM {quote_ident(table)}")
 
     def frame_table(self, key: str) -> str | None:
-        """Returns the internal table name holding a stored frame, for joins in internal SQL."""
+        """Returns the internal table name holding a stored frame, for joins in internal SQL.
+
+        Frame keys start with the owning record, "<kind>:<id>[:…]": a scoped viewer gets only frames whose record it
+        can read.
+        """
+        if self.scope is not None:
+            kind, _, rest = str(key).partition(":")
+            if self.get_record(kind, rest.split(":", 1)[0]) is None:
+                return None
         rows = self.read_rows("SELECT table_name FROM wb_frames WHERE key = ?", [key])
         return rows[0][0] if rows else None
 
@@ -399,10 +447,13 @@ class Workspace:
         tmp = path.with_suffix(path.suffix + ".part")
         tmp.write_bytes(data)
         os.replace(tmp, path)  # atomic: a crash never leaves a half-written artifact under the real name
-        return ArtifactRef(str(rel), hashlib.sha256(data).hexdigest())
+        sha = hashlib.sha256(data).hexdigest()
+        integrity.write_mac(self.artifacts, rel.as_posix(), sha)
+        return ArtifactRef(str(rel), sha)
 
     def read_artifact(self, ref: ArtifactRef) -> bytes:
-        """Reads an artifact after checking its SHA-256. Raises: ArtifactRejected."""
+        """Reads an artifact after checking its SHA-256 and its keyed checksum (core/store/integrity.py), on every
+        load. Raises: ArtifactRejected."""
         path = (self.artifacts / ref.path).resolve()
         if self.artifacts.resolve() not in path.parents:
             raise ArtifactRejected("The saved file lies outside the workspace, so it was not loaded.")
@@ -412,11 +463,20 @@ class Workspace:
         if hashlib.sha256(data).hexdigest() != ref.sha256:
             raise ArtifactRejected(f"The saved file {ref.path!r} changed since it was saved (its checksum differs), "
                                    "so it was not loaded. Retrain or re-register the model.")
+        rel = Path(ref.path).as_posix()
+        keyed = integrity.mac_matches(self.artifacts, rel, ref.sha256)
+        if keyed is None and not integrity.is_keyed(self.home):
+            integrity.write_mac(self.artifacts, rel, ref.sha256)  # written before keyed checksums: key it now
+        elif not keyed:
+            raise ArtifactRejected(f"The saved file {ref.path!r} does not carry this server's keyed checksum (it was "
+                                   "replaced, or its record edited, outside the workbench), so it was not loaded. "
+                                   "Retrain or re-register the model.")
         return data
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------------
 _DS_COLS = "id, name, table_name, source_file, content_hash, n_rows, size_bytes, created_at, columns, lineage"
+_DS_COLS_D = ", ".join(f"d.{c.strip()}" for c in _DS_COLS.split(","))
 _REC_COLS = "kind, id, project_id, created_at, updated_at, payload"
 
 
@@ -472,8 +532,8 @@ def frame_hash(df: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def _sweep_staging(folder: Path, max_age_s: float = 24 * 3600) -> None:
-    """Removes staged uploads left behind by a crash; recent ones may still be on someone's preview screen."""
+def _sweep_staging(folder: Path, max_age_s: float = 3600.0) -> None:
+    """Removes staged uploads left behind by a crash or abandoned (core.data.staging sweeps an hour's too)."""
     import time
 
     cutoff = time.time() - max_age_s

@@ -43,9 +43,38 @@ def test_pages_are_named_entries_with_one_home():
         PAGES[0].for_viewers = False  # frozen: the navigation cannot be changed by a page at run time
 
 
-def test_no_token_is_an_editor():
-    assert role_for(None, check=lambda t: pytest.fail("no token, no check")) == SessionRole("editor")
-    assert role_for("", check=lambda t: pytest.fail("no token, no check")) == SessionRole("editor")
+def _no_check(token):
+    pytest.fail("no token, no check")
+
+
+def test_no_token_on_a_private_server_is_an_editor():
+    private = {"check": _no_check, "needs_key": lambda: False, "check_key": lambda k: pytest.fail("no key needed")}
+    assert role_for(None, **private) == SessionRole("editor")
+    assert role_for("", **private) == SessionRole("editor")
+
+
+def test_no_token_on_a_shared_server_needs_the_editor_key():
+    shared = {"check": _no_check, "needs_key": lambda: True, "check_key": lambda k: k == "right"}
+    assert role_for(None, **shared) == SessionRole("locked")
+    assert role_for(None, "wrong", **shared) == SessionRole("locked")
+    assert role_for(None, "right", **shared) == SessionRole("editor")
+
+
+@pytest.mark.parametrize("failure", [ImportError("core.share is missing"), RuntimeError("disk"), KeyError("x")])
+def test_an_editor_check_that_fails_locks_the_session(failure):
+    def broken(*_):
+        raise failure
+
+    assert role_for(None, "k", needs_key=broken).role == "locked"
+    assert role_for(None, "k", needs_key=lambda: True, check_key=broken).role == "locked"
+    assert role_for(None, "k", needs_key=broken).error == streamlit_app.UNCHECKED_EDITOR
+
+
+def test_loopback_is_private_and_everything_else_is_not():
+    from core.share.access import is_loopback
+
+    assert all(is_loopback(a) for a in ("127.0.0.1", "localhost", "::1", "127.0.0.5", "[::1]"))
+    assert not any(is_loopback(a) for a in (None, "", "0.0.0.0", "::", "192.168.1.4", "example.org", "10.0.0.1"))
 
 
 def test_a_good_token_is_a_viewer_of_its_project():

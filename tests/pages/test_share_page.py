@@ -66,3 +66,15 @@ def test_a_share_link_that_cannot_be_checked_leaves_a_viewer_with_an_error(seede
     assert "project_id" not in at.session_state
     assert any("could not be checked" in e.value for e in at.error)
     assert not at.title  # stopped before any page: no Home, no project
+
+
+def test_an_editor_can_make_a_new_editor_key_on_the_share_page(seeded_workspace):
+    from core.share.access import check_editor_key
+
+    at = AppTest.from_file(str(ROOT / "pages/14_share.py"), default_timeout=60)
+    at.session_state.project_id = seeded_workspace.demo_project_id
+    at.run()
+    at.button(key="share.rotate_key").click().run()
+    assert not at.exception
+    shown = next(c.value for c in at.code if "?key=" in c.value)
+    assert check_editor_key(seeded_workspace.ws, shown.rsplit("?key=", 1)[1])

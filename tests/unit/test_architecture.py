@@ -15,7 +15,7 @@ PACKAGES = ("store", "data", "project", "split", "profile", "models", "evaluate"
             "release", "share", "stats", "commands")
 # The only modules that may stay flat in core/: shared utilities, the catalog, the CLI entry point, and the alias
 # that keeps models saved by 0.1 loading (they name core.preprocess.*).
-TOP_LEVEL = {"__init__", "errors", "catalog", "jobs", "cli", "preprocess"}
+TOP_LEVEL = {"__init__", "errors", "text", "catalog", "jobs", "cli", "preprocess"}
 
 # kind -> the one module that reads and writes it; everyone else goes through that module's functions.
 OWNERS = {
@@ -30,6 +30,7 @@ OWNERS = {
     "drift_reference": "core.monitor.summaries",
     "simulation": "core.launch.rehearsal",
     "share": "core.share.links",
+    "editor_key": "core.share.access",
 }
 RECORD_CALLS = {"put_record", "get_record", "list_records", "append_record", "delete_record"}
 

@@ -131,3 +131,92 @@ def test_a_model_saved_before_the_package_move_still_loads_and_predicts_the_same
     model = load_model(data)
     np.testing.assert_allclose(model.predict_proba(X)[:, 1], spec["expected"][key]["proba"], rtol=1e-9)
     assert model.predict(X).tolist() == spec["expected"][key]["pred"]
+
+
+# -- keyed integrity: checksums an attacker with the workspace folder cannot redo ------------------------------------
+@pytest.fixture
+def keyed(tmp_path, monkeypatch):
+    import core.store.integrity as integrity
+    from core.store.workspace import Workspace
+
+    monkeypatch.setenv("WORKBENCH_SECRET_DIR", str(tmp_path / "secrets"))
+    monkeypatch.setattr(integrity, "_KEYS", {})
+    ws = Workspace(tmp_path / "ws")
+    yield ws
+    ws.close()
+
+
+def test_the_key_lives_outside_the_workspace_and_only_its_owner_reads_it(keyed, tmp_path):
+    from core.store.integrity import secret_dir
+
+    keyed.write_artifact("ver_a", "model.wbm", b"model A")
+    key = secret_dir() / "artifact.key"
+    assert key.is_file() and oct(key.stat().st_mode & 0o777) == "0o600"
+    assert keyed.home.resolve() not in key.resolve().parents
+    assert not any(p.name == "artifact.key" for p in keyed.home.rglob("*"))
+
+
+def test_a_swapped_file_with_its_checksum_redone_is_refused_on_every_load(keyed):
+    from core.store.workspace import ArtifactRef
+
+    a = keyed.write_artifact("ver_a", "model.wbm", b"model A")
+    b = keyed.write_artifact("ver_b", "model.wbm", b"model B")
+    assert keyed.read_artifact(a) == b"model A" and keyed.read_artifact(b) == b"model B"
+    # The attacker copies A's bytes over B and writes the matching SHA-256 into B's record.
+    (keyed.artifacts / b.path).write_bytes(b"model A")
+    forged = ArtifactRef(b.path, a.sha256)
+    with pytest.raises(ArtifactRejected, match="keyed checksum"):
+        keyed.read_artifact(forged)
+    with pytest.raises(ArtifactRejected, match="keyed checksum"):
+        keyed.read_artifact(forged)  # refused every time, not only at promote
+    # Deleting the .mac does not help either: this workspace was keyed already.
+    (keyed.artifacts / (b.path + ".mac")).unlink()
+    with pytest.raises(ArtifactRejected, match="keyed checksum"):
+        keyed.read_artifact(forged)
+
+
+def test_a_mac_copied_from_another_artifact_does_not_fit(keyed):
+    a = keyed.write_artifact("ver_a", "model.wbm", b"model A")
+    b = keyed.write_artifact("ver_b", "model.wbm", b"model B")
+    (keyed.artifacts / b.path).write_bytes(b"model A")
+    (keyed.artifacts / (b.path + ".mac")).write_text((keyed.artifacts / (a.path + ".mac")).read_text())
+    from core.store.workspace import ArtifactRef
+
+    with pytest.raises(ArtifactRejected):
+        keyed.read_artifact(ArtifactRef(b.path, a.sha256))
+
+
+def test_artifacts_saved_before_keyed_checksums_still_load_and_are_keyed(tmp_path, monkeypatch):
+    """The migration: a workspace whose artifacts have only the old plain SHA-256 opens, keys them, and loads them."""
+    import hashlib
+
+    import core.store.integrity as integrity
+    from core.store.workspace import ArtifactRef, Workspace
+
+    home = tmp_path / "old_ws"
+    (home / "artifacts" / "ver_old").mkdir(parents=True)
+    (home / "artifacts" / "ver_old" / "model.wbm").write_bytes(b"legacy model")
+    legacy = ArtifactRef("ver_old/model.wbm", hashlib.sha256(b"legacy model").hexdigest())
+    monkeypatch.setenv("WORKBENCH_SECRET_DIR", str(tmp_path / "secrets"))
+    monkeypatch.setattr(integrity, "_KEYS", {})
+    ws = Workspace(home)
+    try:
+        assert (home / "artifacts" / "ver_old" / "model.wbm.mac").is_file()
+        assert ws.read_artifact(legacy) == b"legacy model"
+        (home / "artifacts" / "ver_old" / "model.wbm").write_bytes(b"swapped")
+        with pytest.raises(ArtifactRejected):
+            ws.read_artifact(ArtifactRef(legacy.path, hashlib.sha256(b"swapped").hexdigest()))
+    finally:
+        ws.close()
+
+
+def test_another_servers_key_does_not_verify(keyed, tmp_path, monkeypatch):
+    import core.store.integrity as integrity
+
+    a = keyed.write_artifact("ver_a", "model.wbm", b"model A")
+    monkeypatch.setenv("WORKBENCH_SECRET_DIR", str(tmp_path / "other_secrets"))
+    monkeypatch.setattr(integrity, "_KEYS", {})
+    (tmp_path / "other_secrets").mkdir()
+    (tmp_path / "other_secrets" / "keyed-workspaces.txt").write_text(integrity._workspace_mark(keyed.home) + "\n")
+    with pytest.raises(ArtifactRejected, match="keyed checksum"):
+        keyed.read_artifact(a)

@@ -237,7 +237,7 @@ def test_csv_download_cannot_run_formulas(ws):
     r = run_query(ws, "SELECT note, amount FROM sales ORDER BY amount")
     text = r.csv_bytes().decode()
     lines = text.splitlines()
-    assert lines[0] == "note,amount"
+    assert lines[0] == '"note","amount"'  # every text cell quoted, headers too
     for line in lines[1:]:
         assert not line.lstrip('"').startswith(("=", "+", "-", "@", "\t", "\r")), line
     assert "'=HYPERLINK" in text and "'+1" in text and "'@SUM" in text and ",10.0" in text
@@ -280,3 +280,49 @@ def test_unusual_types_are_shown_saved_and_profiled(ws):
     profile = profile_dataset(ws, info.id)
     assert {c["name"] for c in profile["columns"]} == {"l", "s", "i", "d", "h", "t", "tz", "b"}
     assert all(c["count"] == 3 for c in profile["columns"])
+
+
+@pytest.fixture
+def twins(ws):
+    lower = ws.dataset("sales")
+    upper = add_frame(ws, "Sales", pd.DataFrame({"who": ["upper"] * 2, "amount": [10.0, 20.0]}))
+    return ws, lower, upper
+
+
+@pytest.mark.parametrize("sql, expected", [("SELECT count(*) AS n FROM sales", "lower"),
+                                           ('SELECT count(*) AS n FROM "sales"', "lower"),
+                                           ("SELECT count(*) AS n FROM Sales", "upper"),
+                                           ('SELECT count(*) AS n FROM "Sales"', "upper")])
+def test_case_twins_are_distinct_datasets(twins, sql, expected):
+    ws, lower, upper = twins
+    result = run_query(ws, sql)
+    assert result.frame["n"].tolist() == [4 if expected == "lower" else 2]
+    assert result.dataset_ids == ((lower if expected == "lower" else upper).id,)
+
+
+def test_saving_from_a_case_twin_records_the_right_lineage(twins):
+    ws, lower, upper = twins
+    info = save_query(ws, "SELECT amount * 2 AS doubled FROM Sales", "from_upper")
+    assert info.lineage["datasets"] == [upper.id] and info.rows == 2
+    assert save_query(ws, "SELECT amount * 3 AS tripled FROM sales", "from_lower").lineage["datasets"] == [lower.id]
+
+
+def test_an_ambiguous_name_is_refused_with_both_choices(twins):
+    ws, _, _ = twins
+    with pytest.raises(QueryRefused, match=r'"Sales" or "sales"'):
+        run_query(ws, "SELECT * FROM SALES")
+    with pytest.raises(QueryRefused, match="differ only"):
+        run_query(ws, 'SELECT * FROM sales JOIN "Sales" USING (amount)')
+    assert run_query(ws, 'SELECT count(*) AS n FROM "HOUSE PRICES"').frame["n"].tolist() == [3]  # one match: fine
+
+
+@pytest.mark.parametrize("sql", ["SELECT * FROM duckdb_settings()", "SELECT value FROM duckdb_settings() WHERE "
+                                 "name = 'temp_directory'", "SELECT current_setting('home_directory')",
+                                 "SELECT * FROM duckdb_databases()", "SELECT * FROM pragma_database_list",
+                                 "SELECT * FROM duckdb_temporary_files()", "SELECT * FROM duckdb_extensions()",
+                                 "SELECT * FROM churn WHERE region = (SELECT current_setting('memory_limit'))",
+                                 "WITH s AS (SELECT * FROM duckdb_settings()) SELECT * FROM s",
+                                 "SELECT getvariable('x')", "SELECT * FROM duckdb_memory()"])
+def test_server_introspection_is_refused(ws, sql):
+    with pytest.raises(QueryRefused, match="describes the database server"):
+        run_query(ws, sql)
