@@ -30,6 +30,12 @@ OWNERS = {
     "drift_reference": "core.monitor.summaries",
     "simulation": "core.launch.rehearsal",
     "share": "core.share.links",
+    "batch": "core.data.batches",
+    "monitor_policy": "core.monitor.policy",
+    "monitor_run": "core.monitor.policy",
+    "alert_ack": "core.monitor.alertlog",
+    "alert_delivery": "core.monitor.notify",
+    "retrain": "core.release.retrain",
 }
 RECORD_CALLS = {"put_record", "get_record", "list_records", "append_record", "delete_record"}
 
