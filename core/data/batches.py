@@ -158,8 +158,19 @@ def _original(ws: Workspace, project) -> Batch:
     created = info.created_at.isoformat(timespec="seconds") if isinstance(info.created_at, datetime) else str(
         info.created_at or "")
     return Batch(id=_batch_id(project.id, 1), project_id=project.id, seq=1, label="original", dataset_id=info.id,
-                 source_file=info.source_file, file_sha256=info.content_hash, rows=info.rows, as_of=created[:10],
+                 source_file=info.source_file, file_sha256=info.content_hash, rows=info.rows,
+                 as_of=_latest_date(ws, info) or created[:10],
                  added_at=created, added_by="", labelled=bool(project.target) and project.target in info.column_names)
+
+
+def _latest_date(ws: Workspace, info: DatasetInfo) -> str | None:
+    """The newest date in the data (the day the original dataset describes up to), or None without date columns."""
+    dates = [c.name for c in info.columns if c.kind == "datetime"]
+    if not dates:
+        return None
+    expr = ", ".join(f"max(TRY_CAST({quote_ident(c)} AS DATE))" for c in dates)
+    value = ws.read_rows(f"SELECT greatest({expr}) FROM {quote_ident(info.table)}")[0][0]
+    return value.isoformat()[:10] if value is not None else None
 
 
 def list_batches(ws: Workspace, project) -> list[Batch]:
