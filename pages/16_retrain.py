@@ -15,7 +15,7 @@ from pages._projects import md_escape, require_project
 from pages._widgets import get_workspace, is_viewer, page_header, page_link, show_error
 
 REGISTRY_PAGE = "pages/09_registry.py"
-_STATUS = {"pass": "✅", "fail": "❌", "not-run": "⚪"}
+_STATUS = {"pass": ":green[**pass**]", "fail": ":red[**fail**]", "not-run": ":gray[not run]"}
 
 ws = get_workspace()
 page_header("Retrain", "Train the live model's recipe on newer data, score old and new on the same fresh batch "

@@ -17,7 +17,7 @@ from core.monitor.alertlog import list_alerts, open_alerts
 from core.monitor.policy import CHECKS, list_monitor_runs
 from core.store.workspace import Workspace
 
-STATUS_ICONS = {"healthy": "✅ healthy", "alert": "🔴 alert", "not-run": "⚪ not run", "error": "⚠️ error"}
+STATUS_ICONS = {"healthy": "Healthy", "alert": "ALERT", "not-run": "not run", "error": "ERROR", "never run": "Never run"}
 
 
 def batch_timeline(ws: Workspace, project) -> pd.DataFrame:
