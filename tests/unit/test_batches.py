@@ -146,3 +146,16 @@ def test_appending_works_while_the_project_has_splits(workspace, project, tmp_pa
 
     split_project(workspace, project, SplitSpec("random"))
     assert append_batch(workspace, project, _csv(tmp_path, "b.csv", _frame(30, 11))).batch.seq == 2
+
+
+def test_a_retyped_column_loads_with_an_explicit_cast_leaving_bad_values_empty(workspace, project, tmp_path):
+    df = _frame(30, 12)
+    df["spend"] = df["spend"].astype(str)
+    df.loc[:1, "spend"] = ["lots", "-"]
+    path = _csv(tmp_path, "cast.csv", df)
+    with pytest.raises(BatchSchemaDiffers) as err:
+        append_batch(workspace, project, path)
+    assert err.value.diff.retyped[0]["column"] == "spend" and err.value.diff.retyped[0]["expected"] == "number"
+    result = append_batch(workspace, project, path, mapping=ColumnMapping(cast=("spend",)))
+    got = workspace.frame(result.batch.dataset_id)["spend"]
+    assert got.isna().sum() == 2 and got.iloc[2:].tolist() == df["spend"].iloc[2:].astype(float).tolist()

@@ -68,6 +68,14 @@ def test_a_drifted_batch_raises_alerts_and_a_stable_one_is_healthy(home, tmp_pat
     assert calm.status == "healthy" and calm.exit_code == 0, [c.evidence for c in calm.checks]
     assert calm.check("performance").status == "not-run"
     assert [r.id for r in list_monitor_runs(ws, project.id)] == [calm.id, run.id]
+    from core.monitor.loop_views import batch_timeline, health_matrix, monitoring_status
+
+    status = monitoring_status(ws, project)
+    assert status["status"] == "healthy" and status["runs"] == 2 and status["batches"] == 3
+    matrix = health_matrix(ws, project.id)
+    assert matrix["batch"].tolist() == ["2 · 2026-02", "3 · resample"] and matrix["Data drift"].tolist() == [
+        "alert", "healthy"]
+    assert batch_timeline(ws, project)["monitoring"].tolist() == ["", "alert", "healthy"]
     timeline = monitor_timeline(ws, project.id)
     assert list(timeline["batch"].unique()) == [2, 3] and len(timeline) == 10
     alerts = list_alerts(ws, project.id)
