@@ -105,3 +105,21 @@ def test_retrain_needs_a_champion_and_two_labelled_batches(trained_workspace):
             plan_retrain(tw.ws, tw.project, RetrainSpec())
     finally:
         tw.close()
+
+
+def test_cli_retrain_and_decide(tw, capsys):
+    import json
+
+    from core.cli import main
+
+    tw.close()
+    home = str(tw.home)
+    assert main(["--home", home, "retrain", "Customer churn", "--window", "latest", "--latest", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["train_batches"] == [2] and out["holdout_batch"] == 3 and "neither model saw" in out["holdout"]
+    assert main(["--home", home, "decide", "Customer churn", "keep"]) == 2
+    assert "Write why" in capsys.readouterr().err
+    assert main(["--home", home, "decide", "Customer churn", "discard", "--reason", "not yet", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["decision"]["action"] == "discard"
+    assert main(["--home", home, "decide", "Customer churn", "promote"]) == 2
+    assert "no retrained challenger" in capsys.readouterr().err
