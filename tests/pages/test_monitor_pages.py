@@ -82,3 +82,17 @@ def test_viewers_see_the_timeline_but_cannot_change_it(champ):
     assert not at.exception
     assert not [b for b in at.button if b.key in ("monitor.append", "monitor.run")]
     assert at.dataframe[0].value["batch"].tolist() == [1]
+
+
+def test_the_drift_pages_window_opens_retrain_filled_in(champ):
+    from core.data.batches import append_batch
+
+    ws, project = champ.ws, champ.project
+    for path, label in ((FEB, "2026-02"), (MAR, "2026-03")):
+        append_batch(ws, project, path, label=label, as_of=f"{label}-01")
+    at = open_page(RETRAIN, champ, timeout=120,
+                   **{"drift.retrain_window": {"start": "2026-02-01T00:00:00", "end": "2026-03-01T00:00:00"}})
+    assert_clean(at)
+    assert at.radio(key="retrain.window").value == "rolling"
+    assert at.number_input(key="retrain.days").value == 28  # from the window's start to March's batch
+    assert any("Batch 2 · 2026-02" in m.value and "Batch 3 · 2026-03" in m.value for m in at.markdown)
