@@ -46,6 +46,8 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("Models", "pages/10_score.py", "Batch scoring", ":material/bolt:", for_viewers=False),
     PageEntry("Launch", "pages/11_drift.py", "Drift", ":material/monitoring:", for_viewers=True),
     PageEntry("Launch", "pages/12_launch.py", "Launch simulator", ":material/rocket_launch:", for_viewers=True),
+    PageEntry("Launch", "pages/15_monitor.py", "Monitoring", ":material/notifications_active:", for_viewers=True),
+    PageEntry("Launch", "pages/16_retrain.py", "Retrain", ":material/autorenew:", for_viewers=False),
     PageEntry("Share", "pages/14_share.py", "Share & report", ":material/share:", for_viewers=False),
 )
 

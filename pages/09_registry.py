@@ -13,13 +13,16 @@ from core.release.views import (VersionActions, comparison_table, default_versio
                                 metric_trend, registrable_runs, versions_table)
 from core.release.package import model_package
 from core.models.receipts import receipt_json
-from core.registry.versions import get_version, ledger, list_versions, registry_state
+from core.data.batches import list_batches
+from core.registry.versions import get_version, ledger, list_versions, registry_state, version_batches
 from core.release.actions import archive_version, promote, register_run, rollback, set_challenger
 from core.models.runs import list_runs
 from pages._projects import criteria_banner, md_escape, require_project
-from pages._widgets import csv_download_button, empty_state, get_workspace, is_viewer, ledger_name, page_header, show_error
+from pages._widgets import (csv_download_button, empty_state, get_workspace, is_viewer, ledger_name, page_header,
+                            page_link, show_error)
 
 TRAIN_PAGE = "pages/07_train.py"
+RETRAIN_PAGE = "pages/16_retrain.py"
 _STATUS = {"pass": (":green", "check_circle"), "fail": (":red", "cancel"), "not-run": (":gray", "radio_button_unchecked")}
 
 ws = get_workspace()
@@ -109,6 +112,11 @@ vid = st.selectbox("Version", list(by_id), key="registry.version",
                                          + (f" · {', '.join(state.aliases_of(i))}" if state.aliases_of(i) else ""))
 version = by_id[vid]
 actions = VersionActions.of(state, vid)
+trained_on = [b.name for b in list_batches(ws, project) if b.id in set(version_batches(ws, version))]
+if trained_on:
+    st.caption(f"{version.label} was trained on {md_escape(', '.join(trained_on))}.")
+if not viewer and champ is not None and len(list_batches(ws, project)) > 1:
+    page_link(RETRAIN_PAGE, "Retrain the champion on newer batches", icon=":material/autorenew:")
 if not version.is_intact:
     st.error(f"{version.label}'s frozen fields no longer match its content hash: it cannot go live. Register its run "
              "again.", icon=":material/gpp_bad:")

@@ -138,7 +138,7 @@ def _over_time_view(result) -> None:
                    f"{md_escape('; '.join(latest.reasons))}. Train on recent data; the new model becomes a "
                    "challenger through the normal gate.", icon=":material/model_training:")
         st.session_state["drift.retrain_window"] = {"start": latest.start.isoformat(), "end": latest.end.isoformat()}
-        page_link(TRAIN_PAGE, "Retrain on the latest window")
+        page_link("pages/16_retrain.py", "Retrain on the latest window")
     st.plotly_chart(charts.drift_share_figure(result), width="stretch", key="drift.time.share")
     if (fig := charts.column_strengths_figure(result)) is not None:
         st.plotly_chart(fig, width="stretch", key="drift.time.columns")

@@ -262,8 +262,9 @@ def update_project(ws: Workspace, project_id: str, **changes: Any) -> Project:
     if "dataset_id" in changes and ws.dataset(changes["dataset_id"]).id != old.dataset_id:
         # Splits, runs and reports of this project name its dataset; the store finds them without reading their kinds.
         if any(d["project_id"] == old.id and d["kind"] != KIND for d in ws.dependents(old.dataset_id)):
-            raise InUse(f"Project {old.name!r} has saved splits or results of its current dataset. Duplicate the "
-                        "project to work on another dataset, so earlier results stay comparable.")
+            raise InUse(f"Project {old.name!r} has saved splits or results of its current dataset. To add newer rows "
+                        "with the same columns, append them as a batch (Monitoring page, or `workbench append`); "
+                        "to work on another dataset, duplicate the project, so earlier results stay comparable.")
     merged = {k: changes.get(k, getattr(old, k)) for k in ("dataset_id", "target", "task", "positive_class",
                                                              "criteria")}
     if "target" in changes and "task" not in changes:

@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from core.errors import NameInvalid, SpecInvalid, WorkbenchError, unknown
+from core.split.splitting import get_split
 from core.store.artifacts import load_model
 from core.store.workspace import ArtifactRef, Workspace
 
@@ -229,6 +230,14 @@ def load_version_model(ws: Workspace, version: Version | str):
     """Loads a version's pipeline after checking its SHA-256 and its types. Raises: ArtifactRejected, NotFound."""
     version = get_version(ws, version) if isinstance(version, str) else version
     return load_model(ws.read_artifact(version.artifact))
+
+
+def version_batches(ws: Workspace, version: Version) -> list[str]:
+    """Returns the ids of the data batches a version was trained on (its split's batches); [] when unknown."""
+    try:
+        return list(get_split(ws, version.split_id).batches)
+    except WorkbenchError:
+        return []
 
 
 # -- registering -------------------------------------------------------------------------------------------------------

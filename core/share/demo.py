@@ -1,10 +1,17 @@
-"""Builds the complete sample story a product manager can present without preparation."""
+"""Builds the complete sample story a product manager can present without preparation.
+
+The story, in order: month 1 (churn.csv, the 2025 history) gives the first champion; the February 2026 batch
+drifts and monitoring raises alerts; once March's labelled batch is in, the champion's recipe is retrained on every
+batch before March and both models are judged on March, which neither saw; the challenger wins there, a canary
+rehearsal replaying March's real rows ships it, and it is promoted through the launch gate without an override.
+Last, a separate and clearly labelled "what if" rehearsal injects a failure into a canary and shows the rollback.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from core.catalog import ModelSpec
 from core.errors import NotFound
@@ -13,8 +20,13 @@ from core.evaluate.classification import (
     threshold_meeting,
     threshold_table,
 )
-from core.launch.rehearsal import demo_simulation, latest_simulation
 from core.models.folds import plan_for_split
+from core.data.batches import append_batch, list_batches
+from core.data.samples import SAMPLE_DIR
+from core.launch.rehearsal import default_pair, list_simulations, simulate_launch
+from core.launch.replay import Contender, ReplaySource
+from core.launch.sim import RolloutSpec
+from core.monitor.policy import list_monitor_runs, run_monitor
 from core.models.runs import (
     choose_project_features,
     latest_comparison,
@@ -27,12 +39,15 @@ from core.monitor.reports import latest_drift_status, run_check, save_drift_repo
 from core.monitor.sources import SourceSpec
 from core.profile.profiling import profile_dataset
 from core.release.actions import promote, register_run, set_challenger
-from core.registry.versions import champion, list_versions
+from core.registry.versions import champion, get_version, list_versions
+from core.release.retrain import RetrainSpec, decide_retrain, list_retrains, retrain
 from core.split.demo_seed import seed_demo_project
 from core.split.splitting import list_splits, split_frames
 from core.store.workspace import Workspace
 
 DEMO_MODELS = ("dummy", "logreg", "tree", "rf", "xgb")
+DEMO_BATCHES = (("churn_2026_02.csv", "2026-02", "2026-02-01"), ("churn_2026_03.csv", "2026-03", "2026-03-01"))
+WHAT_IF_LABEL = "What if (injected failure on day 6, not real data)"
 Progress = Callable[[float | None, str], None]  # (fraction done, or None to keep it; what is happening)
 
 
@@ -58,14 +73,14 @@ def build_demo(ws: Workspace, progress: Progress | None = None, seed: int = 42) 
         raise NotFound("The sample dataset 'churn' is not in the workspace, so the demo cannot be built. Run the "
                        "demo from a checkout of the project (its sample_data/ folder loads into a new workspace), or "
                        "delete the workspace folder and restart the app there.")
-    split = list_splits(ws, project.id)[0]
+    split = list_splits(ws, project.id)[-1]  # the first split: later ones are retrains on stacked batches
 
     say(0.05, "Profiling the data…")
     for name in ("churn", "churn_next_month"):
         profile_dataset(ws, name)
     steps.append(f"Project {project.name!r} with split {split.name!r}")
 
-    runs = [r for r in latest_comparison(ws, project.id) if not r.error]
+    runs = [r for r in latest_comparison(ws, project.id, split_id=split.id) if not r.error]
     if len(runs) < 3:
         say(0.1, "Training five models (5-fold cross-validation)…")
         parts = split_frames(ws, split, parts=("train", "validation"), with_row_id=True)
@@ -75,7 +90,7 @@ def build_demo(ws: Workspace, progress: Progress | None = None, seed: int = 42) 
                          progress=lambda f, t="": say(None if f is None else 0.1 + 0.5 * float(f), f"Training: {t}"),
                          features=choose_project_features(ws, project), cv_plan=plan_for_split(ws, split))
         save_comparison(ws, project, split, result)
-        runs = [r for r in latest_comparison(ws, project.id) if not r.error]
+        runs = [r for r in latest_comparison(ws, project.id, split_id=split.id) if not r.error]
     steps.append(f"{len(runs)} models trained")
 
     ranked = sorted((r for r in runs if not r.is_baseline),
@@ -101,12 +116,66 @@ def build_demo(ws: Workspace, progress: Progress | None = None, seed: int = 42) 
         save_drift_report(ws, check, project.id, by="demo")
     steps.append("Drift report on churn_next_month")
 
-    if latest_simulation(ws, project.id) is None:
-        say(0.9, "Rehearsing a canary launch with an injected degradation…")
-        demo_simulation(ws, project, seed=seed)
-    steps.append("Canary rehearsal")
+    _loop(ws, project, say, steps, seed)
     say(1.0, "Demo ready.")
     return DemoResult(project.id, time.perf_counter() - started, steps)
+
+
+def _loop(ws: Workspace, project, say: Progress, steps: list[str], seed: int) -> None:
+    """Months 2 and 3: batches arrive, monitoring alerts, a retrained challenger is gated on March and shipped."""
+    for i, (filename, label, as_of) in enumerate(DEMO_BATCHES):
+        path = SAMPLE_DIR / filename
+        if not path.is_file():
+            steps.append(f"No {filename} in sample_data/, so the monitoring story stops here")
+            return
+        say(0.72 + 0.04 * i, f"Month {i + 2}: the {label} batch arrives; monitoring runs…")
+        batch = append_batch(ws, project, path, label=label, by="demo", as_of=as_of).batch
+        if not any(r.batch_id == batch.id for r in list_monitor_runs(ws, project.id)):
+            run_monitor(ws, project, batch, by="demo")
+    runs = list_monitor_runs(ws, project.id)
+    steps.append(f"{len(list_batches(ws, project))} batches; {len(runs)} monitoring runs, "
+                 f"{sum(len(r.alerts) for r in runs)} alerts")
+
+    if not list_retrains(ws, project.id):
+        say(0.8, "Retraining the champion's recipe on every batch before March, judged on March…")
+        retrain(ws, project, RetrainSpec(window="all"), by="demo",
+                progress=lambda f, t: say(None if f is None else 0.8 + 0.08 * float(f), t))
+    item = list_retrains(ws, project.id)[0]
+    steps.append(f"Retrained: {item.holdout.get('sentence', '')}")
+
+    new = get_version(ws, item.challenger_version_id)
+    old = get_version(ws, item.champion_version_id)
+    shipped = [s for s in list_simulations(ws, project.id, "canary")
+               if s.challenger.version_id == new.id and not s.spec.inject]
+    if not shipped and item.decision is None:
+        say(0.9, "Rehearsing the challenger's canary on March's real rows…")
+        march = list_batches(ws, project)[-1]
+        spec = RolloutSpec("canary", days=20, traffic_per_day=50_000, steps=(1, 5, 10, 25, 50, 100), step_days=2,
+                           seed=seed)
+        sim = simulate_launch(ws, project, _contender(old), _contender(new),
+                              ReplaySource("dataset", dataset=march.dataset_id), spec)
+        steps.append(f"Canary rehearsal on March's real rows: {sim.decision}")
+    if item.decision is None:
+        say(0.94, "Promoting the challenger through the launch gate…")
+        decide_retrain(ws, item.id, "promote", by="demo",
+                       reason="Beat the champion on March, which neither model saw; canary rehearsal shipped")
+    current = champion(ws, project.id)
+    steps.append(f"Champion now v{current.number}" if current else "No champion")
+
+    if not any(s.spec.inject for s in list_simulations(ws, project.id)):
+        say(0.97, "A separate what-if rehearsal: a canary with an injected failure…")
+        champ, chall = default_pair(ws, project)
+        spec = RolloutSpec("canary", days=20, traffic_per_day=50_000, steps=(1, 5, 10, 25, 50, 100), step_days=2,
+                           inject={"kind": "degrade", "day": 6, "amount": 0.5}, seed=seed)
+        simulate_launch(ws, project, champ, replace(chall, label=f"{WHAT_IF_LABEL} · {chall.label}"),
+                        ReplaySource("test"), spec)
+    what_if = next(s for s in list_simulations(ws, project.id) if s.spec.inject)
+    steps.append(f"What-if canary with an injected failure (labelled as such): {what_if.decision}")
+
+
+def _contender(version) -> Contender:
+    return Contender(ref=version.id, run_id=version.run_id, label=f"{version.label} · {version.model_label}",
+                     model_label=version.model_label, version_id=version.id, threshold=version.threshold)
 
 
 def _choose_threshold(ws: Workspace, project, run) -> None:

@@ -75,6 +75,7 @@ class Split:
     folds: tuple = ()  # backtest folds: dicts with fold, train_rows, validation_rows and their date ranges
     notes: tuple = ()
     leak_checks: tuple = ()  # findings at creation time as dicts; core.split.leakcheck.leak_checks re-runs them
+    batches: tuple = ()  # ids of the project's data batches the split's rows come from (core.data.batches)
     created_at: datetime | None = None
 
     @property
@@ -92,7 +93,8 @@ class Split:
                    target=rec.get("target"), task=rec["task"], spec=SplitSpec.from_dict(rec["spec"]),
                    sizes=dict(rec["sizes"]), content_hash=rec["content_hash"], cutoffs=dict(rec.get("cutoffs") or {}),
                    folds=tuple(rec.get("folds") or ()), notes=tuple(rec.get("notes") or ()),
-                   leak_checks=tuple(rec.get("leak_checks") or ()), created_at=rec.get("created_at"))
+                   leak_checks=tuple(rec.get("leak_checks") or ()),
+                   batches=tuple(rec.get("batches") or ()), created_at=rec.get("created_at"))
 
 
 # -- sizes -------------------------------------------------------------------------------------------------------------

@@ -225,13 +225,15 @@ def strategy_entry(key: str) -> StrategyEntry:
 
 
 # -- saving and reading ------------------------------------------------------------------------------------------------
-def split_project(ws: Workspace, project, spec: SplitSpec, name: str | None = None) -> "Split":
-    """Assigns every row of the project's dataset to a set, checks for leaks and saves the split.
+def split_project(ws: Workspace, project, spec: SplitSpec, name: str | None = None, *, dataset_id: str | None = None,
+                  batches: Sequence[str] | None = None) -> "Split":
+    """Assigns every row of the project's dataset (or of `dataset_id`, a stacked window of its batches) to a set,
+    checks for leaks and saves the split with the ids of the batches it holds.
 
     Raises: SpecInvalid, TargetNotUsable, NotFound.
     """
     ws.require_editor()
-    info = _dataset_of(ws, project.dataset_id, project.name)
+    info = _dataset_of(ws, dataset_id or project.dataset_id, project.name)
     _validate(spec, info, project)
     _check_classes(ws, info, project, spec)
     if info.rows < sum(1 for r in spec.ratios if r > 0):
@@ -252,13 +254,23 @@ def split_project(ws: Workspace, project, spec: SplitSpec, name: str | None = No
     payload = {"schema": SCHEMA, "name": name, "dataset_id": info.id, "dataset_name": info.name,
                "dataset_hash": info.content_hash, "target": project.target, "task": project.task,
                "spec": spec.to_dict(), "sizes": sizes, "content_hash": content_hash, "cutoffs": cutoffs,
-               "folds": folds, "notes": notes, "leak_checks": []}
+               "folds": folds, "notes": notes, "leak_checks": [],
+               "batches": list(batches) if batches is not None else _batches_of(info, project)}
     ws.put_frame(f"split:{split_id}", assigned)
     if fold_frame is not None:
         ws.put_frame(f"split:{split_id}:folds", fold_frame)
     unsaved = Split.from_record({**payload, "id": split_id, "project_id": project.id})
     payload["leak_checks"] = [f.to_dict() for f in leak_checks(ws, unsaved)]
     return Split.from_record(ws.put_record(KIND, split_id, payload, project_id=project.id))
+
+
+def _batches_of(info: DatasetInfo, project) -> list[str]:
+    """The batch ids a dataset holds: its window lineage, or batch 1 when it is the project's own dataset."""
+    if info.lineage.get("window_of") == project.id:
+        return [p["batch_id"] for p in info.lineage.get("batches") or ()]
+    if info.id == project.dataset_id:
+        return [f"bat_{project.id}_0001"]
+    return []
 
 
 def default_split_name(spec: SplitSpec) -> str:

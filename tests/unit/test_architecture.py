@@ -31,6 +31,12 @@ OWNERS = {
     "simulation": "core.launch.rehearsal",
     "share": "core.share.links",
     "editor_key": "core.share.access",
+    "batch": "core.data.batches",
+    "monitor_policy": "core.monitor.policy",
+    "monitor_run": "core.monitor.policy",
+    "alert_ack": "core.monitor.alertlog",
+    "alert_delivery": "core.monitor.notify",
+    "retrain": "core.release.retrain",
 }
 RECORD_CALLS = {"put_record", "get_record", "list_records", "append_record", "delete_record"}
 

@@ -23,19 +23,42 @@ def test_demo_builds_the_whole_story(demo_ws):
 
     ws, result = demo_ws
     assert len([r for r in ws.list_records("run", result.project_id) if not r.get("error")]) >= 4
+    from core.data.batches import list_batches
+    from core.monitor.policy import list_monitor_runs
+    from core.project.projects import get_project
+    from core.registry.versions import ledger
+    from core.release.retrain import list_retrains
+
+    project = get_project(ws, result.project_id)
     state = registry_state(ws, result.project_id)
-    assert state.champion and state.challenger and state.champion != state.challenger
     assert champion(ws, result.project_id).threshold != 0.5  # chosen to meet the launch rule, as an analyst would
     assert ws.list_records("drift_report", result.project_id)
-    sim = ws.list_records("simulation", result.project_id)[0]
-    assert sim["strategy"] == "canary" and sim["verdict"]["decision"] == "Roll back"
+    # month 2 and 3 arrive as batches; monitoring alerts on the drifted February batch
+    assert [b.label for b in list_batches(ws, project)] == ["original", "2026-02", "2026-03"]
+    feb = next(r for r in list_monitor_runs(ws, project.id) if r.batch_seq == 2)
+    assert feb.status == "alert" and feb.check("data_drift").status == "alert"
+    # the retrained challenger beats the champion on March, which neither saw, and passes the gate unaided
+    (item,) = list_retrains(ws, project.id)
+    assert [b["seq"] for b in item.train_batches] == [1, 2] and item.holdout_batch["seq"] == 3
+    assert item.challenger_wins and item.holdout["ci"][0] > 0
+    promoted = ledger(ws, project.id)[-1]
+    assert promoted.action == "promote" and not promoted.override and state.champion == item.challenger_version_id
+    from core.launch.rehearsal import list_simulations
+
+    sims = list_simulations(ws, project.id)
+    shipped, what_if = ([s for s in sims if bool(s.spec.inject) is w] for w in (False, True))
+    assert shipped[0].decision == "Ship" and shipped[0].source.kind == "dataset"
+    assert shipped[0].challenger.version_id == item.challenger_version_id
+    assert what_if[0].decision == "Roll back" and what_if[0].challenger.label.startswith("What if")
+    assert sims[0].id == what_if[0].id  # the what-if comes last, after the real promotion
 
 
 def test_running_the_demo_again_adds_nothing(demo_ws):
     from core.share.demo import build_demo
 
     ws, result = demo_ws
-    before = {k: len(ws.list_records(k)) for k in ("run", "version", "ledger", "drift_report", "simulation")}
+    before = {k: len(ws.list_records(k)) for k in ("run", "version", "ledger", "drift_report", "simulation", "batch",
+                                                    "monitor_run", "retrain")}
     build_demo(ws)
     assert {k: len(ws.list_records(k)) for k in before} == before
 

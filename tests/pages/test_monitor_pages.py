@@ -1,0 +1,98 @@
+"""Monitoring and Retrain pages: append a batch (and see a refused one's differences), run the checks, acknowledge an
+alert, retrain and decide; viewers only read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import assert_clean, open_page, served_from
+
+ROOT = Path(__file__).resolve().parents[2]
+MONITOR = str(ROOT / "pages" / "15_monitor.py")
+RETRAIN = str(ROOT / "pages" / "16_retrain.py")
+FEB = ROOT / "sample_data" / "churn_2026_02.csv"
+MAR = ROOT / "sample_data" / "churn_2026_03.csv"
+
+
+@pytest.fixture
+def champ(trained_workspace, tmp_path, monkeypatch):
+    from core.release.actions import promote
+
+    t = trained_workspace(["logreg"], thresholds={"logreg": 0.3}, register=("logreg",), home=tmp_path / "workspace")
+    promote(t.ws, t.versions["logreg"], by="test", override_reason="test champion")
+    with served_from(t.home, monkeypatch):
+        yield t
+
+
+def test_monitoring_page_runs_checks_and_acknowledges_alerts(champ):
+    from core.data.batches import append_batch
+    from core.monitor.alertlog import open_alerts
+    from core.monitor.policy import list_monitor_runs
+
+    ws, project = champ.ws, champ.project
+    at = open_page(MONITOR, champ, timeout=120)
+    assert_clean(at)
+    assert at.metric[0].value == "Never run"
+    append_batch(ws, project, FEB, label="2026-02")
+    at.run()
+    at.button(key="monitor.run").click().run()
+    assert_clean(at)
+    (run,) = list_monitor_runs(ws, project.id)
+    assert run.batch_seq == 2 and run.status == "alert"
+    assert at.metric[0].value == "ALERT" and int(at.metric[1].value) == len(run.alerts)
+    matrix = at.dataframe[1].value
+    assert list(matrix["batch"]) == ["2 · 2026-02"] and "ALERT" in matrix["Data drift"].tolist()
+    at.text_input(key="monitor.ack_by").input("Dana")
+    at.text_input(key="monitor.ack_note").input("price rise; retraining")
+    submit = next(b for b in at.button if b.label == "Acknowledge")
+    submit.click().run()
+    assert_clean(at)
+    assert len(open_alerts(ws, project.id)) == len(run.alerts) - 1
+
+
+def test_retrain_page_retrains_and_promotes_or_holds(champ):
+    from core.data.batches import append_batch
+    from core.registry.versions import registry_state
+    from core.release.retrain import list_retrains
+
+    ws, project = champ.ws, champ.project
+    for path, label in ((FEB, "2026-02"), (MAR, "2026-03")):
+        append_batch(ws, project, path, label=label, as_of=f"{label}-01")
+    at = open_page(RETRAIN, champ, timeout=240)
+    assert_clean(at)
+    at.radio(key="retrain.window").set_value("latest").run()
+    assert any("Batch 3 · 2026-03" in m.value for m in at.markdown)
+    at.text_input(key="retrain.by").input("Dana").run()
+    at.button(key="retrain.go").click().run()
+    assert_clean(at)
+    (r,) = list_retrains(ws, project.id)
+    assert [b["seq"] for b in r.train_batches] == [2] and r.holdout_batch["seq"] == 3
+    at.button(key="retrain.keep").click().run()  # refused without a reason
+    assert at.error and list_retrains(ws, project.id)[0].decision is None
+    at.text_area(key="retrain.reason").input("one more month").run()
+    at.button(key="retrain.keep").click().run()
+    assert list_retrains(ws, project.id)[0].decision["action"] == "keep"
+    assert registry_state(ws, project.id).challenger == r.challenger_version_id
+
+
+def test_viewers_see_the_timeline_but_cannot_change_it(champ):
+    at = open_page(MONITOR, champ, timeout=120, role="viewer")
+    assert not at.exception
+    assert not [b for b in at.button if b.key in ("monitor.append", "monitor.run")]
+    assert at.dataframe[0].value["batch"].tolist() == [1]
+
+
+def test_the_drift_pages_window_opens_retrain_filled_in(champ):
+    from core.data.batches import append_batch
+
+    ws, project = champ.ws, champ.project
+    for path, label in ((FEB, "2026-02"), (MAR, "2026-03")):
+        append_batch(ws, project, path, label=label, as_of=f"{label}-01")
+    at = open_page(RETRAIN, champ, timeout=120,
+                   **{"drift.retrain_window": {"start": "2026-02-01T00:00:00", "end": "2026-03-01T00:00:00"}})
+    assert_clean(at)
+    assert at.radio(key="retrain.window").value == "rolling"
+    assert at.number_input(key="retrain.days").value == 28  # from the window's start to March's batch
+    assert any("Batch 2 · 2026-02" in m.value and "Batch 3 · 2026-03" in m.value for m in at.markdown)
