@@ -1,4 +1,14 @@
-"""Drift statistics on value counts: Evidently 0.7.23's default tests, a bootstrap null, and Benjamini-Hochberg.
+"""Drift statistics on value counts: sound two-sample tests, Evidently 0.7.23's default tests, a resampled null.
+
+Two families, chosen by the method (core/monitor/checks.py METHODS):
+- "sound" (the default verdict): two-sample tests that account for the noise in both sets. Numbers: two-sample
+  Kolmogorov-Smirnov (scipy.stats.ks_2samp, exact p-values for small sets). Categories, and numbers with at most
+  FEW_VALUES values: chi-square on the 2 x k table of counts (scipy.stats.chi2_contingency, no continuity
+  correction), or an exact test when an expected count is below MIN_EXPECTED (Fisher's for 2 x 2, otherwise a
+  Monte-Carlo permutation test of the same statistic with PERMUTATIONS tables drawn from the pooled counts).
+  Effect sizes: Wasserstein distance over the reference's std (scipy.stats.wasserstein_distance) and Cramer's V
+  (scipy.stats.contingency.association).
+- Evidently parity: Evidently's own automatic choice, described below, with its thresholds.
 
 What Evidently 0.7.23 does by default, read from its installed source (paths under site-packages/evidently/):
 - presets/drift.py `DataDriftPreset`: one `ValueDrift` per numerical, categorical and text column plus
@@ -33,7 +43,10 @@ import numpy as np
 
 SMALL_REFERENCE_ROWS = 1000     # Evidently: p-value tests up to this many reference rows, distances above
 FEW_VALUES = 5                  # Evidently: a numeric column with at most this many values is tested as categories
-NULL_ROWS = 20_000              # calibration splits at most this many reference rows (then rescales)
+NULL_ROWS = 20_000              # calibration draws at most this many rows per side (then rescales)
+MIN_EXPECTED = 5                # sound chi-square: an expected count below this switches to an exact test
+PERMUTATIONS = 1999             # Monte-Carlo permutation tables for small counts (p resolution 1/2000)
+SOUND = "sound"
 
 
 @dataclass(frozen=True)
@@ -88,13 +101,15 @@ def _is_continuous(kind: str, n_values: int) -> bool:
 
 def _p_value_family(method: str, n_ref: int) -> bool:
     """Whether the method picks a p-value test: always, or (Evidently's default) up to SMALL_REFERENCE_ROWS rows."""
+    if method == SOUND:
+        return False
     if method in ("p-value", "distance"):
         return method == "p-value"
     return n_ref <= SMALL_REFERENCE_ROWS
 
 
 def _for_ks(kind: str, n_ref: int, n_values: int, method: str) -> bool:
-    return _p_value_family(method, n_ref) and _is_continuous(kind, n_values)
+    return (method == SOUND or _p_value_family(method, n_ref)) and _is_continuous(kind, n_values)
 
 
 def _for_z(kind: str, n_ref: int, n_values: int, method: str) -> bool:
@@ -106,11 +121,15 @@ def _for_chisquare(kind: str, n_ref: int, n_values: int, method: str) -> bool:
 
 
 def _for_wasserstein(kind: str, n_ref: int, n_values: int, method: str) -> bool:
-    return not _p_value_family(method, n_ref) and _is_continuous(kind, n_values)
+    return method != SOUND and not _p_value_family(method, n_ref) and _is_continuous(kind, n_values)
 
 
 def _for_jensenshannon(kind: str, n_ref: int, n_values: int, method: str) -> bool:
-    return not _p_value_family(method, n_ref) and not _is_continuous(kind, n_values)
+    return method != SOUND and not _p_value_family(method, n_ref) and not _is_continuous(kind, n_values)
+
+
+def _for_two_sample_chisquare(kind: str, n_ref: int, n_values: int, method: str) -> bool:
+    return method == SOUND and not _is_continuous(kind, n_values)
 
 
 def choose_test(kind: str, n_ref: int, n_values: int, method: str = "evidently-default") -> str:
@@ -134,15 +153,90 @@ def run_test(key: str, ref: Counts, cur: Counts, ref_std: float) -> tuple[float,
     return TESTS[key].run(ref, cur, ref_std)
 
 
-def _run_ks(ref: Counts, cur: Counts, ref_std: float) -> tuple[float, float]:
-    from scipy.stats import ks_2samp
+KS_EXACT_ROWS = 10_000          # scipy's own limit for exact K-S p-values (ks_2samp MAX_AUTO_N)
 
-    res = ks_2samp(np.repeat(ref.keys, ref.counts), np.repeat(cur.keys, cur.counts))
-    return float(res.statistic), float(res.pvalue)
+
+def _run_ks(ref: Counts, cur: Counts, ref_std: float) -> tuple[float, float]:
+    """Two-sample K-S. Up to KS_EXACT_ROWS per side scipy's ks_2samp on the values; above, the same statistic and
+    scipy's asymptotic p-value (what ks_2samp itself uses there) straight from the counts, which spares expanding
+    and sorting a million values per column (bench/bench_drift.py; contract test against ks_2samp in test_drift)."""
+    from scipy.stats import ks_2samp, kstwo
+
+    if max(ref.n, cur.n) <= KS_EXACT_ROWS:
+        res = ks_2samp(np.repeat(ref.keys, ref.counts), np.repeat(cur.keys, cur.counts))
+        return float(res.statistic), float(res.pvalue)
+    _, fa, fb = _cdfs(ref, cur)
+    d = float(np.max(np.abs(fa - fb)))
+    m, n = sorted((ref.n, cur.n), reverse=True)
+    en = m * n / (m + n)
+    return d, float(np.clip(kstwo.sf(d, np.round(en)), 0.0, 1.0))
+
+
+def _cdfs(ref: Counts, cur: Counts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Both sides' empirical CDFs at the union of their values (numeric keys)."""
+    keys, a, b = align(ref, cur)
+    return keys, np.cumsum(a) / ref.n, np.cumsum(b) / cur.n
+
+
+def _run_two_sample_chisquare(ref: Counts, cur: Counts, ref_std: float) -> tuple[float, float]:
+    """Chi-square on the 2 x k table of both sides' counts; exact tests when an expected count is small."""
+    from scipy.stats import chi2_contingency, fisher_exact
+
+    _, a, b = align(ref, cur)
+    table = np.vstack((a, b))
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        return 0.0, 1.0
+    statistic = float(_chi2_of_tables(table[None, 0], table[None, 1])[0])
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
+    if expected.min() >= MIN_EXPECTED:
+        res = chi2_contingency(table, correction=False)
+        return float(res.statistic), float(res.pvalue)
+    if table.shape[1] == 2:
+        return statistic, float(fisher_exact(table).pvalue)
+    # Deterministic: the same counts always give the same p-value.
+    seed = np.random.SeedSequence([int(v) for v in table.ravel()[:64]])
+    rng = np.random.default_rng(seed)
+    pooled = table.sum(axis=0)
+    b_null = rng.multivariate_hypergeometric(pooled, int(table[1].sum()), size=PERMUTATIONS)
+    null = _chi2_of_tables(pooled - b_null, b_null)
+    p = (1 + int(np.count_nonzero(null >= statistic * (1 - 1e-12)))) / (PERMUTATIONS + 1)
+    return statistic, p
+
+
+def _chi2_of_tables(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson's chi-square of the 2 x k tables [a_i; b_i], one per row (cells with zero expectation skipped)."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    col = a + b
+    n_a, n_b = a.sum(axis=1, keepdims=True), b.sum(axis=1, keepdims=True)
+    total = n_a + n_b
+    ea, eb = col * n_a / total, col * n_b / total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(col > 0, (a - ea) ** 2 / ea + (b - eb) ** 2 / eb, 0.0)
+    return terms.sum(axis=1)
+
+
+def effect_size(kind: str, ref: Counts, cur: Counts, ref_std: float) -> tuple[str, float]:
+    """Returns (name, value) of the change's size: Wasserstein over the reference std for numbers (many values),
+    Cramer's V of the 2 x k table for categories; both 0 for identical distributions."""
+    from scipy.stats import wasserstein_distance
+    from scipy.stats.contingency import association
+
+    if kind == "numeric" and (len(ref.keys) > FEW_VALUES or len(cur.keys) > FEW_VALUES):
+        w = wasserstein_distance(ref.keys, cur.keys, ref.counts, cur.counts)
+        return "Wasserstein / std", float(w / max(ref_std, 0.001))
+    _, a, b = align(ref, cur)
+    table = np.vstack((a, b))
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        return "Cramer's V", 0.0
+    return "Cramer's V", float(association(table, method="cramer"))
 
 
 def _run_wasserstein(ref: Counts, cur: Counts, ref_std: float) -> tuple[float, float]:
-    w = _wasserstein(ref, cur) / max(ref_std, 0.001)
+    from scipy.stats import wasserstein_distance
+
+    w = float(wasserstein_distance(ref.keys, cur.keys, ref.counts, cur.counts)) / max(ref_std, 0.001)
     return w, w
 
 
@@ -166,19 +260,6 @@ def _run_jensenshannon(ref: Counts, cur: Counts, ref_std: float) -> tuple[float,
     _, a, b = align(ref, cur)
     d = float(jensenshannon(a / a.sum(), b / b.sum()))
     return d, d
-
-
-def _wasserstein(ref: Counts, cur: Counts) -> float:
-    """Wasserstein-1 distance between two weighted samples: scipy's CDF formula on already sorted values."""
-    x = np.concatenate((ref.keys, cur.keys))
-    # Two sorted runs: a stable sort (timsort) merges them in linear time.
-    order = np.argsort(x, kind="stable")
-    x = x[order]
-    wa = np.concatenate((ref.counts, np.zeros(len(cur.keys), dtype=np.int64)))[order]
-    wb = np.concatenate((np.zeros(len(ref.keys), dtype=np.int64), cur.counts))[order]
-    fa = np.cumsum(wa)[:-1] / ref.n
-    fb = np.cumsum(wb)[:-1] / cur.n
-    return float(np.sum(np.abs(fa - fb) * np.diff(x)))
 
 
 def _z_test(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -213,29 +294,27 @@ def _null_of_shares(statistic: Callable[[np.ndarray, np.ndarray], np.ndarray]) -
     return draw
 
 
-def _null_of_halves(statistic: Callable[..., np.ndarray]
-                    ) -> Callable[..., np.ndarray]:
-    """Continuous values (K-S, Wasserstein): resampling would never reach past the reference's extremes, which the
-    distance is most sensitive to, so (up to NULL_ROWS of) the reference rows are split at random into a
-    pseudo-reference and a pseudo-current chunk, both genuine samples of its distribution, and the statistic is
-    rescaled to the real sizes by sqrt(1/n_ref + 1/n_cur), the rate at which it shrinks under no drift.
-    `statistic(fa, fb, keys, ref_std)` compares the chunks' empirical CDFs, one row per resample."""
+def _null_of_resamples(statistic: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """Numbers (K-S, Wasserstein): a pseudo-reference and a pseudo-current set are drawn with replacement from the
+    reference at the real sizes (at most NULL_ROWS each, the statistic then rescaled by
+    sqrt(1/n_ref + 1/n_cur) / sqrt(1/m_ref + 1/m_cur), the rate at which it shrinks under no drift).
+
+    Both sides are resampled at their own size, so the null carries the noise of both; an earlier version split the
+    reference into two chunks, which at 200 vs 20,000 rows left a 2-row pseudo-reference and a nearly discrete null.
+    With many distinct values the reference is first thinned to NULL_ROWS atoms, so each resample costs O(NULL_ROWS).
+    `statistic(fa, fb, keys, ref_std, scale)` compares the resamples' CDFs, one row per resample."""
     def draw(ref: Counts, n_ref: int, n_cur: int, ref_std: float, n_boot: int, rng: np.random.Generator):
-        m = min(ref.n, NULL_ROWS)
-        atoms = np.repeat(np.arange(len(ref.keys)), ref.counts)
-        if m < ref.n:
-            atoms = atoms[np.sort(rng.choice(ref.n, m, replace=False))]
-        present, atoms = np.unique(atoms, return_inverse=True)
-        keys, k = ref.keys[present], len(present)
-        # The current-sized chunk is exact whenever the reference holds twice as many rows; else split in proportion.
-        m_b = n_cur if 2 * n_cur <= m else int(min(max(round(m * n_cur / (n_ref + n_cur)), 1), m - 1))
-        m_a = m - m_b
-        scale = np.sqrt((1 / n_ref + 1 / n_cur) / (1 / m_a + 1 / m_b))
-        chunk = rng.permuted(np.tile(np.arange(m) < m_b, (n_boot, 1)), axis=1)
-        rows, positions = np.nonzero(chunk)
-        b = np.bincount(rows * k + atoms[positions], minlength=n_boot * k).reshape(n_boot, k).astype(np.float64)
-        fa = np.cumsum(np.bincount(atoms, minlength=k) - b, axis=1) / m_a
-        fb = np.cumsum(b, axis=1) / m_b
+        keys, weights = ref.keys, ref.counts.astype(np.float64)
+        if len(keys) > NULL_ROWS:
+            atoms = np.sort(rng.choice(ref.n, NULL_ROWS, replace=False))
+            index = np.searchsorted(np.cumsum(ref.counts), atoms, side="right")
+            present, weights = np.unique(index, return_counts=True)
+            keys, weights = keys[present], weights.astype(np.float64)
+        probs = weights / weights.sum()
+        m_a, m_b = min(n_ref, NULL_ROWS), min(n_cur, NULL_ROWS)
+        scale = float(np.sqrt((1 / n_ref + 1 / n_cur) / (1 / m_a + 1 / m_b)))
+        fa = np.cumsum(rng.multinomial(m_a, probs, size=n_boot), axis=1) / m_a
+        fb = np.cumsum(rng.multinomial(m_b, probs, size=n_boot), axis=1) / m_b
         return statistic(fa, fb, keys, ref_std, scale)
 
     return draw
@@ -280,15 +359,18 @@ def _jensenshannon_of_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # -- the tests, declared: adding one is one entry here plus one case in tests/unit/test_drift.py ----------------------
 DRIFT_TESTS: tuple[DriftTestEntry, ...] = (
     DriftTestEntry("ks", "K-S p_value", "K-S statistic", "p-value", 0.05, True,
-                   _for_ks, _run_ks, _null_of_halves(_ks_of_cdfs)),
+                   _for_ks, _run_ks, _null_of_resamples(_ks_of_cdfs)),
     DriftTestEntry("chisquare", "chi-square p_value", "chi-square statistic", "p-value", 0.05, False,
                    _for_chisquare, _run_chisquare, _null_of_shares(_chisquare_of_counts)),
     DriftTestEntry("z", "Z-test p_value", "Z statistic (absolute)", "p-value", 0.05, False,
                    _for_z, _run_z, _null_of_shares(_z_of_counts)),
     DriftTestEntry("wasserstein", "Wasserstein distance (normed)", "Wasserstein distance (normed)", "distance", 0.1,
-                   True, _for_wasserstein, _run_wasserstein, _null_of_halves(_wasserstein_of_cdfs)),
+                   True, _for_wasserstein, _run_wasserstein, _null_of_resamples(_wasserstein_of_cdfs)),
     DriftTestEntry("jensenshannon", "Jensen-Shannon distance", "Jensen-Shannon distance", "distance", 0.1, True,
                    _for_jensenshannon, _run_jensenshannon, _null_of_shares(_jensenshannon_of_counts)),
+    DriftTestEntry("chi2_two_sample", "chi-square two-sample p_value", "chi-square statistic (2 x k table)",
+                   "p-value", 0.05, True, _for_two_sample_chisquare, _run_two_sample_chisquare,
+                   _null_of_shares(_chi2_of_tables)),
 )
 TESTS = {t.key: t for t in DRIFT_TESTS}
 
@@ -307,14 +389,10 @@ def calibrate(observed: float, null: np.ndarray, alpha: float) -> tuple[float, f
 
 
 def adjust_benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
-    """Returns Benjamini-Hochberg adjusted p-values (step-up, capped at 1), in the input order."""
+    """Returns Benjamini-Hochberg adjusted p-values (scipy.stats.false_discovery_control), in the input order."""
+    from scipy.stats import false_discovery_control
+
     p = np.asarray(pvalues, dtype=np.float64)
-    m = len(p)
-    if m == 0:
+    if len(p) == 0:
         return p
-    order = np.argsort(p)
-    ranked = p[order] * m / np.arange(1, m + 1)
-    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
+    return false_discovery_control(np.clip(p, 0.0, 1.0), method="bh")
