@@ -184,10 +184,10 @@ class DriftResult:
         """States what the chosen mode really does, and how often it flags stable columns by chance."""
         o = self.options
         if o.calibrated:
-            text = (f"{o.mode_label}, thresholds calibrated on the reference: each statistic is compared with its "
-                    f"spread over {o.n_boot} pairs of sets resampled from the reference at both sides' real sizes, "
-                    f"so a stable column is flagged about {o.alpha:.0%} of the time (A/A simulations at 100 to "
-                    f"100,000 rows, 1:10 to 10:1: at most {o.alpha + 0.02:.0%}).")
+            text = (f"{o.mode_label}, thresholds calibrated by reshuffling: each statistic is compared with its "
+                    f"spread over {o.n_boot} reshuffles of both sets' rows into sets of their real sizes (a "
+                    f"permutation test), so a stable column is flagged at most about {o.alpha:.0%} of the time (A/A "
+                    f"simulations at 100 to 100,000 rows, 1:10 to 10:1: at most {o.alpha + 0.02:.0%}).")
         elif o.is_sound:
             text = (f"Sound statistics: two-sample tests that count the noise in both sets (K-S for numbers; "
                     f"chi-square on the table of both sides' counts for categories, or an exact test when counts "
@@ -361,11 +361,11 @@ def _compare(col: ColumnSummary, series: pd.Series, options: DriftOptions, rng: 
     statistic, score = spec.run(ref, cur, col.std)
     row = ColumnDrift(col.name, col.kind, spec.label, key, statistic, n_reference=ref.n, n_current=cur.n)
     if options.calibrated:
-        null = spec.null_statistic(ref, ref.n, cur.n, col.std, options.n_boot, rng)
+        null = spec.null_statistic(ref, ref.n, cur.n, col.std, options.n_boot, rng, cur)
         row.p_value, row.threshold = stats.calibrate(statistic, null, options.alpha)
         row.drift = row.p_value <= options.alpha
         row.calibrated = True
-        row.method = f"{spec.statistic}, threshold calibrated on the reference"
+        row.method = f"{spec.statistic}, threshold calibrated by reshuffling both sets"
         row.distance = score if spec.score_kind == "distance" else None
     elif spec.score_kind == "p-value":
         row.threshold, row.p_value = options.alpha, score

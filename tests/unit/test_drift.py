@@ -87,7 +87,7 @@ def test_p_values_and_distances_equal_scipy():
 def test_calibrated_false_alarm_rate_is_near_nominal():
     kinds = {"x": "numeric", "c": "categorical", "k": "numeric"}
     alarms = checks = 0
-    for seed in range(150):
+    for seed in range(80):
         rng = np.random.default_rng(100 + seed)
 
         def draw(n):
@@ -98,9 +98,9 @@ def test_calibrated_false_alarm_rate_is_near_nominal():
                                                                         calibrated=True, bh=False, seed=seed))
         alarms += len(result.drifted)
         checks += len(result.compared)
-    rate = alarms / checks                        # 450 checks: standard error ~0.010 around 0.05
-    assert 0.02 <= rate <= 0.085, rate
-    assert "flagged about 5% of the time" in result.false_alarm_note
+    rate = alarms / checks                        # 240 checks: standard error ~0.014 around 0.05
+    assert 0.015 <= rate <= 0.085, rate
+    assert "flagged at most about 5% of the time" in result.false_alarm_note
 
 
 def test_calibrated_mode_still_finds_a_real_shift():
@@ -110,7 +110,7 @@ def test_calibrated_mode_still_finds_a_real_shift():
     assert {c.column for c in result.drifted} >= SHIFTED
     age = next(c for c in result.columns if c.column == "age")
     assert age.calibrated and age.statistic > age.threshold and age.p_value <= 0.05
-    assert "threshold calibrated on the reference" in age.method
+    assert "threshold calibrated by reshuffling both sets" in age.method
 
 
 def _bh_reference(p: list[float]) -> list[float]:
@@ -406,7 +406,7 @@ def test_every_drift_test_entry_is_chosen_runs_like_scipy_and_has_a_null(key):
         assert statistic == pytest.approx(want_statistic, rel=1e-9, abs=1e-12)
         assert score == pytest.approx(want_score, rel=1e-9, abs=1e-12)
         assert entry.is_drift(score, entry.threshold), "the case's current side has drifted"
-        null = entry.null_statistic(ref, ref.n, cur.n, float(np.std(ref_values)), 99, rng)
+        null = entry.null_statistic(ref, ref.n, cur.n, float(np.std(ref_values)), 99, rng, cur)
         assert null.shape == (99,) and np.isfinite(null).all() and (null >= 0).all()
         p, threshold = calibrate(statistic, null, 0.05)
         assert p <= 0.05 and statistic > threshold  # the drifted side is far outside the no-drift spread
