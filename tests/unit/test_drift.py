@@ -410,3 +410,20 @@ def test_every_drift_test_entry_is_chosen_runs_like_scipy_and_has_a_null(key):
         assert null.shape == (99,) and np.isfinite(null).all() and (null >= 0).all()
         p, threshold = calibrate(statistic, null, 0.05)
         assert p <= 0.05 and statistic > threshold  # the drifted side is far outside the no-drift spread
+
+
+def test_hand_kept_routines_match_scipy():
+    """K-S on counts above scipy's exact range, and Wasserstein on counts: kept by hand for speed (bench_drift)."""
+    from core.monitor.stats import Counts, _run_ks, effect_size, wasserstein_of_counts
+
+    rng = np.random.default_rng(21)
+    for n_ref, n_cur, shift in ((20_000, 30_000, 0.0), (200_000, 150_000, 0.01), (12_000, 900, 0.1)):
+        a, b = np.round(rng.normal(size=n_ref), 3), np.round(rng.normal(shift, 1, size=n_cur), 3)
+        ref, cur = Counts.of_sorted(np.sort(a)), Counts.of_sorted(np.sort(b))
+        d, p = _run_ks(ref, cur, 1.0)
+        want = sps.ks_2samp(a, b)
+        assert d == pytest.approx(want.statistic, rel=1e-12)
+        assert p == pytest.approx(want.pvalue, rel=0.01, abs=1e-6)
+        assert wasserstein_of_counts(ref, cur) == pytest.approx(sps.wasserstein_distance(a, b), rel=1e-9)
+        assert effect_size("numeric", ref, cur, float(np.std(a)))[1] == pytest.approx(
+            sps.wasserstein_distance(a, b) / np.std(a), rel=1e-9)
