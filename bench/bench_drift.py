@@ -10,6 +10,7 @@ without drawing its HTML, so the ratio is a lower bound.
 from __future__ import annotations
 
 import os
+import time
 
 from bench.datagen import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS, ensure_table
 from bench.measure import measure
@@ -56,8 +57,11 @@ def main() -> None:
         ref, cur = ensure_table(n), ensure_table(n, drifted=True)
         load = LOAD.format(ref=str(ref.resolve()), cur=str(cur.resolve()), kinds=KINDS)
         print(f"\n{n:,} vs {n:,} rows, 20 columns ({len(SHIFTED)} really shifted, {len(STABLE)} not)")
-        ours = measure("ours: check_drift from frames", load + OURS_SETUP,
+        ours = measure("ours: sound statistics (default), from frames", load + OURS_SETUP,
                        OURS.format(reference="ref", columns="KINDS", options=""))
+        parity = measure("ours: Evidently parity, from frames", load + OURS_SETUP,
+                         OURS.format(reference="ref", columns="KINDS",
+                                     options=", DriftOptions(method='evidently-default')"))
         cached = measure("ours: with a saved reference summary", load + OURS_SETUP
                          + "summary = summarize_reference(ref, KINDS)\n",
                          OURS.format(reference="summary", columns="None", options=""))
@@ -65,7 +69,7 @@ def main() -> None:
                              OURS.format(reference="ref", columns="KINDS",
                                          options=", DriftOptions(calibrated=True, bh=True)"))
         evidently = measure("Evidently DataDriftPreset (plain)", load + EVIDENTLY_SETUP, EVIDENTLY, timeout=3600)
-        for m in (ours, cached, calibrated, evidently):
+        for m in (ours, parity, cached, calibrated, evidently):
             print(f"  {m.line()}")
         target = TARGET_S.get(n)
         speedup = evidently.seconds / ours.seconds
@@ -76,6 +80,37 @@ def main() -> None:
         print(f"  left out by us (with the reason in the table): {', '.join(ours.extra['excluded'])}")
         print(f"  our verdict: {ours.extra['verdict']}")
         print(f"  Evidently's methods: {', '.join(evidently.extra['methods'])}")
+    false_alarms()
+
+
+AA_RUNS = int(os.environ.get("BENCH_AA_RUNS", "1000"))
+
+
+def false_alarms() -> None:
+    """The A/A grid: every stable case at every size, each test the verdict uses, with its observed rate."""
+    from core.monitor import aa
+
+    print(f"\nA/A false alarms at alpha 0.05 ({AA_RUNS} stable pairs per cell; limit 0.07)")
+    cases = [("categorical", name, aa.categories(p)) for name, p in aa.CATEGORY_CASES.items()]
+    cases += [("numeric", name, aa.numbers(g)) for name, g in aa.NUMBER_CASES.items()]
+    worst = 0.0
+    for label, method, calibrated, sizes in (
+            ("sound", "sound", False, aa.SIZES),
+            ("Evidently p-value tests, calibrated", "p-value", True, aa.SIZES[:6]),
+            ("Evidently distances, calibrated", "distance", True, aa.SIZES[:6]),
+            ("Evidently p-value tests as Evidently runs them", "p-value", False, aa.SIZES)):
+        for kind, name, sampler in cases:
+            for n_ref, n_cur in sizes:
+                started = time.perf_counter()
+                runs = AA_RUNS if not calibrated else max(AA_RUNS // 3, 100)
+                r = aa.simulate(sampler, kind, n_ref, n_cur, runs, method=method, calibrated=calibrated,
+                                seed=n_ref * 7 + n_cur)
+                if label != "Evidently p-value tests as Evidently runs them":
+                    worst = max(worst, r.rate)
+                print(f"  {label:46s} {name:36s} {n_ref:>7,}/{n_cur:<7,} {r.test:16s} {r.rate:6.3f}"
+                      f"  ({time.perf_counter() - started:.1f} s)", flush=True)
+    print(f"  worst rate of the tests the verdict may use: {worst:.3f} "
+          f"({'ok' if worst <= 0.07 else 'MISSED'} against 0.07)")
 
 
 def _agreement(ours: dict, theirs: dict, calibrated: dict) -> None:

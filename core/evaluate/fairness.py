@@ -1,4 +1,14 @@
-"""Group fairness: per-group rates and Fairlearn's parity measures, with bootstrap intervals, without fairlearn."""
+"""Group fairness: per-group rates and Fairlearn's parity measures, with intervals whose coverage is verified.
+
+Definitions are Fairlearn's (`fairlearn.metrics`: MetricFrame, demographic_parity_difference,
+equalized_odds_difference); the vectorised copies below, needed for the threshold sweep, are held to them by
+tests/unit/test_fairness.py. Intervals on between-group gaps come from simultaneous per-group intervals: Wilson
+intervals (statsmodels `proportion_confint`) at level 1 - alpha/m for the m group rates a measure uses (Bonferroni),
+so all rates lie in their intervals together with probability >= 1 - alpha, and then the gap max - min lies within
+[max(low) - min(high), max(high) - min(low)]. A bootstrap of max - min is biased upward (with equal rates and 3+ groups
+its interval never holds the true gap of 0); this one is not (coverage simulated in tests/unit/test_fairness.py and
+bench/bench_fairness.py). Regression (MAE gaps) keeps a within-group bootstrap.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +40,28 @@ MEASURES = {
     "mae_ratio": (True, "smallest mean absolute error divided by the largest"),
 }
 _INTERSECTION = " × "
+# What a verdict means, in the words every page and the gate use.
+FINDINGS = {"pass": "within tolerance", "fail": "outside beyond doubt", "unclear": "not enough data"}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """The named limit one measure is judged against."""
+
+    name: str
+    value: float
+    higher_is_better: bool = False
+
+
+def tolerance_for(measure: str, gap_tolerance: float, ratio_floor: float = 0.8,
+                  overall_mae: float | None = None) -> Tolerance:
+    """Returns the one named tolerance of a measure: the project's gap tolerance for rate gaps, the four-fifths
+    floor for ratios, the gap tolerance times the overall MAE for MAE gaps."""
+    if measure.endswith("_ratio"):
+        return Tolerance("four-fifths floor", float(ratio_floor), True)
+    if measure == "mae_difference":
+        return Tolerance(f"{gap_tolerance:g} x overall MAE", float(gap_tolerance * (overall_mae or 0.0)))
+    return Tolerance("fairness gap tolerance", float(gap_tolerance))
 
 
 @dataclass(frozen=True)
@@ -68,8 +100,11 @@ def group_metrics(y_true, y_pred, groups, positive_class: Any = None) -> pd.Data
 
 
 def demographic_parity_difference(y_true, y_pred, groups, positive_class: Any) -> float:
-    """Returns the largest minus the smallest group selection rate (Fairlearn's between_groups difference)."""
-    return _measure(y_true, y_pred, groups, positive_class, "demographic_parity_difference")
+    """Returns the largest minus the smallest group selection rate (fairlearn.metrics, between_groups)."""
+    from fairlearn.metrics import demographic_parity_difference as fairlearn_dp
+
+    actual, predicted, labels = _fairlearn_inputs(y_true, y_pred, groups, positive_class)
+    return float(fairlearn_dp(actual, predicted, sensitive_features=labels))
 
 
 def demographic_parity_ratio(y_true, y_pred, groups, positive_class: Any) -> float:
@@ -78,8 +113,29 @@ def demographic_parity_ratio(y_true, y_pred, groups, positive_class: Any) -> flo
 
 
 def equalized_odds_difference(y_true, y_pred, groups, positive_class: Any) -> float:
-    """Returns the larger of the TPR difference and the FPR difference between groups (Fairlearn's worst_case)."""
-    return _measure(y_true, y_pred, groups, positive_class, "equalized_odds_difference")
+    """Returns the larger of the TPR difference and the FPR difference between groups (fairlearn.metrics)."""
+    from fairlearn.metrics import equalized_odds_difference as fairlearn_eo
+
+    actual, predicted, labels = _fairlearn_inputs(y_true, y_pred, groups, positive_class)
+    return float(fairlearn_eo(actual, predicted, sensitive_features=labels))
+
+
+def fairlearn_frame(y_true, y_pred, groups, positive_class: Any) -> pd.DataFrame:
+    """Returns Fairlearn's MetricFrame by group (selection rate, TPR, FPR), the reference for the group table."""
+    from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
+
+    actual, predicted, labels = _fairlearn_inputs(y_true, y_pred, groups, positive_class)
+    frame = MetricFrame(metrics={"selection_rate": selection_rate, "recall": true_positive_rate,
+                                 "fpr": false_positive_rate}, y_true=actual, y_pred=predicted,
+                        sensitive_features=labels)
+    return frame.by_group
+
+
+def _fairlearn_inputs(y_true, y_pred, groups, positive_class):
+    actual = is_positive(y_true, positive_class)
+    predicted = is_positive(_same_length(y_pred, len(actual)), positive_class, strict=False)
+    labels = _group_labels(_same_length(groups, len(actual))).to_numpy()
+    return actual.astype(int), predicted.astype(int), labels
 
 
 def equal_opportunity_difference(y_true, y_pred, groups, positive_class: Any) -> float:
@@ -97,8 +153,10 @@ def fairness_report(y_true, scores_or_pred, sensitive: pd.DataFrame, positive_cl
     compared with the class. Classification without `positive_class` (multiclass) takes predicted labels and treats
     each class one-vs-rest: a group's selection rate for class c is the share of its rows predicted as c. Regression
     compares mean absolute error. Differences pass at or under `tolerance` (for MAE: `tolerance` x overall MAE),
-    ratios at or over `ratio_floor`. Intervals are percentile bootstraps that resample rows within each group.
-    `verdict` is "pass" or "fail" only when the whole interval is on one side of the limit, else "unclear".
+    ratios at or over `ratio_floor`. Intervals on rate gaps come from simultaneous per-group Wilson intervals (see
+    the module docstring); MAE gaps from a within-group bootstrap. `verdict` is "pass" ("within tolerance") or
+    "fail" ("outside beyond doubt") only when the whole interval is on one side of the limit, else "unclear" ("not
+    enough data"); `finding` holds those words.
 
     Raises:
         NotFound: unknown positive class.
@@ -130,10 +188,11 @@ def fairness_report(y_true, scores_or_pred, sensitive: pd.DataFrame, positive_cl
                 table = _regression_groups(data, codes, len(names))
                 point, boots = _mae_measures(np.abs(data), codes, len(names), n_boot, rng)
                 limits = {"mae_difference": tolerance * overall_mae, "mae_ratio": ratio_floor}
+                boots = {k: _percentile(v, confidence) for k, v in boots.items()}
             else:
                 cells = _cells(data[0], data[1], codes, len(names))
                 table = _rate_table(cells)
-                point, boots = _rate_measures(cells), _rate_measures(_bootstrap_cells(cells, n_boot, rng))
+                point, boots = _rate_measures(cells), simultaneous_intervals(cells, confidence)
                 limits = {key: ratio_floor if MEASURES[key][0] else tolerance for key in point}
                 no_positive = [str(g) for g, row in zip(names, cells, strict=True) if row[0] + row[2] == 0]
                 if no_positive:
@@ -273,6 +332,47 @@ def _rate_measures(cells: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def simultaneous_intervals(cells: np.ndarray, confidence: float = 0.95) -> dict[str, tuple[float, float]]:
+    """Returns (low, high) for every rate measure of (groups, 4) counts, from Wilson intervals of the group rates
+    held simultaneously (Bonferroni over the rates a measure uses); a rate with no rows to estimate it is [0, 1]."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    alpha = 1 - confidence
+    k = len(cells)
+    tp, fp, fn, tn = (cells[:, i].astype(float) for i in range(4))
+
+    def box(count, nobs, m):
+        low, high = proportion_confint(count, np.maximum(nobs, 1), alpha=alpha / m, method="wilson")
+        empty = nobs == 0
+        return np.where(empty, 0.0, low), np.where(empty, 1.0, high)
+
+    def gap(low, high):
+        return max(0.0, float(low.max() - high.min())), float(high.max() - low.min())
+
+    sel_l, sel_h = box(tp + fp, tp + fp + fn + tn, k)
+    tpr1 = box(tp, tp + fn, k)
+    tpr2, fpr2 = box(tp, tp + fn, 2 * k), box(fp, fp + tn, 2 * k)
+    eo_tpr, eo_fpr = gap(*tpr2), gap(*fpr2)
+    ratio_low = float(sel_l.min() / sel_h.max()) if sel_h.max() > 0 else 0.0
+    ratio_high = float(min(1.0, sel_h.min() / sel_l.max())) if sel_l.max() > 0 else 1.0
+    return {
+        "demographic_parity_difference": gap(sel_l, sel_h),
+        "demographic_parity_ratio": (ratio_low, ratio_high),
+        "equalized_odds_difference": (max(eo_tpr[0], eo_fpr[0]), max(eo_tpr[1], eo_fpr[1])),
+        "equal_opportunity_difference": gap(*tpr1),
+    }
+
+
+def _percentile(boots: np.ndarray, confidence: float) -> tuple[float, float]:
+    boots = np.asarray(boots, dtype=float)
+    boots = boots[np.isfinite(boots)]
+    tail = (1 - confidence) / 2
+    if not len(boots):
+        return float("nan"), float("nan")
+    low, high = np.quantile(boots, [tail, 1 - tail])
+    return float(low), float(high)
+
+
 def _bootstrap_cells(cells: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     # Resampling a group's rows with replacement gives multinomial counts over its four cells, so drawing the
     # counts directly is the same bootstrap at a fraction of the cost; group sizes stay fixed (stratified).
@@ -309,13 +409,10 @@ def _mae_measures(abs_error: np.ndarray, codes: np.ndarray, k: int, n_boot: int,
     return measures(point), measures(boots)
 
 
-def _summary_row(attribute, outcome, measure, value, boots, limit, n_groups, n_small, confidence) -> dict:
+def _summary_row(attribute, outcome, measure, value, interval, limit, n_groups, n_small, confidence) -> dict:
     higher_is_better = MEASURES[measure][0]
     value = float(value)
-    boots = np.asarray(boots, dtype=float)
-    boots = boots[np.isfinite(boots)]
-    tail = (1 - confidence) / 2
-    low, high = (np.quantile(boots, [tail, 1 - tail]) if len(boots) else (np.nan, np.nan))
+    low, high = interval
     if not np.isfinite(value):
         passes, verdict = None, "unclear"
     elif higher_is_better:
@@ -327,8 +424,10 @@ def _summary_row(attribute, outcome, measure, value, boots, limit, n_groups, n_s
     if n_groups < 2:
         passes, verdict = None, "unclear"
     return {"attribute": attribute, "outcome": outcome, "measure": measure, "value": value,
-            "ci_low": float(low), "ci_high": float(high), "limit": float(limit), "passes": passes,
-            "verdict": verdict, "groups": n_groups, "small_groups": n_small}
+            "ci_low": float(low), "ci_high": float(high), "limit": float(limit),
+            "tolerance": tolerance_for(measure, 0.0).name.replace("0 x", "gap tolerance x"),
+            "passes": passes, "verdict": verdict, "finding": FINDINGS[verdict], "groups": n_groups,
+            "small_groups": n_small}
 
 
 def _describe(mode: str, positive_class, threshold: float) -> str:

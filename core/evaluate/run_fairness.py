@@ -80,11 +80,17 @@ def fairness_verdict(result, threshold: float | None = None) -> tuple[str, str]:
     if len(failing):
         names = ", ".join(sorted({f"{MEASURE_LABELS.get(m, m)} ({a})" for m, a in
                                   zip(failing["measure"], failing["attribute"], strict=True)})[:4])
-        return "fail", f"{where} the model is outside the fairness limits beyond doubt on: {names}."
+        return "fail", f"{where} outside beyond doubt (the whole interval is past the tolerance) on: {names}."
     if len(over):
-        return "unclear", (f"{where} {len(over)} measure(s) are over their limit, but their intervals reach back "
-                           "within it: too few rows to be sure. Check again with more validation rows.")
-    return "pass", f"{where} every measure is within its limit (tolerance {tolerance:g} on the gaps)."
+        return "unclear", (f"{where} not enough data: {len(over)} measure(s) are over their limit, but their "
+                           "intervals reach back within it. Check again with more validation rows.")
+    unsure = summary[summary["verdict"] == "unclear"]
+    if len(unsure):
+        return "unclear", (f"{where} every measure is within its limit at its point estimate, but {len(unsure)} "
+                           "interval(s) reach past it: not enough data to call it within tolerance. Check again with "
+                           "more validation rows.")
+    return "pass", (f"{where} within tolerance: every interval lies inside its limit (fairness gap tolerance "
+                    f"{tolerance:g}).")
 
 
 def fairness_description(data: RunData, result, threshold: float | None = None) -> str:

@@ -80,6 +80,11 @@ class Simulation:
     def spec(self) -> RolloutSpec:
         return RolloutSpec.from_dict(self.result.spec)
 
+    @property
+    def is_rehearsal(self) -> bool:
+        """Whether a problem was injected on purpose: a rehearsal of the safety net, never evidence about a model."""
+        return bool((self.result.spec or {}).get("inject"))
+
     def to_dict(self) -> dict:
         """Returns the record's payload (JSON-ready)."""
         return {"schema": SCHEMA, "strategy": self.strategy,
@@ -88,7 +93,7 @@ class Simulation:
                 "champion": self.champion.to_dict(), "challenger": self.challenger.to_dict(),
                 "source": self.source.to_dict(), "replay": _plain(self.replay), "result": self.result.to_dict(),
                 "examples": [{k: _plain(v) for k, v in row.items()} for row in self.examples.to_dict("records")],
-                "simulated": True}
+                "simulated": True, "rehearsal": self.is_rehearsal}
 
     @classmethod
     def from_record(cls, rec: dict) -> "Simulation":
@@ -286,6 +291,7 @@ class SimulationVerdict:
     champion_version_id: str | None
     challenger_version_id: str | None
     created_at: datetime | None = None
+    is_rehearsal: bool = False      # a problem was injected: it shows the safety net works, not how the model does
 
 
 def simulation_verdicts(ws: Workspace, project_id: str, *,
@@ -294,9 +300,10 @@ def simulation_verdicts(ws: Workspace, project_id: str, *,
     out = []
     for rec in ws.list_records(KIND, project_id=project_id):
         verdict = rec.get("verdict") or {}
+        rehearsal = bool(rec.get("rehearsal", ((rec.get("result") or {}).get("spec") or {}).get("inject")))
         item = SimulationVerdict(rec["id"], str(rec.get("strategy") or ""), str(verdict.get("decision") or ""),
                                  str(verdict.get("sentence") or ""), rec.get("champion_version_id"),
-                                 rec.get("challenger_version_id"), rec.get("created_at"))
+                                 rec.get("challenger_version_id"), rec.get("created_at"), rehearsal)
         if challenger_version_id is None or item.challenger_version_id == challenger_version_id:
             out.append(item)
     return out

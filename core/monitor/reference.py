@@ -40,6 +40,7 @@ class ColumnSummary:
     excluded: str = ""               # reason the column is left out, or ""
     note: str = ""
     family: str = ""                 # "number", "bool", "datetime" or "text": the other side must match
+    time_like: str = ""              # why the column reads as time (year, counter), left out of the sound verdict
 
     @property
     def n(self) -> int:
@@ -58,7 +59,8 @@ class ReferenceSummary:
         """Returns a JSON-safe description and a long frame of counts, for storing in the workspace."""
         meta = {"schema": 1, "n_rows": self.n_rows, "max_categories": self.max_categories, "columns": [
             {"name": c.name, "kind": c.kind, "n_missing": c.n_missing, "std": c.std, "excluded": c.excluded,
-             "note": c.note, "family": c.family, "kept": None if c.kept is None else list(c.kept)}
+             "note": c.note, "family": c.family, "kept": None if c.kept is None else list(c.kept),
+             "time_like": c.time_like}
             for c in self.columns.values()]}
         parts = []
         for c in self.columns.values():
@@ -85,7 +87,8 @@ class ReferenceSummary:
                 counts = Counts(keys, g["count"].to_numpy(np.int64))
             kept = None if c.get("kept") is None else tuple(c["kept"])
             out.columns[c["name"]] = ColumnSummary(c["name"], c["kind"], counts, int(c["n_missing"]), float(c["std"]),
-                                                   kept, c["excluded"], c["note"], c["family"])
+                                                   kept, c["excluded"], c["note"], c["family"],
+                                                   c.get("time_like", ""))
         return out
 
 
@@ -220,7 +223,8 @@ def _summarize_compared(series: pd.Series, kind: str, max_categories: int) -> Co
                 f"looks like a row number or identifier ({distinct:,} distinct whole numbers in {counts.n:,} rows); "
                 "identifiers change by design, so it is left out"))
         values = np.repeat(counts.keys, counts.counts)
-        return ColumnSummary(name, kind, counts, n_missing, float(np.std(values)))
+        return ColumnSummary(name, kind, counts, n_missing, float(np.std(values)),
+                             time_like=time_like_reason(series, counts))
     if distinct <= max_categories:
         return ColumnSummary(name, kind, counts, n_missing)
     if distinct >= ID_SHARE * counts.n:
@@ -239,6 +243,31 @@ def _summarize_compared(series: pd.Series, kind: str, max_categories: int) -> Co
     note = (f"{distinct:,} categories: the {len(kept)} covering {MIN_SHARE:.0%}+ of reference rows are compared by "
             f"name, the other {distinct - len(kept):,} together as {OTHER!r}")
     return ColumnSummary(name, kind, bucket(counts, kept), n_missing, kept=kept, note=note)
+
+
+YEARS = (1900, 2100)     # whole numbers all in this range, in a column named like a year, read as years
+_YEARISH = re.compile(r"(^|_)(year|yr|yyyy)s?($|_)|year", re.IGNORECASE)
+
+
+def time_like_reason(series: pd.Series, counts: Counts) -> str:
+    """Says why a numeric reference column reads as time (a year, a running counter), or returns "".
+
+    Such a column moves by design as time passes, so a later batch always "drifts" on it: the sound verdict leaves
+    it out and shows this reason. Years: whole numbers within YEARS, in a column named like a year (or with 5+
+    different years). Counters: whole numbers that never decrease over the reference rows, with more distinct values
+    than half the rows.
+    """
+    keys = counts.keys
+    if len(keys) < 2 or not np.all(np.mod(keys, 1) == 0):
+        return ""
+    lo, hi = float(keys[0]), float(keys[-1])
+    if YEARS[0] <= lo and hi <= YEARS[1] and (_YEARISH.search(str(series.name)) or len(keys) >= 5):
+        return (f"reads as a year ({int(lo)}–{int(hi)}): later data moves on it by design, so it is left out of "
+                "the verdict")
+    if counts.n >= 20 and len(keys) > ID_SHARE * counts.n and series.dropna().is_monotonic_increasing:
+        return (f"reads as a running counter (never decreases over the reference rows, {len(keys):,} values): later "
+                "data moves on it by design, so it is left out of the verdict")
+    return ""
 
 
 def bucket(counts: Counts, kept: tuple[str, ...]) -> Counts:

@@ -18,7 +18,7 @@ from core.monitor.sources import SourceSpec, load_source
 from core.split.splitting import get_split
 from core.store.workspace import Workspace
 
-SCHEMA = 1
+SCHEMA = 2  # 2: summaries carry time_like
 REFERENCE_KIND = "drift_reference"
 
 

@@ -36,11 +36,13 @@ from core.project.criteria import (
 )
 from core.project.projects import get_project
 from core.registry.versions import (
+    champion as current_champion,
     get_version,
     list_versions,
     load_version_model,
     save_gate_fields,
 )
+from core.release.value import baseline_values, compare_values, row_values
 from core.split.splitting import get_split, split_frames
 
 PASS, FAIL, NOT_RUN = "pass", "fail", "not-run"
@@ -106,6 +108,8 @@ def evaluate_gate(ws, version, champion=None, *, n_boot: int = N_BOOT, seed: int
         if c.kind == "guardrail":
             checks.append(_rule_check(f"guardrail:{c.metric}", f"Guardrail: {c.text.split(' (')[0]}", c, rows))
     checks.append(improvement_check(ws, version, champion, crit.primary_metric, crit.min_improvement, n_boot, seed))
+    checks.extend(value_checks(ws, version, champion, crit, seed))
+    checks.extend(key_result_checks(crit, version))
     checks.append(fairness_check(ws, version, crit.primary_metric, crit.sensitive_attributes, crit.fairness_tolerance))
     checks.append(_drift_check(ws, version))
     checks.append(_simulation_check(ws, version))
@@ -311,6 +315,100 @@ def _metric_fn(version, metric: str, suffix: str):
     return fn
 
 
+# -- expected value and key results -----------------------------------------------------------------------------------
+def value_checks(ws, version, champion, crit, seed: int = 0) -> list[GateCheck]:
+    """Expected value per validation row against having no model, and against the champion, each with an interval.
+
+    Clearly more value passes, clearly less fails, an interval across 0 is "not yet" (not-run), never a failure.
+    """
+    base_label = "Value: the model's decisions are worth more than no model"
+    champ_label = "Value: worth more than the champion's decisions"
+    try:
+        frame = version_predictions(ws, version)
+    except NotFound as err:
+        return [GateCheck("value_baseline", base_label, NOT_RUN, str(err))]
+    mine = row_values(version, frame, crit)
+    if mine is None:
+        return [GateCheck("value_baseline", base_label, NOT_RUN, "No value per decision is set on the Define page, "
+                          "so the expected value is not checked (not a failure).")]
+    baseline, action = baseline_values(version, frame, crit)
+    out = [_value_check("value_baseline", base_label, compare_values(mine, baseline, seed), f"no model ({action})")]
+    if champion is None or champion.id == version.id:
+        out.append(GateCheck("value_champion", champ_label, NOT_RUN, "No champion yet, so there is nothing to "
+                             "compare with."))
+        return out
+    old = version_predictions(ws, champion)
+    shared = frame.merge(old, on="_row", suffixes=("", "_old")) if version.dataset_hash == champion.dataset_hash \
+        else frame.iloc[:0]
+    if len(shared) < MIN_SHARED_ROWS:
+        out.append(GateCheck("value_champion", champ_label, NOT_RUN, f"The versions share {len(shared)} validation "
+                             f"rows (fewer than {MIN_SHARED_ROWS}), so their value cannot be compared row by row."))
+        return out
+    ours, theirs = row_values(version, shared, crit), row_values(champion, shared, crit, suffix="_old")
+    out.append(_value_check("value_champion", champ_label, compare_values(ours, theirs, seed), champion.label))
+    return out
+
+
+def _value_check(key: str, label: str, c, against: str) -> GateCheck:
+    span = (f"{c.gain:+,.3g} per row (95% interval {c.low:+,.3g} to {c.high:+,.3g}) against {against}, on "
+            f"{c.rows:,} validation rows: {c.mine:,.3g} vs {c.theirs:,.3g} per row")
+    details = {"gain": c.gain, "ci": [c.low, c.high], "rows": c.rows, "value": c.mine, "compared_value": c.theirs,
+               "against": against, "confidence": CONFIDENCE}
+    if c.finding == "better":
+        return GateCheck(key, label, PASS, f"Worth {span}.", details)
+    if c.finding == "worse":
+        return GateCheck(key, label, FAIL, f"Worth less: {span}.", details)
+    return GateCheck(key, label, NOT_RUN, f"Not yet: {span}; the interval includes 0, so more rows would tell.",
+                     details)
+
+
+def key_result_checks(crit, version) -> list[GateCheck]:
+    """One check per OKR key result that names a model metric, against the version's validation value."""
+    out = []
+    for kr in (crit.okr.key_results if crit.okr else []):
+        if not kr.metric or kr.metric not in version.metrics:
+            continue
+        actual = version.metrics.get(kr.metric)
+        op = natural_op(kr.metric)
+        label = f"Key result: {kr.text or metric_label(kr.metric)}"
+        need = f"needs {OP_SYMBOLS.get(op, op)} {kr.target:g}"
+        details = {"metric": kr.metric, "actual": actual, "target": kr.target, "op": op}
+        if actual is None or not math.isfinite(float(actual)):
+            out.append(GateCheck(f"okr:{kr.metric}", label, FAIL, f"{metric_label(kr.metric)} could not be "
+                                 f"measured on validation ({need}).", details))
+            continue
+        met = actual >= kr.target - 1e-12 if op == ">=" else actual <= kr.target + 1e-12
+        out.append(GateCheck(f"okr:{kr.metric}", label, PASS if met else FAIL,
+                             f"{metric_label(kr.metric)} {actual:.3f} on validation ({need}).", details))
+    return out
+
+
+def key_result_status(ws, project) -> list[dict]:
+    """Returns every OKR key result with its current value: the champion's validation metric when it is a model
+    metric (else the newest version's), or None with the reason, for the Define page and the dashboard."""
+    crit = project.criteria
+    if not crit.okr or not crit.okr.key_results:
+        return []
+    source = current_champion(ws, project.id)
+    label = "champion"
+    if source is None:
+        versions = list_versions(ws, project.id)
+        source, label = (versions[0], "newest version") if versions else (None, "")
+    rows = []
+    for kr in crit.okr.key_results:
+        value = source.metrics.get(kr.metric) if source is not None and kr.metric else None
+        is_model_metric = bool(kr.metric) and source is not None and kr.metric in source.metrics
+        met = None
+        if value is not None and math.isfinite(float(value)):
+            met = value >= kr.target if natural_op(kr.metric) == ">=" else value <= kr.target
+        rows.append({"key result": kr.text or metric_label(kr.metric), "metric": metric_label(kr.metric)
+                     if kr.metric else "", "target": kr.target, "current": value,
+                     "measured on": f"{source.label} ({label}), validation" if is_model_metric else
+                     ("no registered version yet" if source is None else "not a model metric"),
+                     "met": met, "checked by the gate": is_model_metric})
+    return rows
+
+
 # -- fairness ----------------------------------------------------------------------------------------------------------
 def fairness_check(ws, version, metric: str, attributes: list[str], tolerance: float) -> GateCheck:
     """Checks the largest gap of the primary metric between groups (each of at least MIN_GROUP rows) per column."""
@@ -372,14 +470,25 @@ def _drift_check(ws, version) -> GateCheck:
 
 
 def _simulation_check(ws, version) -> GateCheck:
-    sims = simulation_verdicts(ws, version.project_id, challenger_version_id=version.id)
+    """The newest simulation of this challenger that is not a rehearsal: "Ship" passes, "Keep testing" is "not yet"
+    (never a failure), anything else (roll back, stop) fails. Rehearsals (a problem injected on purpose) show the
+    safety net works and are never evidence about the model."""
+    every = simulation_verdicts(ws, version.project_id, challenger_version_id=version.id)
+    sims = [s for s in every if not s.is_rehearsal]
     label = "Launch simulator says ship"
+    rehearsals = len(every) - len(sims)
+    skipped = (f" {rehearsals} rehearsal(s) with an injected problem not counted: they test the safety net, not the "
+               "model.") if rehearsals else ""
     if not sims:
         return GateCheck("simulation", label, NOT_RUN, "No launch simulation with this version as the challenger "
-                         "yet (not a failure).")
+                         "yet (not a failure)." + skipped, {"rehearsals": rehearsals})
     decision = str(sims[0].decision or "no decision")
-    status = PASS if decision == "Ship" else FAIL
     sentence = str(sims[0].sentence or "").strip()
-    return GateCheck("simulation", label, status, f"{decision}: {sentence}" if sentence else decision,
-                     {"simulation_id": sims[0].id, "strategy": sims[0].strategy})
+    said = f"{decision}: {sentence}" if sentence else decision
+    details = {"simulation_id": sims[0].id, "strategy": sims[0].strategy, "decision": decision,
+               "rehearsals": rehearsals}
+    if decision == "Keep testing":
+        return GateCheck("simulation", label, NOT_RUN, f"Not yet: {said}{skipped}", details)
+    status = PASS if decision == "Ship" else FAIL
+    return GateCheck("simulation", label, status, said + skipped, details)
 

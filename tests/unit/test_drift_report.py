@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.monitor.checks import check_drift
+from core.monitor.checks import DriftOptions, check_drift
 from core.monitor.evidently_report import (build_evidently_report, evidently_column_verdicts, safe_download_html,
                                sandboxed_html)
 from core.errors import SchemaMismatch
@@ -41,7 +41,7 @@ def frame(n: int, rng: np.random.Generator, shifted: bool = False) -> pd.DataFra
 def test_our_verdicts_agree_with_evidently(n_ref, n_cur):
     rng = np.random.default_rng(n_ref)
     ref, cur = frame(n_ref, rng), frame(n_cur, rng, shifted=True)
-    ours = {c.column: c for c in check_drift(ref, cur, KINDS).columns}
+    ours = {c.column: c for c in check_drift(ref, cur, KINDS, DriftOptions(method="evidently-default")).columns}
     theirs = evidently_column_verdicts(ref, cur, KINDS)
     assert set(theirs) == set(KINDS)
     for name, row in ours.items():

@@ -149,6 +149,48 @@ def test_drift_and_simulation_are_not_run_until_their_records_exist(g):
                     project_id=g.project_id)
     checks = _by_key(evaluate_gate(g.ws, g.logreg))
     assert checks["drift"].status == "pass" and checks["simulation"].status == "pass"
+    # A rehearsal (a problem injected on purpose) is never evidence; "Keep testing" is "not yet", not a failure.
+    g.ws.put_record("simulation", "sim_3", {"strategy": "canary", "challenger_version_id": g.logreg.id,
+                                            "verdict": {"decision": "Roll back", "sentence": "Degraded on day 6."},
+                                            "result": {"spec": {"inject": {"kind": "degrade", "day": 6}}}},
+                    project_id=g.project_id)
+    check = evaluate_gate(g.ws, g.logreg).check("simulation")
+    assert check.status == "pass" and "1 rehearsal(s) with an injected problem not counted" in check.evidence
+    g.ws.put_record("simulation", "sim_4", {"strategy": "ab", "challenger_version_id": g.logreg.id,
+                                            "verdict": {"decision": "Keep testing", "sentence": "No clear gap."}},
+                    project_id=g.project_id)
+    check = evaluate_gate(g.ws, g.logreg).check("simulation")
+    assert check.status == "not-run" and check.evidence.startswith("Not yet: Keep testing: No clear gap.")
+
+
+def test_value_against_no_model_and_the_champion_and_key_results(g):
+    from core.project.criteria import KeyResult, Okr
+    from core.release.value import baseline_values, compare_values, row_values
+
+    # The demo's own values: a saved leaver keeps 80, an offer to a stayer costs 20, a missed leaver 200.
+    crit = get_project(g.ws, g.project_id).criteria
+    preds = version_predictions(g.ws, g.logreg)
+    mine = row_values(g.logreg, preds, crit)
+    base, action = baseline_values(g.logreg, preds, crit)
+    hand = {(True, True): 80.0, (False, True): -20.0, (True, False): -200.0, (False, False): 0.0}
+    positive = str(g.logreg.positive_class)
+    want = [hand[(t == positive, p == positive)] for t, p in zip(preds["y_true"].astype(str), preds["y_pred"].astype(str))]
+    assert mine == pytest.approx(want)
+    assert action in ("flag every row", "flag no row")
+    c = compare_values(mine, base)
+    assert c.low <= c.gain <= c.high and c.gain == pytest.approx(np.mean(mine) - np.mean(base))
+    checks = _by_key(evaluate_gate(g.ws, g.logreg, champion=g.tree))
+    value = checks["value_baseline"]
+    assert value.details["gain"] == pytest.approx(c.gain) and "95% interval" in value.evidence
+    assert value.status == {"better": "pass", "worse": "fail", "unclear": "not-run"}[c.finding]
+    assert checks["value_champion"].details["against"] == g.tree.label
+    auc = g.logreg.metrics["roc_auc"]
+    _criteria(g, okr=Okr("o", [KeyResult("Rank well", "roc_auc", round(auc - 0.05, 3)),
+                               KeyResult("Rank perfectly", "roc_auc", 0.999)]))
+    krs = [c for c in evaluate_gate(g.ws, g.logreg).checks if c.key.startswith("okr:")]
+    assert [c.status for c in krs] == ["pass", "fail"] and f"{auc:.3f}" in krs[0].evidence
+    _criteria(g, costs={})
+    assert evaluate_gate(g.ws, g.logreg).check("value_baseline").status == "not-run"
 
 
 def test_a_failed_gate_needs_an_override_reason_and_a_passed_gate_does_not(g):
@@ -164,7 +206,8 @@ def test_a_failed_gate_needs_an_override_reason_and_a_passed_gate_does_not(g):
 
 
 def test_a_passing_gate_promotes_without_an_override(g):
-    _criteria(g, threshold=0.3, guardrails=[], sensitive_attributes=[], min_improvement=0.0)
+    # Value per decision and key results have their own test above; here only the rule itself is loosened.
+    _criteria(g, threshold=0.3, guardrails=[], sensitive_attributes=[], min_improvement=0.0, costs={}, okr=None)
     entry = promote(g.ws, g.logreg.id, by="Ana", why="meets the launch rule")
     assert not entry.override and entry.gate["passed"] and entry.why == "meets the launch rule"
     with pytest.raises(SpecInvalid, match="Beats the champion"):
