@@ -211,6 +211,7 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
                                                                            for o in results.values())
                                                                        if n_workers > 1 else 0.0))
     annotate_warnings(result)
+    workers.record_backend(result)
     return result
 
 
