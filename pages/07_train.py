@@ -10,6 +10,7 @@ from core.jobs import get_job, start_job
 from core.models.leaderboard import (comparable_runs, comparison_choices, comparison_runs, default_pair,
                                     leaderboard_frame, paired_comparison, verdict)
 from core.models.runs import cluster_and_save, latest_comparison, list_runs, run_predictions, train_and_save
+from pages._compute_views import compute_panel
 from pages._projects import criteria_banner, md_escape, require_project, require_split
 from pages._widgets import get_workspace, is_viewer, page_header, page_link, param_inputs, show_error
 
@@ -211,6 +212,7 @@ def _clusters(run) -> None:
         show_error(err)
 
 
+compute_panel()
 if not is_viewer() and st.session_state.get(JOB):
     _finished_job()
 flash = st.session_state.pop("train.flash", None)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import shutil
 import threading
 import tomllib
 from dataclasses import dataclass
@@ -42,6 +43,10 @@ class ComputeUnavailable(WorkbenchError):
 
 class ComputeFailed(WorkbenchError):
     """The cluster lost a worker or its scheduler during a job and could not finish it; nothing was saved."""
+
+
+class ClusterDataLost(RuntimeError):
+    """Raised on a worker when a task's data never arrived (its scheduler went away): the job stops, not the model."""
 
 
 @dataclass(frozen=True)
@@ -273,12 +278,38 @@ def threads(c) -> int:
         return 1
 
 
+def scratch_dir(home=None) -> str:
+    """Returns the folder under the workspace for training copies (frames, memmaps), sweeping dead processes' ones."""
+    from core.store.workspace import default_home
+
+    folder = os.path.join(str(home or default_home()), "tmp")
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        parts = name.split("_")
+        pid = parts[2] if name.startswith("wb_train_") and len(parts) > 2 else \
+            parts[3] if name.startswith("joblib_memmapping_folder_") and len(parts) > 3 else None
+        if pid and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+    return folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def cluster_error(err: BaseException, what: str = "training") -> ComputeFailed:
     """A plain message for a Dask failure during a job: the lost worker or scheduler, and that nothing was saved."""
     name = type(err).__name__
     if name == "KilledWorker":
         why = "a task kept losing its worker (a worker process died each time it ran it, perhaps out of memory)"
     elif name in ("CommClosedError", "StreamClosedError", "CancelledError", "FutureCancelledError", "TimeoutError",
+                  "ConnectionError",
                   "OSError", "ConnectionRefusedError"):
         why = "the connection to the cluster's scheduler was lost"
     else:
@@ -290,5 +321,7 @@ def cluster_error(err: BaseException, what: str = "training") -> ComputeFailed:
 def is_cluster_error(err: BaseException) -> bool:
     """Whether an exception comes from the cluster (lost worker, lost scheduler) rather than from the model."""
     mod = type(err).__module__ or ""
+    if isinstance(err, ClusterDataLost):
+        return True
     return (mod.startswith(("distributed", "tornado")) or type(err).__name__ in
             ("KilledWorker", "CommClosedError", "StreamClosedError", "FutureCancelledError", "CancelledError"))

@@ -22,7 +22,7 @@ def fit_xgboost_dask(pipe, X, y, task: str, client) -> None:
     from xgboost import dask as dxgb
 
     from core.models.preprocess import EncodedLabelClassifier
-    from core.models.workers import scratch_dir
+    from core.models.compute import scratch_dir
 
     prep, model = pipe.named_steps["prep"], pipe.named_steps["model"]
     encoded = isinstance(model, EncodedLabelClassifier)

@@ -53,27 +53,7 @@ DASK_TOKEN = "dask:"
 WATCH_SECONDS = 0.5  # how often a local worker checks that its parent still lives
 
 
-def scratch_dir() -> str:
-    """Returns the folder under the workspace for training copies (frames, memmaps), sweeping dead processes' ones."""
-    from core.store.workspace import default_home
-
-    folder = os.path.join(str(default_home()), "tmp")
-    os.makedirs(folder, exist_ok=True)
-    for name in os.listdir(folder):
-        pid = name.split("_")[2] if name.startswith("wb_train_") else None
-        if pid and pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
-    return folder
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+scratch_dir = compute.scratch_dir  # training copies under the workspace (kept here for callers)
 
 
 def _worker_init(parent_pid: int) -> None:
@@ -149,11 +129,7 @@ def shared_frames(X: pd.DataFrame, y: np.ndarray, val: pd.DataFrame | None, targ
 @contextmanager
 def _dask_frames(c, data: dict) -> Iterator[str]:
     token = f"{DASK_TOKEN}{new_id('frames')}"
-    try:
-        # Broadcast: a copy on every worker, so losing one worker loses no data and its tasks can rerun elsewhere.
-        future = c.scatter(data, broadcast=True, hash=False)
-    except Exception as err:  # noqa: BLE001 — the cluster dropped while receiving the rows
-        raise compute.cluster_error(err) from None
+    future = ship(c, data)
     with _LOCK:
         _FRAMES[token] = data  # the app's own copy, for the fits it spreads over the cluster itself
         _DASK[token] = {"client": c, "data": future, "index": {}}
@@ -169,6 +145,22 @@ def _dask_frames(c, data: dict) -> Iterator[str]:
                 c.cancel(futures)
             except Exception:  # noqa: BLE001 — a cluster already gone holds nothing
                 pass
+
+
+def ship(c, value):
+    """Sends value to the cluster once, as a task that returns it: the scheduler keeps that task, so when the worker
+    holding the value dies it is rebuilt elsewhere (scattered data would be lost for good, and Dask's memory
+    manager drops the extra copies a broadcast makes)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "large object in the task graph": sent once per job, on purpose
+            return c.submit(_held, value, key=new_id("wb-data"), pure=False)
+    except Exception as err:  # noqa: BLE001 — the cluster dropped while receiving the rows
+        raise compute.cluster_error(err) from None
+
+
+def _held(value):
+    return value
 
 
 def _write(folder: str, data: dict) -> None:
@@ -285,13 +277,16 @@ def _run_dask(tasks: list[dict], cancel) -> Iterator[tuple[int, dict]]:
             if cancel is not None and cancel.is_set():
                 return
             yield i, run_task({**tasks[i], "client": c})
+        if c.status != "running":  # results may have arrived before the scheduler went: the job is not whole
+            raise compute.ComputeFailed(compute.cluster_error(ConnectionError()).args[0])
     except Exception as err:  # noqa: BLE001 — model failures come back as results; what is raised is the cluster
         if compute.is_cluster_error(err) or isinstance(err, (OSError, TimeoutError)):
             raise compute.cluster_error(err) from None
         raise
     finally:
         # Cancel stops the job's queued and running tasks on the cluster, not only their results here.
-        mine = [k for k in set(c.futures) - before]
+        kept = {held["data"].key, *(f.key for _, f in held["index"].values())}  # the job's data, reused by trials
+        mine = [k for k in set(c.futures) - before - kept]
         if mine:
             from distributed import Future
 
@@ -316,7 +311,7 @@ def _index_futures(held: dict, t: dict) -> tuple:
         with _LOCK:
             got = held["index"].get(key)
         if got is None:
-            got = (arr, held["client"].scatter(arr, broadcast=True, hash=False))
+            got = (arr, ship(held["client"], arr))
             with _LOCK:
                 held["index"][key] = got  # keeping the array keeps its id unique for the job
         out.append(got[1])
@@ -324,8 +319,14 @@ def _index_futures(held: dict, t: dict) -> tuple:
 
 
 def _dask_task(i: int, t: dict, data: dict, fit_idx, eval_idx) -> tuple[int, dict]:
-    """Runs on a Dask worker: the frames and fold rows arrive as scattered data, resolved by Dask."""
-    return i, run_task({**t, "data": data, "fit_idx": fit_idx, "eval_idx": eval_idx})
+    """Runs on a Dask worker: the frames and fold rows arrive as data shipped once per job, resolved by Dask."""
+    if not isinstance(data, dict) or any(a is not None and not isinstance(a, np.ndarray) for a in (fit_idx, eval_idx)):
+        raise compute.ClusterDataLost("the rows of this job did not reach the worker")
+    from joblib import parallel_config
+
+    # A model's own joblib calls stay on this worker's thread instead of sending nested tasks back to the cluster.
+    with parallel_config(backend="threading", n_jobs=1):
+        return i, run_task({**t, "data": data, "fit_idx": fit_idx, "eval_idx": eval_idx})
 
 
 def run_task(t: dict) -> dict:
