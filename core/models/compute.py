@@ -202,6 +202,13 @@ def _drop(config: ComputeConfig) -> None:
                 pass
 
 
+def forget(c) -> None:
+    """Drops a client whose cluster failed a job, so the next job reconnects (or restarts dask-local) afresh."""
+    with _LOCK:
+        for config in [k for k, v in _CLIENTS.items() if v is c]:
+            _drop(config)
+
+
 def close_all() -> None:
     """Closes every client and stops every cluster this process started."""
     with _LOCK:

@@ -259,7 +259,15 @@ def _run_dask(tasks: list[dict], cancel) -> Iterator[tuple[int, dict]]:
     single = [i for i, t in enumerate(tasks) if not _spread(t)]
     before = set(c.futures)
     try:
-        if single:
+        if single and compute.threads(c) < 2:
+            # joblib runs a one-thread backend sequentially in this process: submit to the one worker directly.
+            futures = [(i, c.submit(_dask_task, i, _slim(tasks[i]), held["data"], *_index_futures(held, tasks[i]),
+                                    key=new_id("wb-task"), pure=False)) for i in single]
+            for i, future in futures:
+                yield future.result()
+                if cancel is not None and cancel.is_set():
+                    return
+        elif single:
             with parallel_config(backend="dask", client=c):
                 gen = Parallel(return_as="generator_unordered")(
                     delayed(_dask_task)(i, _slim(tasks[i]), held["data"], *_index_futures(held, tasks[i]))
@@ -278,10 +286,12 @@ def _run_dask(tasks: list[dict], cancel) -> Iterator[tuple[int, dict]]:
                 return
             yield i, run_task({**tasks[i], "client": c})
         if c.status != "running":  # results may have arrived before the scheduler went: the job is not whole
-            raise compute.ComputeFailed(compute.cluster_error(ConnectionError()).args[0])
+            raise ConnectionError("scheduler gone")
     except Exception as err:  # noqa: BLE001 — model failures come back as results; what is raised is the cluster
         if compute.is_cluster_error(err) or isinstance(err, (OSError, TimeoutError)):
-            raise compute.cluster_error(err) from None
+            failed = compute.cluster_error(err)
+            compute.forget(c)
+            raise failed from None
         raise
     finally:
         # Cancel stops the job's queued and running tasks on the cluster, not only their results here.
@@ -318,8 +328,33 @@ def _index_futures(held: dict, t: dict) -> tuple:
     return tuple(out)
 
 
+def _resolved(*values):
+    """Dask resolves futures nested in a joblib batch for some clients only; fetch any left (seceding meanwhile)."""
+    from distributed import Future
+
+    if not any(isinstance(v, Future) for v in values):
+        return values
+    from distributed import get_worker, worker_client
+
+    try:
+        get_worker()
+    except ValueError:  # not on a worker (a sequential fallback here): fetch from the cluster directly
+        try:
+            return tuple(v.result() if isinstance(v, Future) else v for v in values)
+        except Exception as err:  # noqa: BLE001
+            raise compute.ClusterDataLost(f"the rows of this job did not reach the worker ({type(err).__name__})") \
+                from None
+
+    try:
+        with worker_client() as wc:
+            return tuple(wc.gather(v) if isinstance(v, Future) else v for v in values)
+    except Exception as err:  # noqa: BLE001 — the data is gone with its scheduler: the job stops, not the model
+        raise compute.ClusterDataLost(f"the rows of this job did not reach the worker ({type(err).__name__})") from None
+
+
 def _dask_task(i: int, t: dict, data: dict, fit_idx, eval_idx) -> tuple[int, dict]:
     """Runs on a Dask worker: the frames and fold rows arrive as data shipped once per job, resolved by Dask."""
+    data, fit_idx, eval_idx = _resolved(data, fit_idx, eval_idx)
     if not isinstance(data, dict) or any(a is not None and not isinstance(a, np.ndarray) for a in (fit_idx, eval_idx)):
         raise compute.ClusterDataLost("the rows of this job did not reach the worker")
     from joblib import parallel_config

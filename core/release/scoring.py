@@ -323,7 +323,9 @@ def _score_on_cluster(c, ws: Workspace, version, source: Any, model, ids: list[s
         return results
     except Exception as err:  # noqa: BLE001 — a lost cluster is one plain message; model errors keep their type
         if compute.is_cluster_error(err) or isinstance(err, (OSError, TimeoutError)):
-            raise compute.cluster_error(err, "scoring") from None
+            failed = compute.cluster_error(err, "scoring")
+            compute.forget(c)
+            raise failed from None
         raise
     finally:
         try:

@@ -98,7 +98,7 @@ def test_an_unreachable_scheduler_is_a_plain_message_and_nothing_runs(monkeypatc
     started = time.perf_counter()
     with pytest.raises(compute.ComputeUnavailable, match="did not answer.*train on this machine"):
         compare(train, val, "y", "binary", ["logreg"], columns, cv=2, positive_class="yes")
-    assert time.perf_counter() - started < 15
+    assert time.perf_counter() - started < 30
     info = compute.describe()
     assert info["workers"] is None and "did not answer" in info["error"]
 
@@ -108,8 +108,13 @@ def test_local_and_dask_local_give_the_same_leaderboard(cluster, monkeypatch):
     local = _local(monkeypatch, train, val, "y", "binary", MODELS, columns, cv=2, seed=7, positive_class="yes")
     dask = compare(train, val, "y", "binary", MODELS, columns, cv=2, seed=7, positive_class="yes")
     a, b = _metrics(local), _metrics(dask)
-    for key in ("dummy", "logreg", "tree", "rf"):  # deterministic models: identical to the last digit
+    for key in ("dummy", "logreg", "tree"):  # deterministic models: identical to the last digit
         assert a[key] == b[key], key
+    # The forest's trees are identical; its probabilities are sums over trees in thread-completion order, so the
+    # last bits can differ (locally too, between two runs with n_jobs=2).
+    assert a["rf"][0] == pytest.approx(b["rf"][0], rel=1e-9, abs=1e-12)
+    for fa, fb in zip(a["rf"][1], b["rf"][1]):
+        assert fa == pytest.approx(fb, rel=1e-9, abs=1e-12)
     assert a["xgb"][1] == b["xgb"][1]  # XGBoost's folds run as ordinary tasks: identical too
     # Its final fit runs on xgboost.dask, whose distributed histograms differ slightly from one machine's.
     gap = abs(a["xgb"][0]["roc_auc"] - b["xgb"][0]["roc_auc"])
@@ -197,12 +202,12 @@ def test_a_lost_scheduler_fails_the_job_plainly_and_saves_nothing(tmp_path, monk
                 gone.append(True)
                 threading.Thread(target=lambda: own.sync(own.scheduler.close)).start()
 
-        with pytest.raises(compute.ComputeFailed, match="Nothing was saved"):
+        with pytest.raises(compute.ComputeFailed, match="Nothing was saved") as failed:
             train_and_save(ws, project, split, ["logreg", "tree"], cv=3, progress=progress)
+        assert gone, failed.value
         with pytest.raises((compute.ComputeUnavailable, compute.ComputeFailed)):  # the next job: plainly refused
             train_and_save(ws, project, split, ["logreg"], cv=2)
         assert list_runs(ws, project.id) == []
-        assert gone and list_runs(ws, project.id) == []
         close_workspace(tmp_path / "ws")
     finally:
         compute.close_all()
