@@ -308,12 +308,13 @@ def _score_on_cluster(c, ws: Workspace, version, source: Any, model, ids: list[s
         starts = list(range(0, info.rows, batch_rows))
         for k, start in enumerate(starts):
             path = os.path.join(folder, f"part_{k:05d}.parquet")
-            with ws.cursor() as cur:  # generated path under the workspace, never user text
+            target = path.replace("'", "''")  # a generated path under the workspace, never user text
+            with ws.cursor() as cur:
                 cur.execute(f"COPY (SELECT {select} FROM {quote_ident(info.table)} WHERE rowid >= {int(start)} AND "
-                            f"rowid < {int(start + batch_rows)} ORDER BY rowid) TO '{path}' (FORMAT parquet)")
+                            f"rowid < {int(start + batch_rows)} ORDER BY rowid) TO '{target}' (FORMAT parquet)")
             payload = path if same_host else _read_bytes(path)
-            futures.append(c.submit(_score_partition, payload, held, start, key=f"wb-score-{k}-{os.path.basename(folder)}",
-                                    pure=False, retries=2))
+            futures.append(c.submit(_score_partition, payload, held, start, pure=False, retries=2,
+                                    key=f"wb-score-{k}-{os.path.basename(folder)}"))
         results, done = [], 0
         for future in futures:  # in row order; the workers score ahead of this loop
             results.append(future.result())
