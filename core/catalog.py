@@ -54,6 +54,7 @@ class ModelEntry:
     cost: int = 1  # rough relative training time on large data; the costliest models are scheduled first
     reads_text: bool = False  # reads free-text columns as TF-IDF n-grams (sparse input); other models leave text out
     nonnegative: bool = False  # needs inputs >= 0 (numbers scaled to 0-1 instead of standardised)
+    on_cluster: str = ""  # how its final fit spreads over a Dask cluster ("trees", "xgboost.dask"); no row cap there
 
     def builder_for(self, task: str) -> str:
         return self.regression_builder if task == "regression" and self.regression_builder else self.builder
@@ -155,7 +156,7 @@ MODELS: tuple[ModelEntry, ...] = (
                 Param("max_depth", 10, 2, 40, help="Depth limit of each tree; deeper fits more detail (and noise)."),
                 Param("min_samples_leaf", 5, 1, 50, log=True, help="Fewest rows a final group may hold.")),
                regression_builder="sklearn.ensemble:RandomForestRegressor", fixed={"n_jobs": 2},
-               max_rows=50_000, cost=10,
+               max_rows=50_000, cost=10, on_cluster="trees",
                notes="Many trees voting: robust with little tuning; trains on at most 50,000 rows."),
     ModelEntry("knn", "k-nearest neighbours", CLASSIFICATION | REGRESSION, "sklearn.neighbors:KNeighborsClassifier",
                (Param("n_neighbors", 25, 1, 200, log=True, help="How many similar rows vote on each prediction."),
@@ -169,6 +170,7 @@ MODELS: tuple[ModelEntry, ...] = (
                                                                       "rounds."),
                 Param("subsample", 0.8, 0.5, 1.0, help="Share of rows each round sees.")),
                regression_builder="xgboost:XGBRegressor", fixed={"n_jobs": 2, "tree_method": "hist"}, cost=3,
+               on_cluster="xgboost.dask",
                notes="Gradient-boosted trees: usually the most accurate on tables."),
     ModelEntry("kmeans", "k-means clustering", CLUSTERING, "sklearn.cluster:KMeans",
                (Param("n_clusters", 4, 2, 12, help="How many groups to find."),),

@@ -31,6 +31,8 @@ def _default(o):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description="AI Product Workbench, headless.")
     parser.add_argument("--home", help="workspace folder (default: $WORKBENCH_HOME or ./workspace)")
+    parser.add_argument("--compute", help="where training and scoring run: local (default), dask-local[:N], or a "
+                                          "Dask scheduler such as tcp://host:8786 (default: $WORKBENCH_COMPUTE)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     register_all(sub)
     return parser
@@ -44,7 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.home:
         os.environ["WORKBENCH_HOME"] = args.home
+    if args.compute:
+        os.environ["WORKBENCH_COMPUTE"] = args.compute
     try:
+        if args.compute:
+            from core.models.compute import parse
+
+            parse(args.compute)  # a mistyped setting is refused before any work starts
         result = args.func(args)
     except WorkbenchError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -11,6 +11,7 @@ from core.models.leaderboard import (comparable_runs, comparison_choices, compar
                                     leaderboard_frame, paired_comparison, verdict)
 from core.models.runs import (choose_project_features, cluster_and_save, feature_candidates, latest_comparison,
                               list_runs, run_predictions, train_and_save)
+from pages._compute_views import compute_panel
 from pages._projects import criteria_banner, md_escape, require_project, require_split
 from pages._widgets import get_workspace, is_viewer, page_header, page_link, param_inputs, show_error
 
@@ -273,6 +274,7 @@ def _clusters(run) -> None:
         show_error(err)
 
 
+compute_panel()
 if not is_viewer() and st.session_state.get(JOB):
     _finished_job()
 flash = st.session_state.pop("train.flash", None)

@@ -121,14 +121,24 @@ def rerun(ws: Workspace, receipt: dict, *, n_jobs: int | None = None, progress=N
         rows += _compare_metrics(f"CV fold {i}", {k: v for k, v in old.items() if k != "fold"},
                                  {k: v for k, v in new.items() if k != "fold"})
     now = library_versions()
+    compute_keys = ("compute", "compute_workers", "dask", "distributed")
     changed = [f"{lib} {old} → {now.get(lib, 'missing')}" for lib, old in receipt.get("libraries", {}).items()
-               if now.get(lib) != old]
+               if lib not in compute_keys and now.get(lib) != old]
+    was, is_now = receipt.get("libraries", {}).get("compute", "local"), run.versions.get("compute", "local")
+    notes.append(f"Trained on {_where(receipt.get('libraries', {}))}; re-run on {_where(run.versions)}"
+                 + (" (a different backend)." if was != is_now else "."))
     if changed:
         notes.append("Library versions differ from the receipt's: " + ", ".join(changed) + ".")
     is_exact = bool(rows) and all(r["matches"] for r in rows)
     notes.append("Every metric matches exactly." if is_exact else
                  f"{sum(not r['matches'] for r in rows)} metric value(s) differ from the receipt.")
     return RerunResult(is_exact, rows, notes, run)
+
+
+def _where(versions: dict) -> str:
+    backend = versions.get("compute", "local")
+    workers = versions.get("compute_workers")
+    return backend + (f" with {workers} workers" if workers else "")
 
 
 def _split_for(ws: Workspace, receipt: dict, dataset_id: str):

@@ -240,6 +240,7 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
     if any(_looks_perfect(r) for r in runs if not r.is_baseline and not r.error) and val is not None:
         result.evidence = single_column_evidence(train, y, val, ctx)
     annotate_warnings(result)
+    workers.record_backend(result)
     return result
 
 

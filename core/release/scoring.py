@@ -10,6 +10,12 @@
 - `load_scoring_file(ws, data, filename) -> DatasetInfo` loads an uploaded file as a dataset (or finds the same
   file already loaded), so new rows are typed by the same reader as the training data.
 A source is a dataset (id or name) or a pandas DataFrame.
+
+On a Dask cluster (core.models.compute) a dataset is scored partition by partition: DuckDB writes the rows as
+Parquet partitions of `BATCH_ROWS` under the workspace, the model goes to the cluster once, and each worker reads
+and scores its partitions (a dask-local worker reads the file itself; a remote one receives the partition's Parquet
+bytes) and returns the predictions; the app never sends the workspace file anywhere. The output is the same frame,
+in the same row order, as scoring here.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import pandas as pd
 
 from core.data.ingest import ingest_upload
 from core.errors import AlreadyLoaded, SchemaMismatch, did_you_mean
+from core.models import compute
 from core.models.preprocess import as_text
 from core.project.criteria import format_class
 from core.release.gate import predict_frame
@@ -248,29 +255,101 @@ def score(ws: Workspace, version, source: Any, *, progress: Progress | None = No
     schema = version.schema
     ids = [c for c in schema.get("id_columns", []) if c in _source_columns(ws, source) and c not in version.features]
     total, done, parts = max(report.rows, 1), 0, []
-    for batch in _batches(ws, source, ids + list(version.features), batch_rows):
-        preds = predict_frame(model, version, _conform(batch, schema))
-        part = batch[ids].copy() if ids else pd.DataFrame(index=batch.index)
-        part.insert(0, "row", np.arange(done + 1, done + len(batch) + 1))
-        if version.task == "regression":
-            part["prediction"] = preds["y_pred"].to_numpy(dtype=float)
-        elif version.task == "binary":
-            neg = next(c for c in version.classes if c != version.positive_class)
-            most_likely = np.where(preds["score"].to_numpy() >= 0.5, version.positive_class, neg)
-            part["predicted_class"] = [format_class(v) for v in most_likely.tolist()]
-            part["score"] = preds["score"].to_numpy(dtype=float)
-            part["decision"] = [format_class(v) for v in preds["y_pred"].tolist()]
-        else:
-            proba = preds[[f"proba_{c}" for c in version.classes]].to_numpy(dtype=float)
-            part["predicted_class"] = [format_class(v) for v in preds["y_pred"].tolist()]
-            part["score"] = proba.max(axis=1)
-            part["decision"] = part["predicted_class"]
-        parts.append(part)
-        done += len(batch)
-        if progress:
-            progress(min(done / total, 1.0), f"Scored {done:,} of {report.rows:,} rows")
+    c = None if isinstance(source, pd.DataFrame) else compute.client()
+    if c is not None:
+        parts = _score_on_cluster(c, ws, version, source, model, ids, batch_rows, progress, report.rows)
+    else:
+        for batch in _batches(ws, source, ids + list(version.features), batch_rows):
+            parts.append(_score_batch(model, version, ids, batch, done))
+            done += len(batch)
+            if progress:
+                progress(min(done / total, 1.0), f"Scored {done:,} of {report.rows:,} rows")
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["row"])
     return ScoreResult(frame, report, time.perf_counter() - started, _summary(version, frame))
+
+
+def _score_batch(model, version, ids: list[str], batch: pd.DataFrame, done: int) -> pd.DataFrame:
+    """Scores one batch of rows (here or on a Dask worker); `done` rows came before it, for the row numbers."""
+    preds = predict_frame(model, version, _conform(batch, version.schema))
+    part = batch[ids].copy() if ids else pd.DataFrame(index=batch.index)
+    part.insert(0, "row", np.arange(done + 1, done + len(batch) + 1))
+    if version.task == "regression":
+        part["prediction"] = preds["y_pred"].to_numpy(dtype=float)
+    elif version.task == "binary":
+        neg = next(c for c in version.classes if c != version.positive_class)
+        most_likely = np.where(preds["score"].to_numpy() >= 0.5, version.positive_class, neg)
+        part["predicted_class"] = [format_class(v) for v in most_likely.tolist()]
+        part["score"] = preds["score"].to_numpy(dtype=float)
+        part["decision"] = [format_class(v) for v in preds["y_pred"].tolist()]
+    else:
+        proba = preds[[f"proba_{c}" for c in version.classes]].to_numpy(dtype=float)
+        part["predicted_class"] = [format_class(v) for v in preds["y_pred"].tolist()]
+        part["score"] = proba.max(axis=1)
+        part["decision"] = part["predicted_class"]
+    return part
+
+
+def _score_on_cluster(c, ws: Workspace, version, source: Any, model, ids: list[str], batch_rows: int,
+                      progress: Progress | None, rows: int) -> list[pd.DataFrame]:
+    import os
+    import shutil
+    import tempfile
+
+    from core.models.workers import scratch_dir, ship
+
+    info: DatasetInfo = ws.dataset(source)
+    columns = ids + list(version.features)
+    select = ", ".join(quote_ident(c) for c in columns)
+    folder = tempfile.mkdtemp(prefix=f"wb_train_{os.getpid()}_score_", dir=scratch_dir(ws.home))
+    same_host = compute.current_config().mode == compute.DASK_LOCAL
+    futures = []
+    try:
+        held = ship(c, (model, version, ids))
+        starts = list(range(0, info.rows, batch_rows))
+        for k, start in enumerate(starts):
+            path = os.path.join(folder, f"part_{k:05d}.parquet")
+            target = path.replace("'", "''")  # a generated path under the workspace, never user text
+            with ws.cursor() as cur:
+                cur.execute(f"COPY (SELECT {select} FROM {quote_ident(info.table)} WHERE rowid >= {int(start)} AND "
+                            f"rowid < {int(start + batch_rows)} ORDER BY rowid) TO '{target}' (FORMAT parquet)")
+            payload = path if same_host else _read_bytes(path)
+            futures.append(c.submit(_score_partition, payload, held, start, pure=False, retries=2,
+                                    key=f"wb-score-{k}-{os.path.basename(folder)}"))
+        results, done = [], 0
+        for future in futures:  # in row order; the workers score ahead of this loop
+            results.append(future.result())
+            done += len(results[-1])
+            if progress:
+                progress(min(done / max(rows, 1), 1.0), f"Scored {done:,} of {rows:,} rows on the Dask cluster")
+        return results
+    except Exception as err:  # noqa: BLE001 — a lost cluster is one plain message; model errors keep their type
+        if compute.is_cluster_error(err) or isinstance(err, (OSError, TimeoutError)):
+            failed = compute.cluster_error(err, "scoring")
+            compute.forget(c)
+            raise failed from None
+        raise
+    finally:
+        try:
+            c.cancel(futures)
+        except Exception:  # noqa: BLE001 — a cluster already gone holds nothing
+            pass
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _score_partition(payload, held, start: int) -> pd.DataFrame:
+    """Runs on a Dask worker: reads one Parquet partition (a path on this machine, or its bytes) and scores it."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    model, version, ids = held
+    batch = pq.read_table(io.BytesIO(payload) if isinstance(payload, bytes) else payload).to_pandas()
+    return _score_batch(model, version, ids, batch, start)
 
 
 def _summary(version, frame: pd.DataFrame) -> dict:

@@ -84,3 +84,19 @@ def test_sigkill_during_training_leaves_only_complete_runs(tmp_path):
             assert load_run_model(ws, run.id) is not None
     assert ws.dataset("churn").rows == 6000
     close_workspace(home)
+
+
+def test_kill_9_during_training_leaves_no_orphan_no_held_pipe_and_no_temp_copies(tmp_path):
+    """Issue 19, item 4: ten SIGKILLs of the main process at random moments of a comparison on two workers."""
+    from bench.crash import kill_rounds, workspace_tmp_after_sweep
+    from core.split.demo_seed import seed_demo_project
+
+    home = tmp_path / "ws"
+    ws = open_workspace(home, seed_samples=True)
+    project = seed_demo_project(ws)
+    close_workspace(home)
+    rounds = kill_rounds(home, project.id, rounds=10, seed=19, delay=(2.0, 5.0))
+    assert all(r["read_returned"] for r in rounds), rounds  # a caller reading the output is never left hanging
+    assert not any(r["orphans"] for r in rounds), rounds  # workers and trackers die with their parent within 10 s
+    assert all(r["tmp_left"] == [] for r in rounds), rounds  # nothing in $TMPDIR
+    assert workspace_tmp_after_sweep(home) == []  # the workspace's training copies of dead runs are swept
