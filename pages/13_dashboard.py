@@ -6,12 +6,13 @@ import streamlit as st
 
 from core.share.dashboard import champion_figure, project_snapshot
 from core.share.lifecycle import lifecycle_status
+from pages._cache import derived
 from pages._projects import require_project
 from pages._widgets import get_workspace, md_escape
 
 ws = get_workspace()
 project = require_project(ws)
-snap = project_snapshot(ws, project.id)
+snap = derived(ws, project.id, "dashboard.snapshot", project_snapshot)  # shared, recomputed after a write
 
 st.title(md_escape(project.name))
 if project.problem:
@@ -20,7 +21,7 @@ if project.users_and_decision:
     st.markdown(f"**Who acts on it.** {md_escape(project.users_and_decision)}")
 st.caption(" · ".join(md_escape(line) for line in snap.criteria_lines))
 
-steps = lifecycle_status(ws, project.id)
+steps = derived(ws, project.id, "dashboard.lifecycle", lifecycle_status)
 cols = st.columns(len(steps))
 for col, step in zip(cols, steps):
     mark = ":green[:material/check_circle:]" if step.is_done else ":gray[:material/radio_button_unchecked:]"

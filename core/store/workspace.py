@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from core.store.readcache import MAX_FRAME_CELLS, ReadCache
 from core.errors import (
     AlreadyLoaded,
     ArtifactRejected,
@@ -121,6 +122,7 @@ class Workspace:
         self.db_path = self.home / "workspace.duckdb"
         self.artifacts = self.home / "artifacts"
         self.staging = self.home / "staging"
+        self._memo = ReadCache()
         if _con is not None:
             self._con = _con
             self._lock = threading.Lock()
@@ -137,13 +139,28 @@ class Workspace:
     # -- connections -------------------------------------------------------------------------------------------
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Yields a fresh cursor that is closed afterwards; Streamlit sessions run on separate threads."""
+        """Yields a fresh cursor that is closed afterwards; Streamlit sessions run on separate threads.
+
+        A cursor may write, so closing it drops the memo of catalogue reads (core.store.readcache).
+        """
+        try:
+            with self._read_cursor() as cur:
+                yield cur
+        finally:
+            self._memo.bump()
+
+    @contextmanager
+    def _read_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with self._lock:
             cur = self._con.cursor()
         try:
             yield cur
         finally:
             cur.close()
+
+    def _memo_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """read_rows for the catalogue queries of this class, memoised until the next write."""
+        return self._memo.get(("rows", sql, tuple(params)), lambda: self.read_rows(sql, params))
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -176,33 +193,38 @@ class Workspace:
         if self.role != "editor":
             raise PermissionDenied("This is a read-only view, so nothing can be changed here. Ask the analyst who shared it.")
 
+    @property
+    def generation(self) -> int:
+        """A number that changes after every write to this workspace: key caches of derived views by it."""
+        return self._memo.generation
+
     def close(self) -> None:
         self._con.close()
 
     # -- internal read-only SQL for core modules ----------------------------------------------------------------
     def read(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Runs an internal query (identifiers quoted with quote_ident, values bound) and returns a frame."""
-        with self.cursor() as cur:
+        with self._read_cursor() as cur:
             return cur.execute(sql, list(params)).df()
 
     def read_arrow(self, sql: str, params: Sequence[Any] = ()):
-        with self.cursor() as cur:
+        with self._read_cursor() as cur:
             return cur.sql(sql, params=list(params)).to_arrow_table()
 
     def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        with self.cursor() as cur:
+        with self._read_cursor() as cur:
             return cur.execute(sql, list(params)).fetchall()
 
     # -- datasets ---------------------------------------------------------------------------------------------------
     def datasets(self) -> list[DatasetInfo]:
         """Lists the workspace's datasets, newest first."""
-        rows = self.read_rows(f"SELECT {_DS_COLS} FROM wb_datasets ORDER BY created_at DESC, name")
+        rows = self._memo_rows(f"SELECT {_DS_COLS} FROM wb_datasets ORDER BY created_at DESC, name")
         return [_dataset_from_row(r) for r in rows]
 
     def dataset(self, ref: str) -> DatasetInfo:
         """Returns a dataset by id or by name. Raises: NotFound."""
-        rows = self.read_rows(f"SELECT {_DS_COLS} FROM wb_datasets WHERE id = ? OR name = ? ORDER BY id = ? DESC",
-                              [ref, ref, ref])
+        rows = self._memo_rows(f"SELECT {_DS_COLS} FROM wb_datasets WHERE id = ? OR name = ? ORDER BY id = ? DESC",
+                               [ref, ref, ref])
         if not rows:
             raise unknown("dataset", ref, [d.name for d in self.datasets()])
         return _dataset_from_row(rows[0])
@@ -238,7 +260,7 @@ class Workspace:
         cols = ", ".join(quote_ident(n) for n in names)
         select = f"rowid AS {ROW_ID}" + (", " + cols if cols else "") if with_row_id else (cols or "rowid AS " + ROW_ID)
         sql = f"SELECT {select} FROM {quote_ident(info.table)}"
-        with self.cursor() as cur:
+        with self._read_cursor() as cur:
             if row_ids is not None:
                 import pyarrow as pa
 
@@ -346,7 +368,7 @@ class Workspace:
         return self.get_record(kind, id)
 
     def get_record(self, kind: str, id: str) -> dict | None:
-        rows = self.read_rows(f"SELECT {_REC_COLS} FROM wb_records WHERE kind = ? AND id = ?", [kind, id])
+        rows = self._memo_rows(f"SELECT {_REC_COLS} FROM wb_records WHERE kind = ? AND id = ?", [kind, id])
         return _record_from_row(rows[0]) if rows else None
 
     def list_records(self, kind: str, project_id: str | None = None) -> list[dict]:
@@ -356,7 +378,7 @@ class Workspace:
         if project_id is not None:
             sql += " AND project_id = ?"
             params.append(project_id)
-        rows = self.read_rows(sql + " ORDER BY created_at DESC, id DESC", params)
+        rows = self._memo_rows(sql + " ORDER BY created_at DESC, id DESC", params)
         return [_record_from_row(r) for r in rows]
 
     def delete_record(self, kind: str, id: str) -> None:
@@ -379,14 +401,22 @@ class Workspace:
                 cur.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
 
     def get_frame(self, key: str) -> pd.DataFrame | None:
-        rows = self.read_rows("SELECT table_name FROM wb_frames WHERE key = ?", [key])
-        if not rows:
-            return None
-        return self.read(f"SELECT * FROM {quote_ident(rows[0][0])}")
+        """Returns a stored frame (a copy: the memo of it stays as stored), or None."""
+        def load():
+            table = self.frame_table(key)
+            if table is None:
+                return None
+            df = self.read(f"SELECT * FROM {quote_ident(table)}")
+            return df if df.size <= MAX_FRAME_CELLS else ("too big", None)
+        memo = self._memo.get(("frame", key), load)
+        if isinstance(memo, tuple):  # too big to keep: read afresh each time
+            table = self.frame_table(key)
+            return None if table is None else self.read(f"SELECT * FROM {quote_ident(table)}")
+        return None if memo is None else memo.copy()
 
     def frame_table(self, key: str) -> str | None:
         """Returns the internal table name holding a stored frame, for joins in internal SQL."""
-        rows = self.read_rows("SELECT table_name FROM wb_frames WHERE key = ?", [key])
+        rows = self._memo_rows("SELECT table_name FROM wb_frames WHERE key = ?", [key])
         return rows[0][0] if rows else None
 
     # -- artifacts --------------------------------------------------------------------------------------------------
