@@ -124,6 +124,15 @@ def page_table(sessions: list[Session]) -> str:
     return "\n".join(lines)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), the load-independent measure of the server's work."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def main() -> int:
     sys.path.insert(0, str(ROOT))
     from tests.e2e.conftest import AppServer
@@ -140,9 +149,11 @@ def main() -> int:
     server = AppServer(home, home.parent / "streamlit.log")
     try:
         server.wait_healthy()
+        cpu_before = _cpu_seconds(server.proc.pid)
         started = time.perf_counter()
         sessions = asyncio.run(_drive(server.url, project_id))
         wall = time.perf_counter() - started
+        cpu = _cpu_seconds(server.proc.pid) - cpu_before
     finally:
         server.stop()
     times = sorted(t for s in sessions for t in s.times)
@@ -152,6 +163,8 @@ def main() -> int:
     print(f"{SESSIONS} sessions × {ROUNDS} rounds of {len(PAGES)} pages + 1 write each, in {wall:.1f} s")
     print(f"page script time under load: p50 {statistics.median(times):.2f} s, p95 {p95:.2f} s, "
           f"max {times[-1]:.2f} s over {len(times)} runs")
+    print(f"server CPU: {cpu:.1f} s in all, {1000 * cpu / max(len(times), 1):.0f} ms per page run "
+          f"(machine load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     print(page_table(sessions))
     print(f"errors: {len(errors)}" + "".join(f"\n  {e}" for e in errors[:10]))
     print(f"writes: {after - before} of {SESSIONS} splits created landed in the workspace")
