@@ -7,6 +7,7 @@ import streamlit as st
 from core.errors import WorkbenchError
 from core.evaluate import charts, run_fairness
 from core.evaluate import report as run_report
+from core.evaluate.shown_threshold import shown_threshold
 from core.evaluate.views import (binary_kpis, class_report, fairness_choices, multiclass_kpis, regression_kpis,
                                  segment_measure, shown_checks)
 from core.models.runs import set_run_threshold
@@ -29,7 +30,7 @@ def _set_threshold(value: float) -> None:
 # -- the views ---------------------------------------------------------------------------------------------------------
 def _threshold_bar(run, view):
     """The one slider that moves every view, with shortcuts to the marked thresholds and the save button."""
-    saved = float(run.threshold if run.threshold is not None else 0.5)
+    saved = shown_threshold(run).value  # the one rule every page, the report and the CLI use
     if st.session_state.get("evaluate.threshold_for") != run.id:
         st.session_state["evaluate.threshold_for"] = run.id
         st.session_state[_KEY] = round(saved, 2)
@@ -46,7 +47,8 @@ def _threshold_bar(run, view):
             if view.criterion is not None:
                 st.button(f"Meets the rule: {view.criterion['threshold']:.2f}", key="evaluate.use_rule",
                           on_click=_set_threshold, args=(view.criterion["threshold"],))
-        st.caption(md_escape(view.criterion_text) + f" Saved threshold of this model: {saved:.2f}.")
+        st.caption(md_escape(view.criterion_text) + f" Opens {shown_threshold(run).label}, as the dashboard, the "
+                   "registry and the report show this model.")
         if not is_viewer() and st.button("Save this threshold", key="evaluate.save_threshold", type="primary",
                                          icon=":material/save:", disabled=abs(threshold - saved) < 1e-9,
                                          help="The registry and the launch simulator use the saved threshold."):
