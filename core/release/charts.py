@@ -46,7 +46,7 @@ def champion_timeline_figure(reigns: pd.DataFrame) -> Figure | None:
                           "<extra></extra>"))
     fig.update_layout(title="Which version was champion when", barmode="overlay",
                       height=120 + 40 * reigns["version"].nunique(),
-                      margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.35},
+                      margin={"l": 70, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.35},
                       xaxis={"type": "date", "title": "Time (UTC)"},
                       yaxis={"title": "Champion version", "categoryorder": "category ascending"})
     return fig
