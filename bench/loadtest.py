@@ -27,6 +27,7 @@ class Session:
     def __init__(self, url: str, project_id: str, query: str = ""):
         self.url, self.project_id, self.query = url, project_id, query
         self.times: list[float] = []
+        self.by_page: dict[str, list[float]] = {}
         self.exceptions: list[str] = []
         self.buttons: dict[str, str] = {}
 
@@ -56,7 +57,10 @@ class Session:
                     self.buttons[el.button.label] = el.button.id
             elif kind == "script_finished":
                 if fwd.script_finished in (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR):
-                    self.times.append(time.perf_counter() - started)
+                    elapsed = time.perf_counter() - started
+                    self.times.append(elapsed)
+                    name = (page or "home") + (" (write)" if widget_states is not None else "")
+                    self.by_page.setdefault(name, []).append(elapsed)
                     return
 
     async def click(self, ws, page: str, label: str, widget_id: str | None = None) -> None:
@@ -102,6 +106,33 @@ async def _drive(url: str, project_id: str) -> list[Session]:
     return sessions
 
 
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[int(q * (len(ordered) - 1))] if ordered else float("nan")
+
+
+def page_table(sessions: list[Session]) -> str:
+    """p50 / p95 / max script time per page, over every session's runs of it (slowest p95 first)."""
+    by_page: dict[str, list[float]] = {}
+    for s in sessions:
+        for page, values in s.by_page.items():
+            by_page.setdefault(page, []).extend(values)
+    rows = sorted(by_page.items(), key=lambda kv: -_quantile(kv[1], 0.95))
+    lines = [f"{'page':<18} {'runs':>5} {'p50 s':>7} {'p95 s':>7} {'max s':>7}"]
+    lines += [f"{page:<18} {len(v):>5} {statistics.median(v):>7.2f} {_quantile(v, 0.95):>7.2f} {max(v):>7.2f}"
+              for page, v in rows]
+    return "\n".join(lines)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), the load-independent measure of the server's work."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def main() -> int:
     sys.path.insert(0, str(ROOT))
     from tests.e2e.conftest import AppServer
@@ -118,18 +149,23 @@ def main() -> int:
     server = AppServer(home, home.parent / "streamlit.log")
     try:
         server.wait_healthy()
+        cpu_before = _cpu_seconds(server.proc.pid)
         started = time.perf_counter()
         sessions = asyncio.run(_drive(server.url, project_id))
         wall = time.perf_counter() - started
+        cpu = _cpu_seconds(server.proc.pid) - cpu_before
     finally:
         server.stop()
     times = sorted(t for s in sessions for t in s.times)
     errors = [e for s in sessions for e in s.exceptions]
     after = len(list_splits(open_workspace(home, seed_samples=False), project_id))
-    p95 = times[int(0.95 * (len(times) - 1))] if times else float("nan")
+    p95 = _quantile(times, 0.95)
     print(f"{SESSIONS} sessions × {ROUNDS} rounds of {len(PAGES)} pages + 1 write each, in {wall:.1f} s")
     print(f"page script time under load: p50 {statistics.median(times):.2f} s, p95 {p95:.2f} s, "
           f"max {times[-1]:.2f} s over {len(times)} runs")
+    print(f"server CPU: {cpu:.1f} s in all, {1000 * cpu / max(len(times), 1):.0f} ms per page run "
+          f"(machine load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(page_table(sessions))
     print(f"errors: {len(errors)}" + "".join(f"\n  {e}" for e in errors[:10]))
     print(f"writes: {after - before} of {SESSIONS} splits created landed in the workspace")
     ok = not errors and after - before == SESSIONS

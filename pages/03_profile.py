@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.data.formats import compact_bytes, compact_count
+
 from core.profile import charts
 from core.profile.alerts import SEVERITIES, count_by_severity
 from core.errors import WorkbenchError
@@ -61,8 +63,14 @@ except WorkbenchError as err:
 
 # -- summary ---------------------------------------------------------------------------------------------------------
 items = summary_items(profile)
+summary = profile["summary"]
+compact = {"Rows": compact_count(summary["rows"]) if summary["rows"] >= 1_000_000 else f"{summary['rows']:,}",
+           "In memory": compact_bytes(summary["memory_bytes"]),
+           "On disk": compact_bytes(summary.get("stored_bytes") or summary.get("file_bytes") or 0)}
+exact = {"Rows": f"{summary['rows']:,} rows"}
 for col, (label, value) in zip(st.columns(len(items) - 1), items[:-1]):
-    col.metric(label, value, border=True)
+    # Compact values (342 MB, 1.2 M) so a card never cuts its figure off; the exact one is in the help.
+    col.metric(label, compact.get(label, value), border=True, help=exact.get(label, value))
 counts = count_by_severity(profile["alerts"])
 st.caption(f"Column types: {md_escape(items[-1][1])} · profiled in {profile['seconds']:.2f} s on "
            f"{md_escape(profile.get('computed_at', ''))} UTC · alerts: "

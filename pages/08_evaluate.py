@@ -7,10 +7,12 @@ import streamlit as st
 from core.errors import WorkbenchError
 from core.evaluate import charts, run_fairness
 from core.evaluate import report as run_report
+from core.evaluate.shown_threshold import shown_threshold
 from core.evaluate.views import (binary_kpis, class_report, fairness_choices, multiclass_kpis, regression_kpis,
                                  segment_measure, shown_checks)
 from core.models.runs import set_run_threshold
 from core.project.criteria import format_class
+from pages._cache import figure
 from pages._evaluate_views import (CHART, error_view, explain_tab, fairness_view, pick_run, read_link, run_data,
                              threshold_view, tradeoff_view)
 from pages._projects import criteria_banner, require_project, require_split
@@ -28,7 +30,7 @@ def _set_threshold(value: float) -> None:
 # -- the views ---------------------------------------------------------------------------------------------------------
 def _threshold_bar(run, view):
     """The one slider that moves every view, with shortcuts to the marked thresholds and the save button."""
-    saved = float(run.threshold if run.threshold is not None else 0.5)
+    saved = shown_threshold(run).value  # the one rule every page, the report and the CLI use
     if st.session_state.get("evaluate.threshold_for") != run.id:
         st.session_state["evaluate.threshold_for"] = run.id
         st.session_state[_KEY] = round(saved, 2)
@@ -45,7 +47,8 @@ def _threshold_bar(run, view):
             if view.criterion is not None:
                 st.button(f"Meets the rule: {view.criterion['threshold']:.2f}", key="evaluate.use_rule",
                           on_click=_set_threshold, args=(view.criterion["threshold"],))
-        st.caption(md_escape(view.criterion_text) + f" Saved threshold of this model: {saved:.2f}.")
+        st.caption(md_escape(view.criterion_text) + f" Opens {shown_threshold(run).label}, as the dashboard, the "
+                   "registry and the report show this model.")
         if not is_viewer() and st.button("Save this threshold", key="evaluate.save_threshold", type="primary",
                                          icon=":material/save:", disabled=abs(threshold - saved) < 1e-9,
                                          help="The registry and the launch simulator use the saved threshold."):
@@ -68,24 +71,32 @@ def _checks(checks) -> None:
     st.markdown("  ·  ".join(f"{mark[c.passed]} {md_escape(c.text)}" for c in shown_checks(checks)))
 
 
+def _shared(run, threshold, name, build, *args):
+    """A figure built once per server for this run, project state and threshold (pages/_cache.py)."""
+    return figure(run.project_id, ("evaluate", name, run.id, run.threshold, stamp, threshold), build, *args)
+
+
 def _binary_performance(project, run, view, threshold) -> None:
     point = run_report.operating_point(view, threshold, project.criteria, run.validation_metrics)
     st.markdown(f"**{md_escape(run_report.headline(point, 'rows'))}**")
     _tiles(binary_kpis(point))
     _checks(point["checks"])
     left, right = st.columns(2)
-    left.plotly_chart(charts.threshold_chart(view, point), key="evaluate.chart.thresholds", **CHART)
-    right.plotly_chart(charts.confusion_chart(point["counts"], point["rates"]), key="evaluate.chart.confusion",
-                       **CHART)
+    left.plotly_chart(_shared(run, threshold, "thresholds", charts.threshold_chart, view, point),
+                      key="evaluate.chart.thresholds", **CHART)
+    right.plotly_chart(_shared(run, threshold, "confusion", charts.confusion_chart, point["counts"], point["rates"]),
+                       key="evaluate.chart.confusion", **CHART)
     left, right = st.columns(2)
-    left.plotly_chart(charts.roc_chart(view, point), key="evaluate.chart.roc", **CHART)
-    right.plotly_chart(charts.pr_chart(view, point), key="evaluate.chart.pr", **CHART)
+    left.plotly_chart(_shared(run, threshold, "roc", charts.roc_chart, view, point), key="evaluate.chart.roc", **CHART)
+    right.plotly_chart(_shared(run, threshold, "pr", charts.pr_chart, view, point), key="evaluate.chart.pr", **CHART)
     left, right = st.columns(2)
     if view.calibration is not None:
-        left.plotly_chart(charts.calibration_chart(view.calibration), key="evaluate.chart.calibration", **CHART)
+        left.plotly_chart(_shared(run, threshold, "calibration", charts.calibration_chart, view.calibration),
+                          key="evaluate.chart.calibration", **CHART)
     else:
         left.info(view.calibration_note, icon=":material/info:")
-    right.plotly_chart(charts.lift_chart(view.lift), key="evaluate.chart.lift", **CHART)
+    right.plotly_chart(_shared(run, threshold, "lift", charts.lift_chart, view.lift),
+                       key="evaluate.chart.lift", **CHART)
 
 
 def _multiclass_performance(data) -> None:

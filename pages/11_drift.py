@@ -51,6 +51,10 @@ def _history() -> None:
                                                                    if report.model_label else ""))
     kpi_tiles(result, report.payload.get("model_quality"))
     drift_table(result, report.payload.get("notes") or [])
+    # The saved report is a few MB: sent only to who asks for it, so the History tab stays fast for a whole team.
+    if not st.toggle("Show Evidently's full report", key="drift.history.evidently",
+                     help="Evidently's own HTML report of this check, with a download button."):
+        return
     try:
         html = report_html(ws, report)
     except WorkbenchError as err:

@@ -1,76 +1,118 @@
-"""Project dashboard: the whole story of one project at a glance, read-only."""
+"""Project dashboard: the decision first, then the few numbers behind it, for someone who gives it one minute."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.share.dashboard import champion_figure, project_snapshot
+from core.share.dashboard import champion_figure, important_features, project_snapshot
 from core.share.lifecycle import lifecycle_status
+from pages._cache import derived, figure
 from pages._projects import require_project
 from pages._widgets import get_workspace, md_escape
 
 ws = get_workspace()
 project = require_project(ws)
-snap = project_snapshot(ws, project.id)
+
+
+def _important(ws_, run):
+    # A model's important columns never change: ranked once per server and model file (pages/_cache.py).
+    sha = run.artifact.sha256 if run.artifact is not None else ""
+    return figure(run.project_id, ("dashboard.important", run.id, sha), important_features, ws_, run)
+
+
+with st.spinner("Reading the project…"):
+    snap = derived(ws, project.id, "dashboard.snapshot",
+                   lambda ws_, pid: project_snapshot(ws_, pid, important_features=_important))
 
 st.title(md_escape(project.name))
 if project.problem:
     st.markdown(f"**Problem.** {md_escape(project.problem)}")
-if project.users_and_decision:
-    st.markdown(f"**Who acts on it.** {md_escape(project.users_and_decision)}")
-st.caption(" · ".join(md_escape(line) for line in snap.criteria_lines))
 
-steps = lifecycle_status(ws, project.id)
-cols = st.columns(len(steps))
-for col, step in zip(cols, steps):
-    mark = ":green[:material/check_circle:]" if step.is_done else ":gray[:material/radio_button_unchecked:]"
-    col.markdown(f"{mark} **{step.title}**  \n{md_escape(step.fact)}")
+# -- 1. the decision ---------------------------------------------------------------------------------------------------
+decision = snap.decision
+tone = {"Ship": ("green", ":material/rocket_launch:"), "Hold": ("orange", ":material/pause_circle:"),
+        "Roll back": ("red", ":material/undo:")}[decision.verdict]
+with st.container(border=True, key="dashboard-decision"):
+    st.markdown(f"## :{tone[0]}[{tone[1]} {decision.verdict}]")
+    st.markdown(f"**{md_escape(decision.why)}**")
+    if len(decision.reasons) > 1:
+        st.markdown("\n".join(f"- {md_escape(r)}" for r in decision.reasons[1:]))
+    st.caption(" · ".join(md_escape(line) for line in snap.criteria_lines))
 
-st.divider()
-kpi_cols = st.columns(max(len(snap.kpis), 1))
-for col, kpi in zip(kpi_cols, snap.kpis):
-    with col.container(border=True):
-        status = {True: ":green[on target]", False: ":red[off target]", None: ""}[kpi.is_ok]
-        st.metric(kpi.label, kpi.value, help=kpi.help or None, border=False)
-        st.markdown(" ".join(x for x in (f"target {kpi.target}" if kpi.target else "", status) if x) or " ")
+# -- 2. the numbers behind it ------------------------------------------------------------------------------------------
+cards = [(k.label, k.value, " · ".join(x for x in (f"target {k.target}" if k.target else "", k.threshold,
+                                                     f"95 % interval {k.interval}" if k.interval else "") if x),
+          k.is_ok, k.help) for k in snap.kpis]
+if snap.value is not None:
+    v = snap.value
+    versus = f"vs {v.baseline_name}: {v.no_model:+,.0f}"
+    if v.previous is not None:
+        versus += f" · vs previous champion {v.previous_label}: {v.previous:+,.0f}"
+    cards.append(("Value per 1,000 decisions", f"{v.model:+,.0f}", versus, v.model > v.no_model,
+                  "Expected value of 1,000 decisions from the project's value of each outcome, on the validation "
+                  f"rows, {snap.shown.label}. The baseline is what happens without a model: nobody is flagged."))
+for i, (col, (label, value, sub, ok, help_)) in enumerate(zip(st.columns(max(len(cards), 1)), cards)):
+    with col.container(border=True, key=f"dashboard-kpi-{i}"):
+        st.metric(label, value, help=help_ or None)
+        status = {True: ":green[on target]", False: ":red[off target]", None: ""}[ok]
+        if "Value" in label and ok is not None:
+            status = ":green[better than no model]" if ok else ":red[worse than no model]"
+        st.caption(" · ".join(x for x in (status, md_escape(sub)) if x))
 for note in snap.notes:
     st.caption(md_escape(note))
 
+# -- 3. drift: which columns that matter moved, and did quality move ---------------------------------------------------
 left, right = st.columns(2)
 with left:
-    st.subheader("Champion history")
-    frame = snap.champion_history()
-    if not frame.empty:
-        fig = champion_figure(frame)
-        if fig is not None:
-            st.plotly_chart(fig, width="stretch")
-        st.dataframe(frame, hide_index=True, width="stretch")
-    else:
-        st.info("No version has been promoted yet.", icon=":material/inventory_2:")
-with right:
-    st.subheader("Model comparison")
-    if snap.leaderboard is not None and not snap.leaderboard.empty:
-        st.dataframe(snap.leaderboard.head(8), hide_index=True, width="stretch")
-    else:
-        st.info("No models trained yet.", icon=":material/model_training:")
-
-left, right = st.columns(2)
-with left:
-    st.subheader("Latest drift check")
-    if snap.drift:
-        box = st.warning if snap.drift.is_drifted else st.success
-        box(md_escape(snap.drift.verdict), icon=":material/monitoring:")
-        st.metric("Columns drifted", f"{snap.drift.drifted_share:.0%}")
-        st.caption(f"Checked {snap.drift.created_at:%Y-%m-%d %H:%M}")
+    st.subheader("New data")
+    d = snap.drift_summary
+    if d is not None:
+        box = st.warning if d.important_drifted or (d.quality and d.quality.get("meets") is False) else st.success
+        box(md_escape(d.sentence[0].upper() + d.sentence[1:]), icon=":material/monitoring:")
+        st.caption(f"{md_escape(d.report.reference)} against {md_escape(d.report.current)}, checked "
+                   f"{d.report.created_at:%Y-%m-%d %H:%M}. Important = the champion's "
+                   f"{len(d.important)} most important inputs ({md_escape(', '.join(d.important))}).")
+    elif snap.drift is not None:
+        st.info(md_escape(snap.drift.verdict), icon=":material/monitoring:")
     else:
         st.info("No drift check yet.", icon=":material/monitoring:")
 with right:
-    st.subheader("Launch rehearsal")
-    if snap.simulation:
-        decision = snap.simulation.decision or "—"
-        box = {"Ship": st.success, "Roll back": st.error}.get(decision, st.warning)
-        box(f"**{md_escape(decision)}** — {md_escape(snap.simulation.sentence)}", icon=":material/rocket_launch:")
-        st.caption(f"Simulated {snap.simulation.strategy} rollout, "
-                   f"{snap.simulation.created_at:%Y-%m-%d %H:%M}. Figures are simulated from replayed data.")
+    st.subheader("Launch rehearsals")
+    if snap.rehearsals:
+        for r in snap.rehearsals[:2]:
+            box = {"Ship": st.success, "Roll back": st.error}.get(r.decision, st.warning)
+            box(f"**{md_escape(r.decision)}**: {md_escape(r.sentence)}", icon=":material/rocket_launch:")
+        st.caption("Simulated from replayed rows, not live traffic.")
     else:
-        st.info("No launch rehearsal yet.", icon=":material/rocket_launch:")
+        st.info("No honest rehearsal yet (one without an injected failure).", icon=":material/rocket_launch:")
+    if snap.what_ifs:
+        with st.expander(f"What-if rehearsals with an injected failure ({len(snap.what_ifs)})",
+                         icon=":material/science:"):
+            st.caption("These show whether the rollout would catch a problem we put in on purpose; they are not "
+                       "a verdict on the model.")
+            for r in snap.what_ifs[:5]:
+                st.markdown(f"- **{md_escape(r.decision)}** ({md_escape(r.strategy)}, {md_escape(r.injected)}): "
+                            f"{md_escape(r.sentence)}")
+
+# -- 4. who was champion when ------------------------------------------------------------------------------------------
+st.subheader("Champion over time")
+reigns = snap.champion_reigns()
+if reigns.empty:
+    st.info("No version has been promoted yet.", icon=":material/inventory_2:")
+else:
+    fig = figure(project.id, ("dashboard.reigns", len(snap.ledger), str(reigns["end"].iloc[-1])[:16]),
+                 champion_figure, reigns)
+    st.plotly_chart(fig, width="stretch", key="dashboard.reigns")
+    st.dataframe(reigns.drop(columns=["end"]), hide_index=True, width="stretch",
+                 column_config={"start": st.column_config.DatetimeColumn("since", format="D MMM YYYY, HH:mm")})
+
+# -- 5. where the project stands, and the models compared --------------------------------------------------------------
+with st.expander("Every lifecycle step and the models compared", icon=":material/checklist:"):
+    steps = derived(ws, project.id, "dashboard.lifecycle", lifecycle_status)
+    st.markdown("  \n".join(
+        f"{':green[:material/check_circle:]' if s.is_done else ':gray[:material/radio_button_unchecked:]'} "
+        f"**{s.title}**: {md_escape(s.fact)}" for s in steps))
+    if snap.leaderboard is not None and not snap.leaderboard.empty:
+        st.dataframe(snap.leaderboard.head(8), hide_index=True, width="stretch")
+        st.caption("Training measures every model at the default threshold 0.50; the champion's figures above are "
+                   f"{snap.shown.label or 'threshold-free'}.")

@@ -11,8 +11,9 @@ import streamlit as st
 from core.errors import WorkbenchError
 from core.evaluate import charts, run_explain, run_fairness
 from core.evaluate import report as run_report
-from core.models.runs import get_run, load_run_model
+from core.models.runs import get_run
 from core.project.criteria import format_class, metric_label
+from pages._cache import run_model as shared_model
 from pages._widgets import empty_state, md_escape, show_error
 
 TRAIN_PAGE = "pages/07_train.py"
@@ -20,9 +21,8 @@ TRAIN_PAGE = "pages/07_train.py"
 CHART = {"config": {"displaylogo": False}}
 
 
-@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def run_model(_ws, run_id: str):
-    return load_run_model(_ws, run_id)  # a saved model file never changes, so one copy serves every session
+    return shared_model(_ws, get_run(_ws, run_id))  # one copy per model file serves every session (pages/_cache.py)
 
 
 @st.cache_data(show_spinner="Reading the validation rows…", max_entries=8)

@@ -14,6 +14,7 @@ from core.launch.rollout import StrategyEntry, shared_setting
 from core.launch.sim import INJECTIONS, RolloutSpec, Setting
 from core.launch.views import LaunchSetup
 from core.store.workspace import Workspace
+from pages._cache import figure
 from pages._widgets import md_escape, show_error
 
 CHART = {"config": {"displaylogo": False}}
@@ -184,6 +185,11 @@ def render(sim, where: str) -> None:
     RENDERERS[sim.strategy](sim, f"launch.{where}")
 
 
+def _shared(sim, name: str, build, *args):
+    """A figure of a saved simulation (which never changes), built once per server (pages/_cache.py)."""
+    return figure(sim.project_id, ("launch", sim.id, name), build, *args)
+
+
 def _tiles(kpis) -> None:
     for col, k in zip(st.columns(4), kpis):
         col.metric(k.label, k.value, k.delta, delta_color=k.delta_color, help=k.help)
@@ -194,17 +200,18 @@ def shadow(sim, k: str) -> None:
     _tiles(views.shadow_kpis(sim))
     left, right = st.columns(2)
     if views.shows_agreement(sim):
-        left.plotly_chart(charts.agreement_chart(f["daily"]), key=f"{k}.agreement", **CHART)
-    right.plotly_chart(charts.shadow_outcome_chart(f["daily"], views.outcome_label(sim)), key=f"{k}.outcome", **CHART)
+        left.plotly_chart(_shared(sim, "agreement", charts.agreement_chart, f["daily"]), key=f"{k}.agreement", **CHART)
+    right.plotly_chart(_shared(sim, "outcome", charts.shadow_outcome_chart, f["daily"], views.outcome_label(sim)),
+                       key=f"{k}.outcome", **CHART)
     if (cells := views.frame(sim, "disagreements")) is not None:
         left, right = st.columns([2, 3])
-        left.plotly_chart(charts.disagreement_chart(cells), key=f"{k}.matrix", **CHART)
+        left.plotly_chart(_shared(sim, "matrix", charts.disagreement_chart, cells), key=f"{k}.matrix", **CHART)
         right.caption("Example replay rows where the models decided differently")
         right.dataframe(sim.examples, hide_index=True, key=f"{k}.examples", height=280,
                         column_config={"row": None, "dataset_row": st.column_config.NumberColumn("row in the data")})
     if "latency" in f:
         left, right = st.columns(2)
-        left.plotly_chart(charts.latency_chart(f["latency"]), key=f"{k}.latency", **CHART)
+        left.plotly_chart(_shared(sim, "latency", charts.latency_chart, f["latency"]), key=f"{k}.latency", **CHART)
         right.dataframe(f["latency"], hide_index=True, key=f"{k}.latency_table",
                         column_config={c: st.column_config.NumberColumn(format="%.2f ms")
                                        for c in ("mean_ms", "p50_ms", "p95_ms", "p99_ms")})
@@ -215,12 +222,14 @@ def ab(sim, k: str) -> None:
     scale, unit = views.outcome_scale(sim)
     _tiles(views.ab_kpis(sim))
     left, right = st.columns(2)
-    left.plotly_chart(charts.arms_chart(f["daily"], views.arms_label(sim), scale), key=f"{k}.arms", **CHART)
-    right.plotly_chart(charts.difference_chart(f["daily"], scale, unit), key=f"{k}.diff", **CHART)
+    left.plotly_chart(_shared(sim, "arms", charts.arms_chart, f["daily"], views.arms_label(sim), scale),
+                      key=f"{k}.arms", **CHART)
+    right.plotly_chart(_shared(sim, "diff", charts.difference_chart, f["daily"], scale, unit), key=f"{k}.diff", **CHART)
     left, right = st.columns(2)
-    left.plotly_chart(charts.srm_chart(f["daily"]), key=f"{k}.srm", **CHART)
+    left.plotly_chart(_shared(sim, "srm", charts.srm_chart, f["daily"]), key=f"{k}.srm", **CHART)
     if "peeking" in f:
-        right.plotly_chart(charts.peeking_chart(f["peeking"], spec.alpha), key=f"{k}.peeking", **CHART)
+        right.plotly_chart(_shared(sim, "peeking", charts.peeking_chart, f["peeking"], spec.alpha),
+                           key=f"{k}.peeking", **CHART)
         right.caption("Both arms serve the champion here, so every 'significant' day is a false alarm.")
     power(sim, k)
 
@@ -248,13 +257,14 @@ def canary(sim, k: str) -> None:
     f = sim.result.frames
     _tiles(views.canary_kpis(sim))
     left, right = st.columns(2)
-    left.plotly_chart(charts.traffic_chart(f["daily"]), key=f"{k}.traffic", **CHART)
+    left.plotly_chart(_shared(sim, "traffic", charts.traffic_chart, f["daily"]), key=f"{k}.traffic", **CHART)
     measures = f["measurements"]
     if not measures.empty:
         labels = views.guardrail_choices(measures)
         g = right.selectbox("Guardrail", list(labels), key=f"{k}.guardrail", format_func=labels.get)
         higher, g_scale = views.guardrail_view(sim, g)
-        right.plotly_chart(charts.guardrail_chart(measures, g, higher, g_scale), key=f"{k}.guardrail_chart", **CHART)
+        right.plotly_chart(_shared(sim, ("guardrail", g), charts.guardrail_chart, measures, g, higher, g_scale),
+                           key=f"{k}.guardrail_chart", **CHART)
     st.markdown("**Analysis at each step** (Argo Rollouts semantics; the Kayenta-style judge is shown beside it)")
     st.dataframe(f["steps"], hide_index=True, key=f"{k}.steps", column_config={
         "share": st.column_config.NumberColumn("share %", format="%g"),

@@ -28,7 +28,8 @@ def _text(out: dict) -> str:
     if out["task"] == "binary":
         lines.append(out["headline"])
         m = out["metrics"]
-        lines.append("  " + "  ".join(f"{k} {m[k]:.3f}" for k in ("precision", "recall", "f1", "accuracy")))
+        lines.append("  " + "  ".join(f"{k} {m[k]:.3f}" for k in ("precision", "recall", "f1", "accuracy"))
+                     + f"  ({out['threshold_shown']})")
         best = out["best_value_threshold"]
         if best:
             lines.append(f"  best value at threshold {best['threshold']:.2f}: {best['value_per_1000']:+,.0f} per 1,000")

@@ -17,6 +17,7 @@ from core.evaluate.report import (
     regression_view,
     threshold_view,
 )
+from core.evaluate.shown_threshold import shown_threshold
 from core.evaluate.run_fairness import (
     fairness_description,
     fairness_verdict,
@@ -36,6 +37,8 @@ def summarize_run(ws, run_id: str, threshold: float | None = None) -> dict:
         used = decision_threshold(data, threshold)
         point = operating_point(view, used, data.project.criteria, run.validation_metrics)
         out["threshold"] = used
+        out["threshold_shown"] = (shown_threshold(run).label if threshold is None  # the one rule, said in words
+                                  else f"at the threshold {used:.2f} asked for")
         out["metrics"] = {m: point[m] for m in RATE_METRICS} | {k: point[k] for k in ("tp", "fp", "fn", "tn")}
         out["metrics"]["value_per_1000"] = point["value_per_1000"]
         out["threshold_free_metrics"] = {k: run.validation_metrics[k] for k in ("roc_auc", "pr_auc")

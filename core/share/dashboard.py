@@ -1,9 +1,21 @@
-"""Gathers one project's story for stakeholders: definition, data, split, models, champion, drift, launch, ledger."""
+"""Gathers one project's story for stakeholders: the decision first, then the few numbers behind it.
+
+`project_snapshot(ws, project_id)` returns a `Snapshot` (plain data, read-only): the decision (ship / hold / roll
+back with a one-sentence why), the champion's KPIs (each with its target, the threshold it was measured at and a 95 %
+interval), the value of 1,000 decisions against "no model" and against the previous champion, which important
+features drifted and whether measured quality moved, the champion's reigns, and launch rehearsals split into
+honest ones and "what if" ones with an injected failure. The dashboard page and the lifecycle report draw it.
+
+Adding a section (e.g. the monitoring loop: batches, monitoring runs, alerts, a pending challenger) is one builder
+function returning a small dataclass, one field on `Snapshot` filled in `project_snapshot`, one block on the page
+(see `Snapshot.loop`).
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
@@ -11,18 +23,25 @@ import pandas as pd
 from core.errors import WorkbenchError
 from core.evaluate.classification import at_threshold, threshold_table
 from core.evaluate.fairness import fairness_report
-from core.launch.rehearsal import SimulationVerdict, simulation_verdicts
+from core.evaluate.shown_threshold import ShownThreshold, depends_on_threshold, shown_threshold
+from core.launch.rehearsal import list_simulations
 from core.models.leaderboard import best_run, leaderboard_frame
 from core.models.runs import get_run, latest_comparison, run_predictions
 from core.monitor.reports import DriftReport, list_drift_reports
 from core.profile.profiling import data_health
 from core.project.criteria import OP_SYMBOLS, describe_criteria, metric_label
 from core.project.projects import get_project
-from core.registry.versions import LedgerEntry, Version, ledger, list_versions
+from core.registry.versions import LedgerEntry, Version, ledger, list_versions, registry_state
 from core.split.splitting import get_split, list_splits, split_frames
+from core.stats.intervals import wilson_interval
 from core.store.workspace import Workspace
 
 log = logging.getLogger(__name__)
+
+# The counts behind each proportion metric, for its Wilson interval: (successes, trials) from a threshold-table row.
+_PROPORTIONS = {"recall": ("tp", ("tp", "fn")), "precision": ("tp", ("tp", "fp")),
+                "accuracy": (("tp", "tn"), ("tp", "fp", "fn", "tn")), "fpr": ("fp", ("fp", "tn")),
+                "selection_rate": (("tp", "fp"), ("tp", "fp", "fn", "tn"))}
 
 
 @dataclass
@@ -30,8 +49,48 @@ class Kpi:
     label: str
     value: str
     target: str = ""
-    is_ok: bool | None = None  # None: not measured yet
+    is_ok: bool | None = None  # None: not measured, or nothing to compare with
     help: str = ""
+    threshold: str = ""  # which threshold the value was measured at ('' when none applies)
+    interval: str = ""  # 95 % interval, '' when the value has none
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: str  # "Ship" | "Hold" | "Roll back"
+    why: str  # one sentence
+    reasons: tuple[str, ...] = ()  # every finding behind it, worst first
+
+
+@dataclass(frozen=True)
+class ValueComparison:
+    """Value of 1,000 decisions with the project's costs, on the validation rows."""
+
+    model: float
+    no_model: float  # flag nobody: what happens without a model
+    baseline_name: str
+    previous: float | None = None  # the previous champion at its own threshold
+    previous_label: str = ""
+
+
+@dataclass(frozen=True)
+class DriftSummary:
+    report: DriftReport
+    important_drifted: tuple[str, ...]  # drifted columns among the model's most important ones, most important first
+    other_drifted: tuple[str, ...]
+    important: tuple[str, ...]  # the columns counted as important
+    quality: dict | None  # the report's measured model quality on the new data (label, current, expected, meets…)
+    sentence: str
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    id: str
+    strategy: str
+    decision: str
+    sentence: str
+    created_at: Any
+    injected: str = ""  # '' for an honest rehearsal, else what failure was injected ("degrade from day 6, 30 %")
 
 
 @dataclass
@@ -46,31 +105,61 @@ class Snapshot:
     leaderboard: pd.DataFrame | None
     champion: Version | None
     champion_run: Any
+    shown: ShownThreshold = ShownThreshold(None, "none")
+    decision: Decision | None = None
     kpis: list[Kpi] = field(default_factory=list)
+    value: ValueComparison | None = None
     versions: list[Version] = field(default_factory=list)  # oldest first
     ledger: list[LedgerEntry] = field(default_factory=list)  # oldest first
     drift: DriftReport | None = None
-    simulation: SimulationVerdict | None = None
+    drift_summary: DriftSummary | None = None
+    rehearsals: list[Rehearsal] = field(default_factory=list)  # honest ones, newest first
+    what_ifs: list[Rehearsal] = field(default_factory=list)  # with an injected failure, newest first
+    loop: Any = None  # the monitoring loop's section (batches, runs, alerts, pending challenger): a later change
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def simulation(self) -> Rehearsal | None:
+        """The newest honest rehearsal (an injected failure is a 'what if', never the verdict on the model)."""
+        return self.rehearsals[0] if self.rehearsals else None
 
     def champion_history(self) -> pd.DataFrame:
         """Every registry action in order: when, action, version number, by, why."""
         return pd.DataFrame([{"when": e.at, "action": e.action, "version": e.version_number, "by": e.by, "why": e.why}
                              for e in self.ledger if e.version_id], columns=["when", "action", "version", "by", "why"])
 
+    def champion_reigns(self, now: datetime | None = None) -> pd.DataFrame:
+        """One row per reign: version, model, start, end (now for the current one), how long, how, by, why."""
+        labels = {v.id: v.model_label for v in self.versions}
+        rows: list[dict] = []
+        for e in self.ledger:
+            if e.action not in ("promote", "rollback") or not e.version_id:
+                continue
+            at = datetime.fromisoformat(e.at)
+            if rows:
+                rows[-1]["end"] = at
+            rows.append({"version": f"v{e.version_number}", "model": labels.get(e.version_id, ""), "start": at,
+                         "end": None, "how": e.action, "by": e.by,
+                         "why": e.why + (" (gate overridden)" if e.override else "")})
+        if rows:
+            rows[-1]["end"] = now or datetime.now(timezone.utc).replace(tzinfo=None)
+        frame = pd.DataFrame(rows, columns=["version", "model", "start", "end", "how", "by", "why"])
+        frame.insert(4, "how long", [_duration((r["end"] - r["start"]).total_seconds()) for r in rows])
+        return frame
 
-def champion_figure(history: pd.DataFrame):
-    """A step chart of which version was champion when (promotions and rollbacks), or None before the first one."""
-    import plotly.graph_objects as go
 
-    reigns = history[history["action"].isin(["promote", "rollback"])]
-    if reigns.empty:
-        return None
-    fig = go.Figure(go.Scatter(x=reigns["when"], y=reigns["version"], mode="lines+markers", line_shape="hv",
-                               hovertext=reigns["why"], name="champion"))
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="champion version",
-                      yaxis=dict(dtick=1))
-    return fig
+def _duration(seconds: float) -> str:
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def champion_figure(reigns: pd.DataFrame):
+    """The champion's reigns as bars over time (core.release.charts), or None before the first promotion."""
+    from core.release.charts import champion_timeline_figure
+
+    return champion_timeline_figure(reigns)
 
 
 def _safe(what: str, fn, *args, default=None, notes: list[str] | None = None):
@@ -84,15 +173,19 @@ def _safe(what: str, fn, *args, default=None, notes: list[str] | None = None):
         return default
 
 
-def project_snapshot(ws: Workspace, project_id: str) -> Snapshot:
-    """Returns the project's current state across the lifecycle, read-only."""
+def project_snapshot(ws: Workspace, project_id: str, important_features=None) -> Snapshot:
+    """Returns the project's current state across the lifecycle, read-only.
+
+    `important_features(ws, run) -> list[str]` names the model's most important inputs, most important first
+    (default: permutation importance on the validation rows, `important_features` below); pages pass a cached one.
+    """
     project = get_project(ws, project_id)
     notes: list[str] = []
     info = ws.dataset(project.dataset_id)
     dataset = {"name": info.name, "rows": info.rows, "columns": len(info.columns), "added": info.created_at}
     health = _safe("Data health", data_health, ws, info.id, notes=notes)
     split = _safe("Split", _latest_split, ws, project, notes=notes)
-    runs = _safe("Models", _latest_runs, ws, project, default=[], notes=notes)
+    runs = _safe("Models", latest_comparison, ws, project.id, default=[], notes=notes)
     leaderboard = _safe("Leaderboard", _leaderboard, runs, project, notes=notes) if runs else None
     versions = sorted(list_versions(ws, project.id), key=lambda v: v.number)
     entries = ledger(ws, project.id)
@@ -102,14 +195,23 @@ def project_snapshot(ws: Workspace, project_id: str) -> Snapshot:
         notes.append("No champion is registered yet; the figures below are for the best model trained so far.")
         champion_run = _best_run(runs, project)
     elif champion is not None:
-        champion_run = _safe("Champion", _run, ws, champion.run_id, notes=notes)
+        champion_run = _safe("Champion", get_run, ws, champion.run_id, notes=notes)
     drifts = list_drift_reports(ws, project.id)
-    sims = simulation_verdicts(ws, project.id)
+    honest, what_ifs = _rehearsals(ws, project.id)
+    shown = shown_threshold(champion or champion_run) if (champion or champion_run) else ShownThreshold(None, "none")
     snap = Snapshot(project=project, criteria_lines=describe_criteria(project.criteria, project.task), dataset=dataset,
                     data_health=health, split=split, leaderboard=leaderboard, champion=champion,
-                    champion_run=champion_run, versions=versions, ledger=entries,
-                    drift=drifts[0] if drifts else None, simulation=sims[0] if sims else None, notes=notes)
-    snap.kpis = _kpis(ws, project, champion, champion_run, snap, notes)
+                    champion_run=champion_run, shown=shown, versions=versions, ledger=entries,
+                    drift=drifts[0] if drifts else None, rehearsals=honest, what_ifs=what_ifs, notes=notes)
+    at = _safe("Metrics at the threshold", _metrics_at, ws, project, champion_run, shown, notes=notes) \
+        if champion_run is not None else None
+    snap.kpis = _kpis(ws, project, champion, champion_run, at or {}, snap, notes)
+    snap.value = _safe("Value", _value, ws, project, at, champion, versions, entries, notes=notes) if at else None
+    if snap.drift is not None and champion_run is not None:
+        finder = important_features or globals()["important_features"]
+        snap.drift_summary = _safe("Drift of important columns", _drift_summary, ws, snap.drift, champion_run, finder,
+                                   notes=notes)
+    snap.decision = decide(snap)
     return snap
 
 
@@ -122,98 +224,238 @@ def _latest_split(ws: Workspace, project) -> dict | None:
             "findings": [getattr(f, "title", str(f)) for f in (s.leak_checks or [])]}
 
 
-def _latest_runs(ws: Workspace, project) -> list:
-    return latest_comparison(ws, project.id)
-
-
-def _run(ws: Workspace, run_id: str):
-    return get_run(ws, run_id)
-
-
 def _best_run(runs, project):
     real = [r for r in runs if not r.is_baseline and not r.error] or runs
     return best_run(real, project.criteria.primary_metric)
 
 
 def _leaderboard(runs, project) -> pd.DataFrame:
-    """The comparison as a stakeholder reads it: model, the launch metric on validation and in CV, and the verdict."""
+    """The comparison as a stakeholder reads it: model, the launch metric on validation and in CV, and the verdict.
+
+    Training measures every model at the default threshold, and the column says so: the champion's KPI beside it
+    is at its saved threshold (core.evaluate.shown_threshold).
+    """
     full = leaderboard_frame(runs, project.task, project.criteria.primary_metric, project.criteria)
     if full.empty:
         return full
-    label = metric_label(project.criteria.primary_metric)
+    metric = project.criteria.primary_metric
+    at = " at 0.50" if project.task == "binary" and depends_on_threshold(metric) else ""
+    label = metric_label(metric)
     return pd.DataFrame({
         "Rank": full["rank"], "Model": full["model"],
-        f"{label} (validation)": full["validation"].round(3),
-        f"{label} (cross-validation)": [None if pd.isna(m) else f"{m:.3f} ± {0 if pd.isna(s) else s:.3f}"
-                                        for m, s in zip(full["cv_mean"], full["cv_sd"])],
-        "Meets the criteria": full["meets_criteria"].map({True: "yes", False: "no"}).fillna("—"),
+        f"{label}{at} (validation)": full["validation"].round(3),
+        f"{label}{at} (cross-validation)": [None if pd.isna(m) else f"{m:.3f} ± {0 if pd.isna(s) else s:.3f}"
+                                            for m, s in zip(full["cv_mean"], full["cv_sd"])],
+        "Meets the criteria": full["meets_criteria"].map({True: "yes", False: "no"}).fillna(""),
         "Warnings": full["n_warnings"]})
 
 
-def _kpis(ws: Workspace, project, champion: Version | None, run, snap: Snapshot, notes: list[str]) -> list[Kpi]:
-    crit = project.criteria
-    key = crit.primary_metric
-    target = f"{OP_SYMBOLS.get(crit.op, crit.op)} {crit.threshold:g}"
-    kpis = []
-    if run is None:
-        return [Kpi(metric_label(key), "—", target, None, "No model trained yet.")]
-    at = _safe("Metrics at the saved threshold", _metrics_at_threshold, ws, project, run, notes=notes) or {}
-    value = at.get(key, (run.validation_metrics or {}).get(key))
-    ok = None if value is None else (value >= crit.threshold if crit.op == ">=" else value <= crit.threshold)
-    who = f"v{champion.number}" if champion else run.model_label
-    kpis.append(Kpi(f"{metric_label(key)} · {who}", "—" if value is None else f"{value:.3f}", target, ok,
-                    "The launch criterion, measured on the validation rows at the saved threshold."))
-    if "value_per_row" in at:
-        kpis.append(Kpi("Value / 1,000 decisions", f"{at['value_per_row'] * 1000:+,.0f}", "", None,
-                        "Expected value of 1,000 decisions, from the project's value of each outcome (TP, FP, FN, "
-                        "TN) at the saved threshold, on the validation rows."))
-    gap = _safe("Fairness", _fairness_gap, ws, project, run, notes=notes)
-    if gap is not None:
-        kpis.append(Kpi("Fairness gap", f"{gap['value']:.3f}",
-                        f"≤ {project.criteria.fairness_tolerance:g}", gap["value"] <= project.criteria.fairness_tolerance,
-                        f"{gap['meaning'][:-1]}, across {gap['attribute']}."))
-    if snap.drift:
-        kpis.append(Kpi("Data drift", "drift" if snap.drift.is_drifted else "stable", "", not snap.drift.is_drifted,
-                        snap.drift.verdict))
-    if snap.simulation:
-        # A rolled-back rehearsal is the safety net working, not the product failing: no on/off-target colour.
-        kpis.append(Kpi("Launch rehearsal", snap.simulation.decision or "—", "", None,
-                        f"Simulated {snap.simulation.strategy} rollout: {snap.simulation.sentence}"))
-    return kpis
-
-
-def _validation(ws: Workspace, run):
-    return run_predictions(ws, run.id)
-
-
-def _metrics_at_threshold(ws: Workspace, project, run) -> dict:
-    if project.task != "binary" or run.threshold is None:
-        return dict(run.validation_metrics or {})
-
-    preds = _validation(ws, run)
+def _metrics_at(ws: Workspace, project, run, shown: ShownThreshold) -> dict:
+    """The run's validation metrics at the shown threshold, with the threshold-table row behind them."""
+    out = dict(run.validation_metrics or {})
+    if project.task != "binary" or shown.value is None:
+        return out
+    preds = run_predictions(ws, run.id)
     costs = project.criteria.costs if any(project.criteria.costs.values()) else None
     table = threshold_table(preds["y_true"], preds["score"], run.positive_class, costs=costs)
-    row = at_threshold(table, run.threshold)
-    out = dict(run.validation_metrics or {})
-    out.update({k: float(row[k]) for k in ("precision", "recall", "f1", "accuracy") if k in row})
-    if costs and "value_per_row" in row:
-        out["value_per_row"] = float(row["value_per_row"])
+    row = at_threshold(table, shown.value)
+    out.update({k: float(row[k]) for k in ("precision", "recall", "f1", "accuracy", "fpr", "selection_rate")
+                if k in row})
+    out["_row"] = row
+    out["_table"] = table
     return out
 
 
-def _fairness_gap(ws: Workspace, project, run) -> dict | None:
+def _interval(metric: str, row: dict | None) -> tuple[float, float] | None:
+    if row is None or metric not in _PROPORTIONS:
+        return None
+    hits, total = _PROPORTIONS[metric]
+    hits = (hits,) if isinstance(hits, str) else hits
+    k, n = sum(int(row[h]) for h in hits), sum(int(row[t]) for t in total)
+    if n == 0:
+        return None
+    low, high = wilson_interval(k, n)
+    return float(low), float(high)
+
+
+def _kpis(ws: Workspace, project, champion: Version | None, run, at: dict, snap: Snapshot,
+          notes: list[str]) -> list[Kpi]:
+    crit = project.criteria
+    key = crit.primary_metric
+    target = f"{OP_SYMBOLS.get(crit.op, crit.op)} {crit.threshold:g}"
+    if run is None:
+        return [Kpi(metric_label(key), "—", target, None, "No model trained yet.")]
+    value = at.get(key)
+    ok = None if value is None else (value >= crit.threshold if crit.op == ">=" else value <= crit.threshold)
+    who = champion.label if champion else run.model_label
+    shown = snap.shown.label if depends_on_threshold(key) else ""
+    ci = _interval(key, at.get("_row")) if depends_on_threshold(key) else None
+    row = at.get("_row")
+    rows = f"{sum(int(row[c]) for c in ('tp', 'fp', 'fn', 'tn')):,} " if row else ""
+    kpis = [Kpi(f"{metric_label(key)} · {who}", "—" if value is None else f"{value:.3f}", target, ok,
+                f"The launch criterion, measured on the {rows}validation rows; 95 % Wilson interval.",
+                shown, f"{ci[0]:.2f}–{ci[1]:.2f}" if ci else "")]
+    gap = _safe("Fairness", _fairness_gap, ws, project, run, snap.shown, notes=notes)
+    if gap is not None:
+        tol = crit.fairness_tolerance
+        kpis.append(Kpi("Fairness gap", f"{gap['value']:.3f}", f"≤ {tol:g}", gap["value"] <= tol,
+                        f"{gap['meaning']} across {gap['attribute']}.", snap.shown.label,
+                        f"{gap['ci_low']:.2f}–{gap['ci_high']:.2f}" if gap.get("ci_low") is not None else ""))
+    return kpis
+
+
+def _value(ws: Workspace, project, at: dict, champion: Version | None, versions: list[Version],
+           entries: list[LedgerEntry]) -> ValueComparison | None:
+    row, table = at.get("_row"), at.get("_table")
+    if row is None or "value_per_row" not in row:
+        return None
+    nobody = table.iloc[-1]  # the last row sits above the highest score: nobody is flagged
+    previous, previous_label = None, ""
+    state = registry_state(ws, project.id, entries)
+    earlier = [v for v in state.stack[:-1] if v != state.champion]
+    if champion is not None and earlier:
+        prev = next((v for v in versions if v.id == earlier[-1]), None)
+        if prev is not None and prev.predictions_key:
+            preds = ws.get_frame(prev.predictions_key)
+            if preds is not None and "score" in preds:
+                t = shown_threshold(prev)
+                prow = at_threshold(threshold_table(preds["y_true"], preds["score"], prev.positive_class,
+                                                    costs=project.criteria.costs), t.value)
+                previous, previous_label = float(prow["value_per_row"]) * 1000, f"{prev.label} {t.label}"
+    return ValueComparison(float(row["value_per_row"]) * 1000, float(nobody["value_per_row"]) * 1000,
+                           "no model (nobody flagged)", previous, previous_label)
+
+
+def important_features(ws: Workspace, run, top: int = 5) -> list[str]:
+    """The model's `top` input columns by importance, most important first.
+
+    The estimator's own importance summed back to input columns when it has one (trees, linear models), else
+    permutation importance on up to 500 validation rows: a ranking, not a measurement, so the cheap one will do.
+    """
+    from core.evaluate.explain import native_importances, permutation_importance_table
+    from core.evaluate.report import load_run_data
+    from core.evaluate.run_explain import IMPORTANCE_SCORING
+    from core.models.runs import load_run_model
+
+    data = load_run_data(ws, run.id)
+    model = load_run_model(ws, run.id)
+    table = native_importances(model, feature_names=list(data.features.columns))
+    if table is None:
+        table = permutation_importance_table(model, data.features, data.predictions["y_true"].to_numpy(),
+                                             scoring=IMPORTANCE_SCORING[data.task][0], n_repeats=2, max_rows=500,
+                                             positive_class=data.positive_class if data.task == "binary" else None,
+                                             target_name=data.project.target)
+    column = next((c for c in ("share", "importance", "mean") if c in table.columns), None)
+    if column is not None:
+        table = table.sort_values(column, ascending=False)
+    return [str(f) for f in table["feature"].head(top)]
+
+
+def _drift_summary(ws: Workspace, report: DriftReport, run, finder) -> DriftSummary:
+    result = report.result()
+    drifted = [c.column for c in result.columns if c.drift]
+    important = tuple(finder(ws, run))
+    imp_drifted = tuple(c for c in important if c in drifted)
+    others = tuple(c for c in drifted if c not in important)
+    quality = report.payload.get("model_quality")
+    parts = []
+    if imp_drifted:
+        parts.append(f"{len(imp_drifted)} of the model's {len(important)} most important columns moved "
+                     f"({', '.join(imp_drifted)})")
+    else:
+        parts.append(f"none of the model's {len(important)} most important columns moved")
+    if others:
+        parts.append(f"{len(others)} other column{'s' if len(others) != 1 else ''} moved")
+    if quality and quality.get("current") is not None:
+        moved = "still meets" if quality.get("meets") else "misses"
+        parts.append(f"measured {quality.get('label', 'quality')} on the new labelled rows is "
+                     f"{quality['current']:.3f} (expected {quality.get('expected', float('nan')):.3f}), which "
+                     f"{moved} the target")
+    else:
+        parts.append("the new rows have no outcomes yet, so quality is not measured")
+    return DriftSummary(report, imp_drifted, others, important, quality, "; ".join(parts) + ".")
+
+
+def _rehearsals(ws: Workspace, project_id: str) -> tuple[list[Rehearsal], list[Rehearsal]]:
+    honest, what_ifs = [], []
+    for sim in list_simulations(ws, project_id):
+        inject = sim.spec.inject
+        text = ""
+        if inject:
+            text = f"{inject.get('kind', 'problem')} injected from day {inject.get('day')}"
+            if inject.get("amount") is not None:
+                text += f" ({float(inject['amount']):.0%})"
+        item = Rehearsal(sim.id or "", sim.strategy, sim.decision, sim.sentence, sim.created_at, text)
+        (what_ifs if inject else honest).append(item)
+    return honest, what_ifs
+
+
+def decide(snap: Snapshot) -> Decision:
+    """Ship, hold or roll back the champion, with the one sentence that says why (worst finding first)."""
+    project, crit = snap.project, snap.project.criteria
+    if snap.champion is None:
+        return Decision("Hold", "No version is the champion yet: register the best model and promote it through the "
+                                "launch gate.")
+    who = f"{snap.champion.label} ({snap.champion.model_label})"
+    rollback, hold = [], []
+    drift = snap.drift_summary
+    if drift is not None and drift.quality and drift.quality.get("current") is not None and not drift.quality.get(
+            "meets", True):
+        rollback.append(f"on new labelled data {who}'s {drift.quality.get('label', 'quality')} fell to "
+                        f"{drift.quality['current']:.3f}, missing the target")
+    if snap.simulation is not None and snap.simulation.decision == "Roll back":
+        rollback.append(f"the latest {snap.simulation.strategy} rehearsal rolled back: {snap.simulation.sentence}")
+    for k in snap.kpis:
+        if k.is_ok is False:
+            hold.append(f"{k.label.split(' · ')[0]} is {k.value}{' ' + k.threshold if k.threshold else ''}, "
+                        f"missing the target {k.target}")
+    if drift is not None and drift.important_drifted and not (drift.quality and drift.quality.get("current")
+                                                               is not None):
+        hold.append(f"important columns moved ({', '.join(drift.important_drifted)}) and quality on the new data "
+                    "is not measured yet")
+    gate = snap.champion.gate or {}
+    if gate and gate.get("passed") is False:
+        hold.append(f"{who} was promoted although its launch gate did not pass")
+    if rollback:
+        has_previous = len(registry_stack(snap)) > 1
+        verdict = "Roll back" if has_previous else "Hold"
+        return Decision(verdict, f"{rollback[0][0].upper()}{rollback[0][1:]}"
+                        + ("; roll back to the previous champion." if has_previous else "; retrain before relying "
+                                                                                        "on it."),
+                        tuple(rollback + hold))
+    if hold:
+        return Decision("Hold", f"{hold[0][0].upper()}{hold[0][1:]}.", tuple(hold))
+    primary = snap.kpis[0] if snap.kpis else None
+    why = f"{who} meets the launch rule" + (f" ({primary.label.split(' · ')[0]} {primary.value} "
+                                            f"{primary.threshold}, target {primary.target})" if primary else "")
+    if drift is not None:
+        why += ", no important column moved" if not drift.important_drifted else ", and quality held on new data"
+    return Decision("Ship", why + ".")
+
+
+def registry_stack(snap: Snapshot) -> list[str]:
+    """Champions in promotion order, as the ledger replays them (a rollback returns to an earlier one)."""
+    stack: list[str] = []
+    for e in snap.ledger:
+        if e.action == "promote" and e.version_id:
+            stack.append(e.version_id)
+        elif e.action == "rollback" and e.version_id and e.version_id in stack:
+            stack = stack[:stack.index(e.version_id) + 1]
+    return stack
+
+
+def _fairness_gap(ws: Workspace, project, run, shown: ShownThreshold) -> dict | None:
     attrs = list(project.criteria.sensitive_attributes or [])
     if not attrs or project.task not in ("binary", "regression"):
         return None
-
-    preds = _validation(ws, run)
+    preds = run_predictions(ws, run.id)
     rows = split_frames(ws, get_split(ws, run.split_id), parts=("validation",), columns=attrs,
                         with_row_id=True)["validation"]
     merged = preds.merge(rows, on="_row", how="left")
     scores = merged["score"] if project.task == "binary" else merged["y_pred"]
     report = fairness_report(merged["y_true"], scores, merged[attrs], positive_class=run.positive_class,
-                             threshold=run.threshold or 0.5, tolerance=project.criteria.fairness_tolerance,
-                             n_boot=50, intersections=False,
+                             threshold=shown.value if shown.value is not None else 0.5,
+                             tolerance=project.criteria.fairness_tolerance, n_boot=50, intersections=False,
                              task="classification" if project.task == "binary" else "regression")
     measure = "equal_opportunity_difference" if project.task == "binary" else "mae_difference"
     rows = report.summary[report.summary["measure"] == measure]
@@ -222,4 +464,7 @@ def _fairness_gap(ws: Workspace, project, run) -> dict | None:
     worst = rows.sort_values("value", ascending=False).iloc[0]
     meaning = ("Largest difference in recall between groups" if project.task == "binary"
                else "Largest difference in mean absolute error between groups")
-    return {"attribute": worst["attribute"], "value": float(worst["value"]), "meaning": meaning + "."}
+    out = {"attribute": worst["attribute"], "value": float(worst["value"]), "meaning": meaning}
+    for k in ("ci_low", "ci_high"):
+        out[k] = float(worst[k]) if k in worst and pd.notna(worst[k]) else None
+    return out

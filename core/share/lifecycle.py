@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import NotFound
-from core.launch.rehearsal import simulation_verdicts
+from core.launch.rehearsal import list_simulations
 from core.models.runs import list_runs
 from core.monitor.reports import DriftReport, list_drift_reports
 from core.project.projects import get_project
@@ -38,7 +38,8 @@ def lifecycle_status(ws: Workspace, project_id: str | None = None) -> list[Step]
     versions = list_versions(ws, project_id)
     champion = next((v for v in versions if "champion" in v.aliases), None)
     drifts = list_drift_reports(ws, project_id)
-    sims = simulation_verdicts(ws, project_id)
+    sims = list_simulations(ws, project_id)
+    honest = [s for s in sims if not s.spec.inject]  # an injected failure is a "what if", not the model's verdict
 
     def plural(n: int, word: str) -> str:
         return f"{n:,} {word}{'' if n == 1 else 's'}"
@@ -58,7 +59,9 @@ def lifecycle_status(ws: Workspace, project_id: str | None = None) -> list[Step]
         Step("drift", "Monitor drift", "pages/11_drift.py", bool(drifts),
              _drift_fact(drifts[0]) if drifts else "Check new data for drift"),
         Step("launch", "Launch", "pages/12_launch.py", bool(sims),
-             (sims[0].decision or "Simulated") if sims else "Rehearse shadow, A/B or canary"),
+             f"Rehearsed: {honest[0].decision or 'simulated'}" if honest else
+             (f"{len(sims)} what-if rehearsal{'s' if len(sims) != 1 else ''} (injected failures)" if sims
+              else "Rehearse shadow, A/B or canary")),
     ]
     return steps
 

@@ -10,7 +10,7 @@ import pandas as pd
 from core.share.dashboard import Snapshot, project_snapshot
 from core.store.workspace import Workspace
 
-SECTIONS = ("Definition", "Data health", "Split", "Leaderboard", "Champion", "Drift", "Launch", "Ledger")
+SECTIONS = ("Decision", "Definition", "Data health", "Split", "Leaderboard", "Champion", "Drift", "Launch", "Ledger")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1b1f2a;background:#f3f5fb}
@@ -76,6 +76,11 @@ def build_report(ws: Workspace, project_id: str) -> str:
     p = snap.project
     parts = [f"<h1>{_e(p.name)}</h1><p class='muted'>Lifecycle report · generated {datetime.now():%Y-%m-%d %H:%M} · "
              "AI Product Workbench</p>"]
+    d = snap.decision
+    parts.append("<section id='decision'><h2>Decision</h2>"
+                 f"<div class='verdict'><b>{_e(d.verdict)}</b> — {_e(d.why)}</div>"
+                 + ("<ul>" + "".join(f"<li>{_e(r)}</li>" for r in d.reasons[1:]) + "</ul>" if len(d.reasons) > 1
+                    else "") + "</section>")
     parts.append("<section id='definition'><h2>Definition</h2>"
                  f"<p><b>Problem.</b> {_e(p.problem)}</p><p><b>Who acts on it.</b> {_e(p.users_and_decision)}</p>"
                  f"<p><b>Target.</b> {_e(p.target)} ({_e(p.task)})</p><ul>"
@@ -94,24 +99,43 @@ def build_report(ws: Workspace, project_id: str) -> str:
     parts.append("<section id='leaderboard'><h2>Leaderboard</h2>" + (_leaderboard_chart(snap) if snap.leaderboard
                  is not None else "") + _table(snap.leaderboard) + "</section>")
     kpis = "".join(
-        f"<div class='kpi'><span class='muted'>{_e(k.label)}</span><b class='{'ok' if k.is_ok else 'bad' if k.is_ok is False else ''}'>"
-        f"{_e(k.value)}</b><span class='muted'>{_e('target ' + k.target if k.target else '')}</span></div>"
+        f"<div class='kpi'><span class='muted'>{_e(k.label)}</span>"
+        f"<b class='{'ok' if k.is_ok else 'bad' if k.is_ok is False else ''}'>{_e(k.value)}</b><span class='muted'>"
+        + _e(" · ".join(x for x in ("target " + k.target if k.target else "", k.threshold,
+                                    f"95 % interval {k.interval}" if k.interval else "") if x)) + "</span></div>"
         for k in snap.kpis)
+    v = snap.value
+    if v is not None:
+        versus = f"vs {v.baseline_name}: {v.no_model:+,.0f}" + (
+            f" · vs previous champion {v.previous_label}: {v.previous:+,.0f}" if v.previous is not None else "")
+        kpis += (f"<div class='kpi'><span class='muted'>Value per 1,000 decisions</span><b>{v.model:+,.0f}</b>"
+                 f"<span class='muted'>{_e(versus)}</span></div>")
     champ = snap.champion
     run = snap.champion_run
-    who = (f"Champion: version {champ.number} ({_e(run.model_label if run else '')})" if champ else
+    who = (f"Champion: version {champ.number} ({_e(run.model_label if run else '')}), figures "
+           f"{_e(snap.shown.label or 'without a threshold')}" if champ else
            (f"No champion yet; best model so far: {_e(run.model_label)}" if run else "No model yet."))
     parts.append(f"<section id='champion'><h2>Champion</h2><p>{who}</p><div class='kpis'>{kpis}</div>"
                  + "".join(f"<p class='muted'>{_e(n)}</p>" for n in snap.notes) + "</section>")
-    drift = snap.drift
+    reigns = snap.champion_reigns()
+    if not reigns.empty:
+        from core.share.dashboard import champion_figure
+
+        parts[-1] = parts[-1].replace("</section>", _chart(champion_figure(reigns))
+                                      + _table(reigns.drop(columns=["end"])) + "</section>")
+    drift, summary = snap.drift, snap.drift_summary
     parts.append("<section id='drift'><h2>Drift</h2>" + (
-        f"<div class='verdict'>{_e(drift.verdict)}</div><p class='muted'>Checked {_e(_fmt(drift.created_at))}"
-        "</p>" if drift else "<p class='muted'>No drift check yet.</p>") + "</section>")
-    sim = snap.simulation
-    parts.append("<section id='launch'><h2>Launch</h2>" + (
-        f"<div class='verdict'><b>{_e(sim.decision)}</b> — {_e(sim.sentence)}</div>"
-        f"<p class='muted'>Simulated {_e(sim.strategy)} rollout on replayed data.</p>" if sim else
-        "<p class='muted'>No launch rehearsal yet.</p>") + "</section>")
+        f"<div class='verdict'>{_e(summary.sentence if summary else drift.verdict)}</div>"
+        f"<p class='muted'>{_e(drift.verdict)} Checked {_e(_fmt(drift.created_at))}.</p>" if drift else
+        "<p class='muted'>No drift check yet.</p>") + "</section>")
+    rehearsals = "".join(f"<div class='verdict'><b>{_e(r.decision)}</b> — {_e(r.sentence)}</div>"
+                         f"<p class='muted'>Simulated {_e(r.strategy)} rollout on replayed data.</p>"
+                         for r in snap.rehearsals[:3]) or "<p class='muted'>No honest launch rehearsal yet.</p>"
+    if snap.what_ifs:
+        rehearsals += ("<h3>What-if rehearsals (injected failures, not a verdict on the model)</h3><ul>"
+                       + "".join(f"<li><b>{_e(r.decision)}</b> ({_e(r.strategy)}, {_e(r.injected)}): "
+                                 f"{_e(r.sentence)}</li>" for r in snap.what_ifs[:5]) + "</ul>")
+    parts.append(f"<section id='launch'><h2>Launch</h2>{rehearsals}</section>")
     ledger = pd.DataFrame([{"when": e.at, "action": e.action, "version": e.version_id, "by": e.by, "why": e.why}
                            for e in snap.ledger]) if snap.ledger else None
     parts.append("<section id='ledger'><h2>Ledger</h2>" + _table(ledger, limit=100) + "</section>")

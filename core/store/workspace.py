@@ -19,8 +19,6 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from core.store import integrity
-
 from core.errors import (
     AlreadyLoaded,
     ArtifactRejected,
@@ -30,6 +28,8 @@ from core.errors import (
     WorkspaceLocked,
     unknown,
 )
+from core.store import integrity
+from core.store.readcache import MAX_FRAME_CELLS, ReadCache
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,7 @@ class Workspace:
         self.db_path = self.home / "workspace.duckdb"
         self.artifacts = self.home / "artifacts"
         self.staging = self.home / "staging"
+        self._memo = ReadCache()
         if _con is not None:
             self._con = _con
             self._lock = threading.Lock()
@@ -144,13 +145,28 @@ class Workspace:
     # -- connections -------------------------------------------------------------------------------------------
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Yields a fresh cursor that is closed afterwards; Streamlit sessions run on separate threads."""
+        """Yields a fresh cursor that is closed afterwards; Streamlit sessions run on separate threads.
+
+        A cursor may write, so closing it drops the memo of catalogue reads (core.store.readcache).
+        """
+        try:
+            with self._read_cursor() as cur:
+                yield cur
+        finally:
+            self._memo.bump()
+
+    @contextmanager
+    def _read_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with self._lock:
             cur = self._con.cursor()
         try:
             yield cur
         finally:
             cur.close()
+
+    def _memo_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """read_rows for the catalogue queries of this class, memoised until the next write."""
+        return self._memo.get(("rows", sql, tuple(params)), lambda: self.read_rows(sql, params))
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -191,21 +207,26 @@ class Workspace:
         if self.role != "editor":
             raise PermissionDenied("This is a read-only view, so nothing can be changed here. Ask the analyst who shared it.")
 
+    @property
+    def generation(self) -> int:
+        """A number that changes after every write to this workspace: key caches of derived views by it."""
+        return self._memo.generation
+
     def close(self) -> None:
         self._con.close()
 
     # -- internal read-only SQL for core modules ----------------------------------------------------------------
     def read(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Runs an internal query (identifiers quoted with quote_ident, values bound) and returns a frame."""
-        with self.cursor() as cur:
+        with self._read_cursor() as cur:
             return cur.execute(sql, list(params)).df()
 
     def read_arrow(self, sql: str, params: Sequence[Any] = ()):
-        with self.cursor() as cur:
+        with self._read_cursor() as cur:
             return cur.sql(sql, params=list(params)).to_arrow_table()
 
     def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        with self.cursor() as cur:
+        with self._read_cursor() as cur:
             return cur.execute(sql, list(params)).fetchall()
 
     # -- datasets ---------------------------------------------------------------------------------------------------
@@ -222,14 +243,14 @@ class Workspace:
     def datasets(self) -> list[DatasetInfo]:
         """Lists the workspace's datasets (a scoped viewer: its project's), newest first."""
         cond, params = self._in_scope("d")
-        rows = self.read_rows(f"SELECT {_DS_COLS_D} FROM wb_datasets d WHERE {cond} ORDER BY created_at DESC, name",
+        rows = self._memo_rows(f"SELECT {_DS_COLS_D} FROM wb_datasets d WHERE {cond} ORDER BY created_at DESC, name",
                               params)
         return [_dataset_from_row(r) for r in rows]
 
     def dataset(self, ref: str) -> DatasetInfo:
         """Returns a dataset by id or by name (exactly, case included). Raises: NotFound."""
         cond, params = self._in_scope("d")
-        rows = self.read_rows(f"SELECT {_DS_COLS_D} FROM wb_datasets d WHERE (id = ? OR name = ?) AND {cond} "
+        rows = self._memo_rows(f"SELECT {_DS_COLS_D} FROM wb_datasets d WHERE (id = ? OR name = ?) AND {cond} "
                               "ORDER BY id = ? DESC", [ref, ref, *params, ref])
         if not rows:
             raise unknown("dataset", ref, [d.name for d in self.datasets()])
@@ -268,7 +289,7 @@ class Workspace:
         cols = ", ".join(quote_ident(n) for n in names)
         select = f"rowid AS {ROW_ID}" + (", " + cols if cols else "") if with_row_id else (cols or "rowid AS " + ROW_ID)
         sql = f"SELECT {select} FROM {quote_ident(info.table)}"
-        with self.cursor() as cur:
+        with self._read_cursor() as cur:
             if row_ids is not None:
                 import pyarrow as pa
 
@@ -379,7 +400,7 @@ class Workspace:
     def get_record(self, kind: str, id: str) -> dict | None:
         """Returns one record, or None (also for a scoped viewer when it belongs to another project)."""
         cond, params = self._record_scope()
-        rows = self.read_rows(f"SELECT {_REC_COLS} FROM wb_records WHERE kind = ? AND id = ? AND {cond}",
+        rows = self._memo_rows(f"SELECT {_REC_COLS} FROM wb_records WHERE kind = ? AND id = ? AND {cond}",
                               [kind, id, *params])
         return _record_from_row(rows[0]) if rows else None
 
@@ -398,7 +419,7 @@ class Workspace:
         if project_id is not None:
             sql += " AND project_id = ?"
             params.append(project_id)
-        rows = self.read_rows(sql + " ORDER BY created_at DESC, id DESC", params)
+        rows = self._memo_rows(sql + " ORDER BY created_at DESC, id DESC", params)
         return [_record_from_row(r) for r in rows]
 
     def delete_record(self, kind: str, id: str) -> None:
@@ -421,8 +442,20 @@ class Workspace:
                 cur.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
 
     def get_frame(self, key: str) -> pd.DataFrame | None:
-        table = self.frame_table(key)
-        return None if table is None else self.read(f"SELECT * FROM {quote_ident(table)}")
+        """Returns a stored frame (a copy: the memo of it stays as stored), or None."""
+        def load():
+            table = self.frame_table(key)
+            if table is None:
+                return None
+            df = self.read(f"SELECT * FROM {quote_ident(table)}")
+            return df if df.size <= MAX_FRAME_CELLS else ("too big", None)
+        if self.scope is not None and self.frame_table(key) is None:
+            return None
+        memo = self._memo.get(("frame", key), load)
+        if isinstance(memo, tuple):  # too big to keep: read afresh each time
+            table = self.frame_table(key)
+            return None if table is None else self.read(f"SELECT * FROM {quote_ident(table)}")
+        return None if memo is None else memo.copy()
 
     def frame_table(self, key: str) -> str | None:
         """Returns the internal table name holding a stored frame, for joins in internal SQL.
@@ -434,7 +467,7 @@ class Workspace:
             kind, _, rest = str(key).partition(":")
             if self.get_record(kind, rest.split(":", 1)[0]) is None:
                 return None
-        rows = self.read_rows("SELECT table_name FROM wb_frames WHERE key = ?", [key])
+        rows = self._memo_rows("SELECT table_name FROM wb_frames WHERE key = ?", [key])
         return rows[0][0] if rows else None
 
     # -- artifacts --------------------------------------------------------------------------------------------------

@@ -1,0 +1,69 @@
+"""Caches shared by every browser session of the server: loaded models, validation predictions, figures, snapshots.
+
+Why: with a team on the app every page runs many times a minute, and most of what a page draws does not depend on
+who looks at it. So it is built once per server and handed to every session:
+
+- models: `run_model(ws, run)`, keyed by the project, the run and the SHA-256 of its model file (a retrained or
+  re-saved model has another hash, so it never serves a stale copy);
+- validation predictions: `run_predictions(ws, run)`, keyed by the project, the run and its predictions key;
+- figures: `figure(project_id, key, build, *args)`, keyed by the project and a key naming everything the figure is
+  drawn from (ids of immutable records, thresholds, the workspace generation for views of mutable records);
+- anything else derived from the workspace's records: `derived(project_id, name, build, ws)`, keyed by the project
+  and `ws.generation`, which changes after every write, so the next run after a write recomputes it.
+
+Rules: every entry is keyed by the project it belongs to first, so one project's viewer is never handed another's
+objects; every cache is bounded (`max_entries`), the oldest entry goes first; and a cached object is shared, so
+sessions treat it as read-only (`st.plotly_chart` copies a figure before sending it; pages never modify snapshots,
+frames or models they are given).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from core.models.runs import load_run_model
+from core.models.runs import run_predictions as _read_predictions
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
+def _model(_ws, project_id: str, run_id: str, sha256: str):
+    return load_run_model(_ws, run_id)
+
+
+def run_model(ws, run):
+    """The fitted pipeline of a run, loaded once per server (checksum and type allow-list checked on that load)."""
+    sha = run.artifact.sha256 if run.artifact is not None else ""
+    return _model(ws, run.project_id, run.id, sha)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _predictions(_ws, project_id: str, run_id: str, predictions_key: str):
+    return _read_predictions(_ws, run_id)
+
+
+def run_predictions(ws, run):
+    """A run's validation predictions, read once per server. Shared: do not modify the frame."""
+    return _predictions(ws, run.project_id, run.id, run.predictions_key or "")
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _figure(project_id: str, key: tuple, _build: Callable, _args: tuple):
+    return _build(*_args)
+
+
+def figure(project_id: str, key: tuple, build: Callable, *args: Any):
+    """`build(*args)`, built once per server for this project and key (a tuple naming all that the figure shows)."""
+    return _figure(project_id, tuple(key) + (getattr(build, "__qualname__", str(build)),), build, args)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _derived(project_id: str, name: str, generation: int, _build: Callable, _ws):
+    return _build(_ws, project_id)
+
+
+def derived(ws, project_id: str, name: str, build: Callable):
+    """`build(ws, project_id)`, recomputed only after the workspace changed (any write bumps `ws.generation`)."""
+    return _derived(project_id, name, ws.generation, build, ws)

@@ -1,0 +1,65 @@
+"""The dashboard in a real browser at 1280 and 1920 px: the decision first, and no KPI label or value cut off."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import AppServer, assert_page_clean, screenshot, wait_for_app
+
+# Every element inside a metric card's label or value whose text is wider than its box (the ellipsis case).
+_TRUNCATED = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll(
+      "[data-testid='stMetricLabel'], [data-testid='stMetricLabel'] *, [data-testid='stMetricValue'], "
+      + "[data-testid='stMetricValue'] *")) {
+    if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0) out.push(el.innerText.trim());
+  }
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def champion_server(trained_workspace, tmp_path_factory):
+    """The demo project with two models trained, one registered and promoted at a saved threshold, served."""
+    from core.data.samples import open_workspace
+    from core.release.actions import promote
+    from core.store.workspace import close_workspace
+
+    trained = trained_workspace(models=("dummy", "logreg"), thresholds={"logreg": 0.35}, register=("logreg",))
+    ws = open_workspace(trained.home, seed_samples=False)
+    promote(ws, trained.versions["logreg"], by="e2e", why="First launch",
+            override_reason="Browser test: promoted before the final check")
+    close_workspace(trained.home)
+    server = AppServer(trained.home, tmp_path_factory.mktemp("dash_log") / "streamlit.log")
+    server.wait_healthy()
+    yield server, trained.demo_project_id
+    server.stop()
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_dashboard_reads_at_a_glance_without_cut_labels(browser, champion_server, width):
+    server, project_id = champion_server
+    context = browser.new_context(viewport={"width": width, "height": 1400})
+    page = context.new_page()
+    page.console_errors, page.bad_responses = [], []
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    try:
+        page.goto(f"{server.url}/dashboard?project={project_id}")
+        wait_for_app(page, timeout=120_000)
+        decision = page.locator(".st-key-dashboard-decision")
+        decision.wait_for(timeout=120_000)
+        verdict = decision.locator("h2").inner_text()
+        assert any(v in verdict for v in ("Ship", "Hold", "Roll back")), verdict
+        page.get_by_text("Champion over time").wait_for(timeout=60_000)
+        wait_for_app(page)
+        screenshot(page, f"dashboard_{width}")
+        metrics = page.locator("[data-testid='stMetric']")
+        assert metrics.count() >= 2  # the launch metric and its value against no model, at least
+        assert "threshold 0.35" in page.locator(".st-key-dashboard-kpi-0").inner_text()  # says which threshold
+        assert "no model" in page.get_by_text("Value per 1,000 decisions").locator("xpath=ancestor::div[contains("
+                                                                                   "@class,'st-key-dashboard-kpi')]"
+                                                                                   ).inner_text()
+        assert page.evaluate(_TRUNCATED) == [], f"cut off at {width} px"
+        assert_page_clean(page)
+    finally:
+        context.close()
