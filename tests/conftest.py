@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,8 @@ import pytest
 from tests.helpers import seed_demo_workspace, served_from, train_fast
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# The artifact key (core/store/integrity.py) of the test run's workspaces: a private folder, never ~/.config/workbench.
+os.environ.setdefault("WORKBENCH_SECRET_DIR", tempfile.mkdtemp(prefix="wb-test-secrets-"))
 
 
 @dataclass
