@@ -11,6 +11,7 @@ from core.project.criteria import (COST_KEYS, COST_LABELS, OP_SYMBOLS, TASK_LABE
                                    metric_choices, metric_label, metric_meaning, natural_op, suggested_threshold)
 from core.project.projects import (archive_project, class_shares, create_project, detect_task, duplicate_project,
                                    list_projects, rename_project, update_project)
+from core.release.gate import key_result_status
 from pages._projects import md_escape, project_picker
 from pages._widgets import dataset_picker, empty_state, get_workspace, is_viewer, page_header, show_error
 
@@ -230,6 +231,21 @@ def _manage_tab(project) -> None:
             st.rerun()
 
 
+def _key_results(project) -> None:
+    """The OKR's key results with their current values (the champion's validation metrics) and whether met."""
+    rows = key_result_status(ws, project)
+    if not rows:
+        return
+    okr = project.criteria.okr
+    st.markdown(f"**Objective:** {md_escape(okr.objective or '—')}")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="define.okr_status",
+                 column_config={"current": st.column_config.NumberColumn(format="%.3f"),
+                                "met": st.column_config.CheckboxColumn("met"),
+                                "checked by the gate": st.column_config.CheckboxColumn("checked by the gate")})
+    st.caption("Key results on a model metric are checked by the launch gate, with the same value; the others are "
+               "tracked by people.")
+
+
 def _read_only(project) -> None:
     st.subheader(md_escape(project.name), anchor=False)
     st.markdown(f"**Problem:** {md_escape(project.problem or '—')}")
@@ -237,6 +253,7 @@ def _read_only(project) -> None:
     st.markdown(f"**Target:** {md_escape(project.target or 'none')} · {md_escape(TASK_LABELS[project.task])}")
     for line in describe_criteria(project.criteria, project.task):
         st.markdown(f"- {md_escape(line)}")
+    _key_results(project)
 
 
 _flash()
@@ -252,6 +269,7 @@ if current is None:
 else:
     edit, new, manage = st.tabs(["This project", "New project", "Rename, duplicate, archive"])
     with edit:
+        _key_results(current)
         _edit_tab(current)
     with new:
         _new_tab()

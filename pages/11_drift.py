@@ -96,12 +96,20 @@ with check_tab:
         st.markdown("**Options**")
         a, b = st.columns(2)
         method = a.radio("Tests per column", list(METHODS), key="drift.method",
-                         format_func=lambda k: "Evidently's defaults" if k == "evidently-default" else METHODS[k],
-                         help=METHODS["evidently-default"] + ". The verdicts agree with Evidently's own report.")
-        calibrated = b.checkbox("Calibrate thresholds on the reference (beyond Evidently)", key="drift.calibrated",
-                                help="Resamples the reference to learn how much each statistic moves by chance, and "
-                                     "flags only beyond that: a known false-alarm rate of about 5%.")
-        bh = b.checkbox("Benjamini-Hochberg correction across columns (beyond Evidently)", key="drift.bh",
+                         format_func=lambda k: {"sound": "Sound statistics (the verdict)",
+                                                "evidently-default": "Evidently parity: Evidently's defaults"}.get(
+                                                    k, f"Evidently parity: {METHODS[k]}"),
+                         help=METHODS["sound"] + ". Evidently parity reproduces Evidently 0.7.23's own typing, "
+                              "tests and thresholds, so its verdicts agree with Evidently's report.")
+        calibrated = b.checkbox("Calibrate thresholds by reshuffling both sets (beyond Evidently)",
+                                key="drift.calibrated",
+                                help="Reshuffles the rows of both sets into sets of their real sizes to learn how "
+                                     "much each statistic moves by chance (a permutation test), and flags only "
+                                     "beyond that: at most about 5% of stable columns.")
+        sound = method == "sound"
+        bh = b.checkbox("Benjamini-Hochberg correction across columns (beyond Evidently)" + (
+                            "; on by default here" if sound else ""), value=sound,
+                        key="drift.bh" if sound else "drift.bh.evidently",
                         help="With many columns some p-values fall below 0.05 by chance; this keeps the expected "
                              "share of false alarms among flagged columns at 5%.")
         with_report = b.checkbox("Build Evidently's full report (slower: about 10 s)", value=True,

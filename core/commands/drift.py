@@ -26,8 +26,8 @@ def register(sub) -> None:
     p.add_argument("--project", help="project the report belongs to (default: the one project on REFERENCE)")
     p.add_argument("--model", metavar="VERSION",
                    help="version number, alias (champion) or run id whose predictions to compare too")
-    p.add_argument("--method", choices=list(METHODS), default="evidently-default",
-                   help="tests per column (default: Evidently's own choice)")
+    p.add_argument("--method", choices=list(METHODS), default="sound",
+                   help="tests per column (default: sound two-sample tests; evidently-default: Evidently parity)")
     p.add_argument("--calibrated", action="store_true",
                    help="thresholds calibrated on the reference itself (beyond Evidently)")
     p.add_argument("--bh", action="store_true",
@@ -55,7 +55,7 @@ def drift(args):
     current = SourceSpec("dataset", ws.dataset(args.current).id)
     project = _project(ws, args, reference.dataset_id)
     model = find_model(ws, project, args.model) if args.model else None
-    options = DriftOptions(method=args.method, calibrated=args.calibrated, bh=args.bh)
+    options = DriftOptions(method=args.method, calibrated=args.calibrated, bh=True if args.bh else None)
     check = run_check(ws, reference, current, options, project=project, model=model, with_report=bool(args.html),
                       report_rows=MAX_REPORT_ROWS)
     if not args.no_save:

@@ -162,8 +162,11 @@ def _attach_report(check: DriftCheck, ref: pd.DataFrame, cur: pd.DataFrame, proj
         task = "regression" if project.task == "regression" else "classification"
         kw = {"target": target, "prediction": name, "task": task,
               "positive_label": project.positive_class if project.task == "binary" else None}
+    columns = dict(check.columns)
+    if not check.result.options.is_sound:   # Evidently parity: the report types columns as the table tested them
+        columns |= {c.column: c.kind for c in check.result.compared if c.kind in ("numeric", "categorical")}
     try:
-        check.report = build_evidently_report(ref, cur, dict(check.columns), max_rows=report_rows, **kw)
+        check.report = build_evidently_report(ref, cur, columns, max_rows=report_rows, **kw)
     except ReportFailed as err:
         check.report_error = str(err)
 

@@ -37,6 +37,7 @@ What Evidently 0.7.23 does by default, read from its installed source (paths und
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -418,7 +419,9 @@ def calibrate(observed: float, null: np.ndarray, alpha: float) -> tuple[float, f
     null = np.sort(null)[::-1]
     # Statistics such as K-S take few distinct values, and a null value equal to the observed one must count as
     # "at least as large" although it was computed along another floating-point path.
-    p = (1 + int(np.count_nonzero(null >= observed - 1e-9 * max(1.0, abs(observed))))) / (len(null) + 1)
+    # An infinite statistic (Evidently's chi-square when a value is new to the reference) ties with infinite ones.
+    floor = observed - 1e-9 * max(1.0, abs(observed)) if math.isfinite(observed) else observed
+    p = (1 + int(np.count_nonzero(null >= floor))) / (len(null) + 1)
     allowed = int(np.floor(alpha * (len(null) + 1) - 1 + 1e-9))  # most null values an alarm may leave at/above it
     threshold = float(null[allowed]) if 0 <= allowed < len(null) else float("inf")
     return p, threshold

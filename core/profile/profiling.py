@@ -26,6 +26,7 @@ from core.profile.alerts import count_by_severity, find_alerts, sort_alerts
 from core.profile.correlations import correlations, eligible_columns, fetch_sample
 from core.profile.stats import (
     EXACT_LIMIT,
+    exact_near_unique,
     Source,
     add_sample_figures,
     add_top_values,
@@ -127,6 +128,8 @@ def describe_source(ws: Workspace, src: Source, columns: list[ColumnInfo], rows:
                  "months": pool.submit(lambda: {c.name: month_counts(ws, src, c) for c in dated}),
                  "shares": pool.submit(text_shares, ws, src, columns, rows)}
         rows, stats = column_aggregates(ws, src, columns, exact)
+        if not exact:
+            exact_near_unique(ws, src, columns, stats)
         later["dup"] = pool.submit(duplicate_rows, ws, src, columns, rows, [dict(s) for s in stats])
         by_name = {s["name"]: s for s in stats}
         found = later["top"].result()

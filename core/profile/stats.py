@@ -148,6 +148,29 @@ def column_aggregates(ws: Workspace, src: Source, columns: list[ColumnInfo], exa
     return rows, stats
 
 
+HLL_ERROR = 0.03   # approx_count_distinct (HyperLogLog) can be this far off; near the row count, count exactly
+
+
+def exact_near_unique(ws: Workspace, src: Source, columns: list[ColumnInfo], stats: list[dict]) -> None:
+    """Replaces approximate distinct counts within HLL_ERROR of the filled rows by exact ones, in one scan.
+
+    Only those columns could be unique (an ID) and the approximate count undershoots: a unique 201,000-row order
+    number read 200,059 distinct and lost its ID-like alert. Counting those columns exactly costs one scan of them.
+    """
+    by_name = {c.name: c for c in columns}
+    near = [s for s in stats if s.get("distinct_exact") is False and s["count"] > 0
+            and s["distinct"] >= (1 - HLL_ERROR) * s["count"] and s["name"] in by_name]
+    if not near:
+        return
+    exprs = [f"count(DISTINCT {_value(by_name[s['name']])})" for s in near]
+    values = ws.read_rows(f"SELECT {', '.join(exprs)} FROM {src.from_sql()}", src.params)[0]
+    for stat, value in zip(near, values):
+        extra = int((stat.get("infinite") or 0) > 0)  # _finish counted +/-inf as values besides the finite ones
+        stat["distinct"] = min(int(value) + extra, stat["count"])
+        stat["distinct_exact"] = True
+        stat["distinct_pct"] = _pct(stat["distinct"], stat["count"])
+
+
 def _finish(col: ColumnInfo, raw: dict, rows: int, exact: bool) -> dict:
     fam = family(col)
     count = int(raw["count"]) - int(raw.get("nan") or 0)  # NaN is missing, as in pandas

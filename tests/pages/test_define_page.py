@@ -107,3 +107,12 @@ def test_viewer_sees_the_project_without_write_controls(seeded_workspace):
     _ok(at)
     assert not at.button and not at.text_input
     assert any("Launch when" in m.value for m in at.markdown)
+
+
+def test_key_results_are_shown_with_their_current_values(seeded_workspace):
+    at = _app(seeded_workspace)
+    _ok(at)
+    table = next(d.value for d in at.dataframe if "key result" in d.value.columns)
+    assert "Catch at least 70% of customers who are about to leave" in set(table["key result"])
+    assert {"target", "current", "measured on", "met", "checked by the gate"} <= set(table.columns)
+    assert any("checked by the launch gate" in c.value for c in at.caption)

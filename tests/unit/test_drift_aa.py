@@ -48,6 +48,8 @@ CALIBRATED_CELLS = [
     ("numeric", "heavy-tailed (t, 2 df)", 1500, 150, "distance"),                # Wasserstein
     ("categorical", "20 categories, 5 rare (0.5% each)", 100, 1000, "distance"), # Jensen-Shannon, rare levels
     ("categorical", "5 categories", 300, 3000, "evidently-default"),             # Evidently's chi-square
+    # Rare levels: Evidently's chi-square is infinite when a level is new to the reference; ties must count.
+    ("categorical", "20 categories, 5 rare (0.5% each)", 100, 100, "p-value"),
     ("categorical", "2 categories (70/30)", 500, 500, "evidently-default"),      # Z-test
 ]
 

@@ -365,3 +365,16 @@ def test_wide_tables_are_profiled_in_batches(ws, monkeypatch):
     assert all(c["histogram"]["counts"] and sum(c["histogram"]["counts"]) == 1500 for c in p["columns"][:130])
     assert len(p["correlations"]["columns"]) == 40  # the heatmap keeps the first 40 eligible columns
     assert p["columns"][5]["mean"] == pytest.approx(wide["m005"].mean(), rel=1e-9)
+
+
+def test_a_unique_million_row_column_is_flagged_id_like(ws):
+    """HyperLogLog undershoots near the row count (a unique 201,000-row order number read 200,059): counted exactly."""
+    n = 1_000_000
+    rng = np.random.default_rng(0)
+    add_frame(ws, "orders_1m", pd.DataFrame({"order_no": rng.permutation(n) + 10_000_000,
+                                             "amount": np.round(rng.gamma(2.0, 30.0, n), 2)}))
+    p = profile_dataset(ws, "orders_1m")
+    order = _col(p, "order_no")
+    assert order["distinct"] == n and order["distinct_exact"] is True
+    assert any(a["code"] == "id_like" and "order_no" in a["columns"] for a in p["alerts"]), p["alerts"]
+    assert _col(p, "amount")["distinct_exact"] is False   # far from unique: the approximate count stands
