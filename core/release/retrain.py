@@ -235,7 +235,14 @@ def _choose_threshold(ws: Workspace, project, run_id: str) -> str:
     crit = project.criteria
     table = threshold_table(preds["y_true"], preds["score"], project.positive_class, costs=crit.costs)
     margin = THRESHOLD_MARGIN if crit.op == ">=" else -THRESHOLD_MARGIN
-    row = threshold_meeting(table, crit.primary_metric, crit.op, crit.threshold + margin)
+    # Among the thresholds meeting the criterion (and the guardrails, where any meets them), the most valuable one
+    # under the project's value per decision: the gate compares the decisions' value with having no model.
+    prefer = "value" if "value" in table.columns else None
+    guarded = _meeting_guardrails(table, crit)
+    row = threshold_meeting(guarded, crit.primary_metric, crit.op, crit.threshold + margin, prefer=prefer) \
+        if len(guarded) else None
+    if row is None:
+        row = threshold_meeting(table, crit.primary_metric, crit.op, crit.threshold + margin, prefer=prefer)
     note = ""
     if row is None:
         row = threshold_meeting(table, crit.primary_metric, crit.op, crit.threshold)
@@ -246,6 +253,16 @@ def _choose_threshold(ws: Workspace, project, run_id: str) -> str:
     if row is not None:
         set_run_threshold(ws, run_id, float(row["threshold"]))
     return note
+
+
+def _meeting_guardrails(table, crit):
+    """The threshold rows that meet every guardrail the table can measure."""
+    keep = np.ones(len(table), dtype=bool)
+    for g in crit.guardrails or []:
+        if g.metric in table.columns:
+            values = table[g.metric].to_numpy(dtype=float)
+            keep &= values >= g.value if g.op == ">=" else values <= g.value
+    return table.loc[keep].reset_index(drop=True)
 
 
 def holdout_comparison(ws: Workspace, project, old, new, batch: Batch, n_boot: int = N_BOOT, seed: int = 0) -> dict:
