@@ -63,6 +63,8 @@ from core.registry.versions import get_version
 from core.models import compute
 ws = open_workspace({home!r}, seed_samples=False)
 version = get_version(ws, {version!r})
+from core.registry.versions import load_version_model
+load_version_model(ws, version)  # the libraries' import (seconds) is not scoring
 compute.client()
 """
 
