@@ -63,7 +63,11 @@ from core.registry.versions import get_version
 from core.models import compute
 ws = open_workspace({home!r}, seed_samples=False)
 version = get_version(ws, {version!r})
-compute.client()
+from core.registry.versions import load_version_model
+load_version_model(ws, version)  # the libraries' import (seconds) is not scoring
+_c = compute.client()
+if _c is not None:  # a running cluster's workers have imported them too
+    _c.run(lambda: __import__("core.release.gate") and __import__("sklearn.linear_model") and None)
 """
 
 SCORE = """

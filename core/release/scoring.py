@@ -278,15 +278,22 @@ def _score_batch(model, version, ids: list[str], batch: pd.DataFrame, done: int)
     elif version.task == "binary":
         neg = next(c for c in version.classes if c != version.positive_class)
         most_likely = np.where(preds["score"].to_numpy() >= 0.5, version.positive_class, neg)
-        part["predicted_class"] = [format_class(v) for v in most_likely.tolist()]
+        part["predicted_class"] = _format_classes(most_likely)
         part["score"] = preds["score"].to_numpy(dtype=float)
-        part["decision"] = [format_class(v) for v in preds["y_pred"].tolist()]
+        part["decision"] = _format_classes(preds["y_pred"].to_numpy())
     else:
         proba = preds[[f"proba_{c}" for c in version.classes]].to_numpy(dtype=float)
-        part["predicted_class"] = [format_class(v) for v in preds["y_pred"].tolist()]
+        part["predicted_class"] = _format_classes(preds["y_pred"].to_numpy())
         part["score"] = proba.max(axis=1)
         part["decision"] = part["predicted_class"]
     return part
+
+
+def _format_classes(values) -> list:
+    """format_class of every value, computed once per distinct class (a batch holds a handful of classes)."""
+    values = pd.Series(values, dtype=object)
+    labels = {v: format_class(v) for v in pd.unique(values).tolist()}
+    return values.map(labels).tolist()
 
 
 def _score_on_cluster(c, ws: Workspace, version, source: Any, model, ids: list[str], batch_rows: int,
