@@ -17,7 +17,7 @@ of the primary metric's gain), gate, notes, by, at, decision {action, by, reason
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -36,7 +36,7 @@ from core.registry.versions import champion, get_version, load_version_model, re
 from core.release.actions import archive_version, promote, register_run, set_challenger
 from core.release.gate import evaluate_gate, finite_metrics, metrics_at_threshold, paired_bootstrap, predict_frame
 from core.split.spec import SplitSpec
-from core.split.splitting import get_split, split_frames, split_project
+from core.split.splitting import split_frames, split_project
 from core.store.workspace import Workspace, new_id, now_utc
 
 KIND = "retrain"

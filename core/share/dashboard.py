@@ -392,7 +392,6 @@ def _rehearsals(ws: Workspace, project_id: str) -> tuple[list[Rehearsal], list[R
 
 def decide(snap: Snapshot) -> Decision:
     """Ship, hold or roll back the champion, with the one sentence that says why (worst finding first)."""
-    project, crit = snap.project, snap.project.criteria
     if snap.champion is None:
         return Decision("Hold", "No version is the champion yet: register the best model and promote it through the "
                                 "launch gate.")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM_ARGS, AppServer, assert_page_clean, screenshot, wait_for_app
+from tests.e2e.conftest import AppServer, assert_page_clean, screenshot, wait_for_app
 
 ROOT = Path(__file__).resolve().parents[2]
 FEB = ROOT / "sample_data" / "churn_2026_02.csv"

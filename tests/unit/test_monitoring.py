@@ -93,7 +93,6 @@ def test_cli_exit_codes_no_double_ingest_and_a_webhook_alert(home):
     import http.server
     import threading
 
-    from core.monitor.notify import validate_channel
     from core.monitor.policy import MonitorPolicy, save_policy
 
     got = []
