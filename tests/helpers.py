@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,3 +84,22 @@ def served_from(home: Path, monkeypatch):
     finally:
         st.cache_resource.clear()
         close_workspace(home)
+
+
+def webhook_sink() -> http.server.ThreadingHTTPServer:
+    """A real HTTP server on 127.0.0.1 that records every JSON body POSTed to it in `.received` (call .shutdown())."""
+    received: list[dict] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    server.received = received
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -211,6 +211,19 @@ def task(ctx, spec, model_index: int, fold: int | None, n_jobs: int | None) -> d
             "classes": ctx.classes, "positive_class": ctx.positive_class, "fit_idx": fit_idx, "eval_idx": eval_idx}
 
 
+def _drain(gen, cancel) -> Iterator[tuple[int, dict]]:
+    """Yields a joblib result generator's (index, result) pairs until it ends or `cancel` is set, then closes it."""
+    try:
+        for i, out in gen:
+            yield i, out
+            if cancel is not None and cancel.is_set():
+                return
+    finally:
+        with warnings.catch_warnings():  # closing early (cancel) makes joblib warn that queued tasks were dropped
+            warnings.simplefilter("ignore")
+            gen.close()
+
+
 def run_tasks(tasks: list[dict], n_workers: int, cancel=None) -> Iterator[tuple[int, dict]]:
     """Runs tasks (in workers when their frames live in files), yielding (index, result) as each one finishes."""
     if not tasks:
@@ -229,15 +242,7 @@ def run_tasks(tasks: list[dict], n_workers: int, cancel=None) -> Iterator[tuple[
     gen = Parallel(n_jobs=n_workers, backend="loky", return_as="generator_unordered", pre_dispatch="n_jobs",
                    temp_folder=scratch_dir(), initializer=_worker_init, initargs=(os.getpid(),))(
         delayed(_indexed)(i, t) for i, t in enumerate(tasks))
-    try:
-        for i, out in gen:
-            yield i, out
-            if cancel is not None and cancel.is_set():
-                return
-    finally:
-        with warnings.catch_warnings():  # closing early (cancel) makes joblib warn that queued tasks were dropped
-            warnings.simplefilter("ignore")
-            gen.close()
+    yield from _drain(gen, cancel)
 
 
 def _indexed(i: int, t: dict) -> tuple[int, dict]:
@@ -272,15 +277,7 @@ def _run_dask(tasks: list[dict], cancel) -> Iterator[tuple[int, dict]]:
                 gen = Parallel(return_as="generator_unordered")(
                     delayed(_dask_task)(i, _slim(tasks[i]), held["data"], *_index_futures(held, tasks[i]))
                     for i in single)
-                try:
-                    for i, out in gen:
-                        yield i, out
-                        if cancel is not None and cancel.is_set():
-                            return
-                finally:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        gen.close()
+                yield from _drain(gen, cancel)
         for i in (i for i, t in enumerate(tasks) if _spread(t)):
             if cancel is not None and cancel.is_set():
                 return

@@ -4,17 +4,16 @@ rollback to the previous champion."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import AppServer, assert_page_clean, screenshot, wait_for_app
+from tests.helpers import webhook_sink
 
 ROOT = Path(__file__).resolve().parents[2]
 FEB = ROOT / "sample_data" / "churn_2026_02.csv"
@@ -52,19 +51,8 @@ def loop_home(tmp_path):
 
 
 def test_three_months_of_the_loop(loop_home, tmp_path, browser):
-    got = []
-
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    hook = webhook_sink()
+    got = hook.received
     secrets = {"WORKBENCH_ALERT_TEAM_HOOK": f"http://127.0.0.1:{hook.server_address[1]}/slack"}
 
     # Month 2 by cron: the CLI appends February, the checks alert, the webhook hears it.

@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.helpers import webhook_sink
+
 ROOT = Path(__file__).resolve().parents[2]
 FEB = ROOT / "sample_data" / "churn_2026_02.csv"
 
@@ -90,24 +92,10 @@ def test_a_drifted_batch_raises_alerts_and_a_stable_one_is_healthy(home, tmp_pat
 
 
 def test_cli_exit_codes_no_double_ingest_and_a_webhook_alert(home):
-    import http.server
-    import threading
-
     from core.monitor.policy import MonitorPolicy, save_policy
 
-    got = []
-
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = webhook_sink()
+    got = server.received
     save_policy(home.ws, home.project_id, MonitorPolicy(channels=({"kind": "webhook", "secret": "team_hook"},)))
     home.close()
     os.environ["WORKBENCH_ALERT_TEAM_HOOK"] = f"http://127.0.0.1:{server.server_address[1]}/x"
