@@ -19,8 +19,11 @@ import atexit
 import logging
 import os
 import shutil
+import sys
 import threading
 import tomllib
+import types
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,11 +188,29 @@ def _start(config: ComputeConfig):
         from distributed import LocalCluster
 
         # Loopback only: the scheduler, the workers and the dashboard are not reachable from other machines.
-        cluster = LocalCluster(n_workers=config.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address="127.0.0.1:0", scheduler_port=0, silence_logs=logging.ERROR)
+        with plain_main():
+            cluster = LocalCluster(n_workers=config.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address="127.0.0.1:0", scheduler_port=0, silence_logs=logging.ERROR)
         _CLUSTERS[config] = cluster
         return Client(cluster, set_as_default=False)
     return Client(config.address, security=_security(config), timeout=CONNECT_SECONDS, set_as_default=False)
+
+
+@contextmanager
+def plain_main():
+    """Starts worker processes without re-running the caller's main script.
+
+    Spawned processes import the parent's `__main__` again; inside Streamlit (the server and AppTest) that is the page
+    script being run, which opens the workspace the server holds, so the worker could not start. While the workers
+    start, `__main__` is a blank module.
+    """
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
 
 
 def _drop(config: ComputeConfig) -> None:

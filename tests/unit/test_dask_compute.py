@@ -188,7 +188,8 @@ def test_a_lost_scheduler_fails_the_job_plainly_and_saves_nothing(tmp_path, monk
     from core.split.splitting import list_splits
     from core.store.workspace import close_workspace
 
-    own = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+    with compute.plain_main():  # a page test before this one leaves its script as __main__
+        own = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
     try:
         monkeypatch.setenv("WORKBENCH_COMPUTE", own.scheduler_address)
         monkeypatch.setattr(compute, "CONNECT_SECONDS", 2)
