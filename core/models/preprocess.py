@@ -3,8 +3,9 @@
 Categories are encoded by cardinality, measured on the rows each fit sees: a column with at most MAX_CATEGORIES
 values is one-hot encoded; one with more goes through scikit-learn's TargetEncoder, whose fit_transform is
 cross-fitted (each training row is encoded by a model of the other folds, so no row sees its own target). Free-text
-columns become TF-IDF word (1-2) and character (3-5) n-grams with a capped vocabulary, for models that read sparse
-input (`reads_text`); other models leave text out.
+columns become TF-IDF word (1-2) and within-word character (3-4) n-grams with a capped vocabulary, for models that
+read sparse input (`reads_text`); other models leave text out. Character 3-4-grams (not 3-5) keep the typo and
+word-stem signal for about three quarters of the counting work (issue 14).
 
 Everything a fitted pipeline refers to is a scikit-learn class or a module-level function or class of this module,
 so `core.store.artifacts` can list each type it trusts by name and load a model without unpickling anything.
@@ -23,7 +24,8 @@ RARE_SHARE = 0.01  # (models saved before 0.3) categories under 1% of training r
 MAX_CATEGORIES = 30  # a category column with more values than this is target-encoded instead of one-hot encoded
 MAX_TEXT_CHARS = 20_000  # a longer text cell is cut to its first characters before n-grams are counted
 WORD_VOCABULARY = 20_000  # most frequent word 1-2-grams kept per text column
-CHAR_VOCABULARY = 20_000  # ... and character 3-5-grams
+CHAR_VOCABULARY = 20_000  # ... and character 3-4-grams (within words)
+CHAR_NGRAMS = (3, 4)  # 3-5 cost a third more per pass over the documents for no measured gain (issue 14)
 MISSING = "(missing)"
 OTHER = "(other)"
 DATE_PARTS = ("year", "month", "dayofweek")
@@ -216,7 +218,7 @@ def build_preprocessor(columns: dict[str, str], features: list[str], needs_scali
             dtype=np.float32))]), [column]))
         parts.append((f"chars{i}", Pipeline([("docs", FunctionTransformer(as_documents, feature_names_out="one-to-one")),
                                              ("tfidf", TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(3, 5), max_features=CHAR_VOCABULARY, min_df=1, sublinear_tf=True,
+            analyzer="char_wb", ngram_range=CHAR_NGRAMS, max_features=CHAR_VOCABULARY, min_df=1, sublinear_tf=True,
             dtype=np.float32))]), [column]))
     # Text gives sparse n-gram counts: keep the whole matrix sparse then (models that read text accept it).
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=1.0 if by_kind[TEXT_KIND] else 0.0)

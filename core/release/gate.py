@@ -3,8 +3,8 @@
 Checks, in order: the primary criterion on validation; the one-time final check on the untouched test set (run the
 first time a version is proposed, stored with its metrics, then reused and never silently repeated); each
 guardrail; the minimum improvement over the current champion with a paired bootstrap interval on the validation
-rows both scored; the fairness tolerance (gap of the primary metric between groups of each sensitive column, at
-the version's threshold); the newest drift report and the launch simulator's verdict, when they exist.
+rows both scored; fairness, judged by the Evaluate page's `fairness_report` (each measure against its one named
+tolerance, simultaneous 95 % intervals; "not enough data" is "not-run", not a failure); the newest drift report and the launch simulator's verdict, when they exist.
 A check is "pass", "fail" or "not-run"; the gate passes when no check fails ("not-run" is never a failure).
 
 Also here, shared by scoring and the model card: `version_predictions(ws, version)` (validation predictions with
@@ -23,7 +23,8 @@ import pandas as pd
 
 from core.catalog import metric_entry
 from core.errors import NotFound
-from core.evaluate.error_analysis import segment_labels
+from core.evaluate.fairness import fairness_report
+from core.evaluate.run_fairness import MEASURE_LABELS
 from core.launch.rehearsal import simulation_verdicts
 from core.models.metrics import compute_metrics
 from core.models.workers import predict_scores
@@ -48,7 +49,7 @@ from core.split.splitting import get_split, split_frames
 PASS, FAIL, NOT_RUN = "pass", "fail", "not-run"
 N_BOOT = 1000
 CONFIDENCE = 0.95
-MIN_GROUP = 30  # groups with fewer validation rows are too uncertain to judge, as on the Evaluate page
+MIN_GROUP = 30  # groups with fewer validation rows are flagged too uncertain to read, as on the Evaluate page
 MIN_SHARED_ROWS = 30
 
 
@@ -410,49 +411,63 @@ def key_result_status(ws, project) -> list[dict]:
 
 
 # -- fairness ----------------------------------------------------------------------------------------------------------
+_RANK = {"fail": 2, "unclear": 1, "pass": 0}
+
+
 def fairness_check(ws, version, metric: str, attributes: list[str], tolerance: float) -> GateCheck:
-    """Checks the largest gap of the primary metric between groups (each of at least MIN_GROUP rows) per column."""
-    label = f"Fairness: {metric_label(metric)} gap between groups ≤ {tolerance:g}"
+    """Judges fairness exactly as the Evaluate page does: `fairness_report` on the validation predictions at the
+    version's threshold, every measure against its one named tolerance (`tolerance_for`), with simultaneous 95 %
+    intervals. Pass when every measure is within tolerance beyond doubt, fail when one is outside beyond doubt (its
+    whole interval past the limit), not-run ("not yet") when an interval straddles the limit. `metric` is kept for
+    callers; the measures are the Evaluate page's, not the primary metric."""
+    label = f"Fairness: gaps between groups within the fairness gap tolerance {tolerance:g}"
     if not attributes:
         return GateCheck("fairness", label, NOT_RUN, "No sensitive columns are declared for this project; declare "
                          "them on the Define page to check fairness.")
-    table = group_gaps(ws, version, metric, attributes)
-    judged = table.dropna(subset=["gap"])
-    if judged.empty:
-        return GateCheck("fairness", label, NOT_RUN, f"Too few validation rows per group (fewer than {MIN_GROUP}) "
-                         "to judge fairness.", {"groups": table.to_dict("records")})
-    worst = judged.loc[judged["gap"].idxmax()]
-    status = PASS if float(worst["gap"]) <= tolerance + 1e-12 else FAIL
-    evidence = (f"Largest gap {worst['gap']:.3f} across {worst['attribute']!r} ({worst['lowest']} "
-                f"{worst['low']:.3f} vs {worst['highest']} {worst['high']:.3f}; tolerance {tolerance:g}).")
-    return GateCheck("fairness", label, status, evidence, {"groups": table.to_dict("records")})
+    result = version_fairness(ws, version, attributes, tolerance)
+    summary = result.summary
+    worst = [_worst_row(part) for _, part in summary.groupby("attribute", sort=False)]
+    rank = max(_RANK[r["verdict"]] for r in worst)
+    status = {2: FAIL, 1: NOT_RUN, 0: PASS}[rank]
+    parts = [_fairness_line(r, result.mode) for r in worst if not rank or _RANK[r["verdict"]] == rank]
+    lead = {2: "Outside beyond doubt: ", 1: "Not yet, more validation rows needed: ", 0: "Within tolerance: "}[rank]
+    details = {"measures": summary.to_dict("records"), "worst": worst, "warnings": list(result.warnings),
+               "tolerance": tolerance, "tolerance_name": "fairness gap tolerance", "confidence": CONFIDENCE}
+    return GateCheck("fairness", label, status, lead + "; ".join(parts) + ".", details)
 
 
-def group_gaps(ws, version, metric: str, attributes: list[str]) -> pd.DataFrame:
-    """Returns per sensitive column: the lowest and highest group value of the metric and their gap."""
+def version_fairness(ws, version, attributes: list[str], tolerance: float):
+    """Returns the Evaluate page's fairness report for a version's validation predictions at its threshold."""
     preds = version_predictions(ws, version)
     groups = ws.frame(version.dataset_id, columns=list(attributes), row_ids=preds["_row"].tolist(), with_row_id=True)
-    data = preds.merge(groups, on="_row", how="left")
-    fn = _metric_fn(version, metric, "")
-    rows = []
-    for attr in attributes:
-        labels = segment_labels(data[attr])
-        values = {}
-        for name, idx in labels.groupby(labels, sort=True).groups.items():
-            if len(idx) >= MIN_GROUP:
-                value = fn(data.loc[idx])
-                if math.isfinite(value):
-                    values[str(name)] = value
-        small = int((labels.value_counts() < MIN_GROUP).sum())
-        if len(values) < 2:
-            rows.append({"attribute": attr, "groups": len(values), "small_groups": small, "gap": None,
-                         "lowest": None, "low": None, "highest": None, "high": None})
-            continue
-        lo, hi = min(values, key=values.get), max(values, key=values.get)
-        rows.append({"attribute": attr, "groups": len(values), "small_groups": small,
-                     "gap": values[hi] - values[lo], "lowest": lo, "low": values[lo], "highest": hi,
-                     "high": values[hi]})
-    return pd.DataFrame(rows)
+    data = preds[["_row"]].merge(groups, on="_row", how="left")
+    sensitive = data[list(attributes)].reset_index(drop=True)
+    common = {"tolerance": tolerance, "min_group": MIN_GROUP}
+    if version.task == "binary" and "score" in preds:
+        threshold = version.threshold if version.threshold is not None else 0.5
+        return fairness_report(preds["y_true"], preds["score"].to_numpy(dtype=float), sensitive,
+                               version.positive_class, threshold=threshold, **common)
+    task = "regression" if version.task == "regression" else "classification"
+    return fairness_report(preds["y_true"], preds["y_pred"], sensitive, task=task, **common)
+
+
+def _worst_row(part: pd.DataFrame) -> dict:
+    """The measure of one attribute furthest from within tolerance: a fail before a not-sure, then the largest excess."""
+    def excess(r) -> float:
+        higher = r["measure"].endswith("_ratio")
+        far = r["limit"] - r["ci_low"] if higher else r["ci_high"] - r["limit"]
+        return far if math.isfinite(far) else math.inf
+
+    rows = part.to_dict("records")
+    return max(rows, key=lambda r: (_RANK[r["verdict"]], excess(r)))
+
+
+def _fairness_line(r: dict, mode: str) -> str:
+    about = "" if mode != "one-vs-rest" else f" (outcome {r['outcome']!r})"
+    side = "≥" if r["measure"].endswith("_ratio") else "≤"
+    return (f"{r['attribute']!r}{about} {MEASURE_LABELS.get(r['measure'], r['measure'])} {_fmt(r['value'])} "
+            f"(95% interval {_fmt(r['ci_low'])} to {_fmt(r['ci_high'])}) vs {r['tolerance']} {side} "
+            f"{r['limit']:.3g}: {r['finding']}")
 
 
 # -- drift and the launch simulator ------------------------------------------------------------------------------------
