@@ -256,6 +256,7 @@ def main() -> None:
     st.set_page_config(page_title="AI Product Workbench", page_icon=str(ROOT / "assets" / "icon.png"), layout="wide",
                        initial_sidebar_state="expanded")
     _announce_editor_key()
+    __import__("pages._services", fromlist=["_"]).start_background_services()  # monitoring queue, once per server
     _resolve_role()
     _require_sign_in()
     _require_editor_key()

@@ -1,6 +1,8 @@
 """CLI: `workbench monitor PROJECT [--batch FILE]` runs the monitoring policy headless (cron, systemd, Airflow).
 
-Exit codes: 0 healthy, 1 alert, 2 error (a check failed to run, the workspace is busy, bad input).
+Exit codes: 0 healthy, 1 alert, 2 error (a check failed to run, the workspace is busy, bad input). While the app
+server holds the workspace, the command queues the run for the server (core.monitor.queue), waits for its result
+(--wait) and exits with its code.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ def register(sub) -> None:
     p.add_argument("--batch", help="a CSV or Parquet file to append as the project's next batch first")
     p.add_argument("--label", help="batch label, e.g. 2026-03 (default: the file name)")
     p.add_argument("--as-of", help="the day the batch describes, YYYY-MM-DD (default: today)")
-    p.add_argument("--wait", type=float, default=0.0,
-                   help="seconds to wait when another monitor run (or program) holds the workspace")
+    p.add_argument("--wait", type=float, default=600.0,
+                   help="seconds to wait for the workspace: behind another monitor run, or for the running app "
+                        "server to run the checks (default 600)")
     p.add_argument("--no-notify", action="store_true", help="do not send the alert notifications")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=monitor)
@@ -35,63 +38,62 @@ def register(sub) -> None:
     p.set_defaults(func=alerts)
 
 
-def _open(args, wait: float):
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            return workspace_for(args, seed_samples=False)
-        except WorkspaceLocked:
-            if time.monotonic() >= deadline:
-                raise WorkspaceLocked("The workspace is busy: another program (the app server, or another monitor "
-                                      "run) has it open. Run the check from the Monitoring page, stop that program, "
-                                      "or pass --wait SECONDS.") from None
-            time.sleep(0.5)
-
-
 def monitor(args):
-    from core.commands.data import append_from_args
-    from core.monitor.notify import deliver
-    from core.monitor.policy import get_policy, monitor_lock, run_monitor
-    from core.project.projects import get_project
+    """Runs the checks here, or hands them to the app server when it holds the workspace (core.monitor.queue)."""
+    from core.data.batches import ColumnMapping
+    from core.monitor.queue import execute, server_alive, submit, wait_result
+    from core.monitor.policy import monitor_lock
     from core.store.workspace import default_home
 
     home = args.home or default_home()
+    by = getattr(args, "by", None) or getpass.getuser()
+    deadline = time.monotonic() + max(0.0, args.wait)
+    out = None
     try:
-        with monitor_lock(home, args.wait):
-            ws = _open(args, args.wait)
-            project = get_project(ws, args.project)
-            appended = None
-            if args.batch:
-                appended = append_from_args(ws, project, args.batch, args)
-            batch = appended.batch if appended else None
-            run = run_monitor(ws, project, batch, by=getpass.getuser())
-            sent = [] if args.no_notify else deliver(ws, run, get_policy(ws, project.id).channels, project.name)
+        while out is None:
+            if server_alive(home):
+                request = submit(home, args.project, args.batch, label=args.label, as_of=args.as_of,
+                                 mapping=ColumnMapping(), by=by, notify=not args.no_notify, wait=args.wait)
+                out = wait_result(home, request, max(1.0, deadline - time.monotonic()), shown=args.wait)
+                break
+            with monitor_lock(home, max(0.0, deadline - time.monotonic())):
+                try:
+                    ws = workspace_for(args, seed_samples=False)
+                except WorkspaceLocked:
+                    ws = None  # held by another program; if it is the app server, its heartbeat appears shortly
+                if ws is not None:
+                    out = execute(ws, args.project, args.batch, label=args.label, as_of=args.as_of, by=by,
+                                  notify=not args.no_notify)
+                    out["ran_by"] = "this command"
+                    break
+            if time.monotonic() >= deadline:
+                raise WorkspaceLocked("The workspace is busy: another program (a DuckDB tool, or a Workbench server "
+                                      "too old to take queued checks) has it open. Stop that program, or pass a "
+                                      "longer --wait SECONDS.")
+            time.sleep(0.5)
     except WorkbenchError:
         raise
     except Exception as err:  # cron reads the exit code: an unexpected failure is an error (2), never an alert (1)
         print(f"error: the monitoring run failed unexpectedly ({type(err).__name__}: {err})", file=sys.stderr)
         raise SystemExit(2) from None
-    out = {"run_id": run.id, "status": run.status, "exit_code": run.exit_code, "batch": run.batch_seq,
-           "batch_label": run.batch_label, "model": run.version_label,
-           "ingested": bool(appended and not appended.already_loaded),
-           "checks": [{"check": c.key, "status": c.status, "evidence": c.evidence} for c in run.checks],
-           "alerts": [a["id"] for a in run.alerts],
-           "notifications": [{"channel": s["channel"]["name"], "ok": s["ok"], "attempts": len(s["attempts"])}
-                             for s in sent]}
+    if out.get("error"):
+        print(f"error: {out['error']}", file=sys.stderr)
+        raise SystemExit(2)
     if args.json:
         import json
 
         print(json.dumps(out, default=str, indent=2))
     else:
-        lines = [f"{project.name} · batch {run.batch_seq} ({run.batch_label}) · {run.status.upper()}"
-                 + (f" · model {run.version_label}" if run.version_label else "")]
-        if appended is not None:
-            lines.append(f"  batch: {'already loaded, not ingested twice' if appended.already_loaded else 'ingested'}")
-        lines += [f"  {c.status:<8} {c.label}: {c.evidence}" for c in run.checks]
-        lines += [f"  notified {s['channel']['name']}: {'ok' if s['ok'] else 'FAILED'}" for s in sent]
+        lines = [f"{out['project']} · batch {out['batch']} ({out['batch_label']}) · {out['status'].upper()}"
+                 + (f" · model {out['model']}" if out["model"] else "")
+                 + (" · run by the app server" if out.get("ran_by") == "app server" else "")]
+        if args.batch:
+            lines.append(f"  batch: {'already loaded, not ingested twice' if out['already_loaded'] else 'ingested'}")
+        lines += [f"  {c['status']:<8} {c['label']}: {c['evidence']}" for c in out["checks"]]
+        lines += [f"  notified {s['channel']}: {'ok' if s['ok'] else 'FAILED'}" for s in out["notifications"]]
         print("\n".join(lines))
-    if run.exit_code:
-        raise SystemExit(run.exit_code)
+    if out["exit_code"]:
+        raise SystemExit(out["exit_code"])
     return None
 
 

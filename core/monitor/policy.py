@@ -63,6 +63,7 @@ class MonitorPolicy:
     quality_severities: tuple = ("problem", "warning")
     schedule: str = "0 6 * * *"   # cron expression, for the README's cron line and systemd timer
     channels: tuple = ()          # dicts, see core.monitor.notify
+    run_in_app: bool = False      # the app server also runs the checks on this schedule (core.monitor.schedule)
 
     def enabled(self, key: str) -> bool:
         return bool(self.checks.get(key, True))
@@ -83,7 +84,8 @@ class MonitorPolicy:
         return cls(checks=checks, alpha=float(d.get("alpha", base.alpha)),
                    drift_share=float(d.get("drift_share", base.drift_share)),
                    quality_severities=tuple(d.get("quality_severities") or base.quality_severities),
-                   schedule=str(d.get("schedule") or base.schedule), channels=tuple(d.get("channels") or ()))
+                   schedule=str(d.get("schedule") or base.schedule), channels=tuple(d.get("channels") or ()),
+                   run_in_app=bool(d.get("run_in_app", False)))
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class MonitorRun:
     started_at: str
     finished_at: str
     by: str = ""
+    request_id: str | None = None  # the queued request (core.monitor.queue) or schedule slot it answers
 
     @property
     def exit_code(self) -> int:
@@ -125,13 +128,14 @@ class MonitorRun:
                    version_label=rec.get("version_label", ""), status=rec["status"],
                    checks=tuple(CheckResult(**c) for c in rec.get("checks") or ()),
                    alerts=tuple(rec.get("alerts") or ()), started_at=rec.get("started_at", ""),
-                   finished_at=rec.get("finished_at", ""), by=rec.get("by", ""))
+                   finished_at=rec.get("finished_at", ""), by=rec.get("by", ""), request_id=rec.get("request_id"))
 
     def to_dict(self) -> dict:
         return {"id": self.id, "project_id": self.project_id, "batch_id": self.batch_id, "batch_seq": self.batch_seq,
                 "batch_label": self.batch_label, "version_id": self.version_id, "version_label": self.version_label,
                 "status": self.status, "checks": [asdict(c) for c in self.checks], "alerts": list(self.alerts),
-                "started_at": self.started_at, "finished_at": self.finished_at, "by": self.by}
+                "started_at": self.started_at, "finished_at": self.finished_at, "by": self.by,
+                "request_id": self.request_id}
 
 
 # -- policy --------------------------------------------------------------------------------------------------------------
@@ -149,18 +153,21 @@ def save_policy(ws: Workspace, project_id: str, policy: MonitorPolicy) -> Monito
         raise SpecInvalid(f"The false-alarm rate must be between 0 and 0.5, not {policy.alpha:g}.")
     if not 0 < policy.drift_share <= 1:
         raise SpecInvalid(f"The share of drifted inputs must be above 0 and at most 1, not {policy.drift_share:g}.")
+    from core.monitor.cron import parse_cron
+
     if len(policy.schedule.split()) != 5:
         raise SpecInvalid(f"{policy.schedule!r} is not a cron schedule; give five fields, e.g. '0 6 * * *' (06:00 daily).")
+    parse_cron(policy.schedule)
     channels = tuple(validate_channel(c) for c in policy.channels)
     clean = MonitorPolicy(policy.checks, policy.alpha, policy.drift_share, policy.quality_severities, policy.schedule,
-                          channels)
+                          channels, bool(policy.run_in_app))
     ws.put_record(POLICY, f"mpol_{project_id}", {"schema": SCHEMA, "policy": clean.to_dict()}, project_id=project_id)
     return clean
 
 
 # -- running -------------------------------------------------------------------------------------------------------------
 def run_monitor(ws: Workspace, project, batch: Batch | None = None, policy: MonitorPolicy | None = None,
-                by: str = "") -> MonitorRun:
+                by: str = "", request_id: str | None = None) -> MonitorRun:
     """Runs every enabled check on a batch and saves the run as one record. Raises: PermissionDenied."""
     ws.require_editor()
     policy = policy or get_policy(ws, project.id)
@@ -190,7 +197,7 @@ def run_monitor(ws: Workspace, project, batch: Batch | None = None, policy: Moni
     status = ERROR if any(c.status == ERROR for c in checks) else ALERT if alerts else HEALTHY
     run = MonitorRun(run_id, project.id, batch.id, batch.seq, batch.label, version.id if version else None,
                      version.label if version else "", status, tuple(checks), tuple(alerts), started,
-                     now_utc().isoformat(timespec="seconds"), str(by or "")[:80])
+                     now_utc().isoformat(timespec="seconds"), str(by or "")[:80], request_id)
     payload = {"schema": SCHEMA, **run.to_dict(), "policy": policy.to_dict()}
     for k in ("id", "project_id"):
         payload.pop(k)
@@ -201,6 +208,11 @@ def run_monitor(ws: Workspace, project, batch: Batch | None = None, policy: Moni
 def list_monitor_runs(ws: Workspace, project_id: str) -> list[MonitorRun]:
     """Lists a project's monitoring runs, newest first."""
     return [MonitorRun.from_record(r) for r in ws.list_records(RUN, project_id=project_id)]
+
+
+def find_run_by_request(ws: Workspace, project_id: str, request_id: str) -> MonitorRun | None:
+    """Returns the run that answered a queued request or schedule slot, or None when it never landed."""
+    return next((r for r in list_monitor_runs(ws, project_id) if r.request_id == request_id), None)
 
 
 def latest_monitor_run(ws: Workspace, project_id: str) -> MonitorRun | None:

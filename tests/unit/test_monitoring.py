@@ -121,7 +121,7 @@ def test_a_second_monitor_run_waits_or_says_the_workspace_is_busy(home):
 
     home.close()
     with monitor_lock(home.home):
-        busy = _cli(home.home, "monitor", "Customer churn", timeout=60)
+        busy = _cli(home.home, "monitor", "Customer churn", "--wait", "0", timeout=60)
     assert busy.returncode == 2 and "busy" in busy.stderr
     released = time.monotonic()
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[1]);"

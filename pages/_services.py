@@ -1,0 +1,31 @@
+"""Background services of the app server, started once per server process by the router.
+
+The monitoring queue's drainer (core.monitor.queue): runs the checks that `workbench monitor` hands over while this
+server holds the workspace, and the monitoring policies scheduled in the app.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+log = logging.getLogger("workbench.services")
+
+
+@st.cache_resource(show_spinner=False)
+def start_background_services() -> bool:
+    """Starts the monitoring queue's drainer on the shared workspace; False when it could not start (logged)."""
+    from streamlit import runtime
+
+    if not runtime.exists():  # a page test (AppTest) has no server: nothing to drain for
+        return False
+    try:
+        from core.monitor.queue import start_drainer
+        from pages._widgets import _shared_workspace
+
+        start_drainer(_shared_workspace())
+    except Exception:  # noqa: BLE001 — the app works without it; queued checks then time out with a plain message
+        log.exception("The monitoring queue could not be started")
+        return False
+    return True
