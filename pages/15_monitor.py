@@ -7,7 +7,8 @@ import streamlit as st
 from core.data.batches import BatchSchemaDiffers, ColumnMapping, append_upload, list_batches
 from core.errors import WorkbenchError
 from core.monitor.alertlog import acknowledge_alert, open_alerts
-from core.monitor.loop_views import STATUS_ICONS, alert_table, batch_timeline, health_matrix, monitoring_status
+from core.monitor.loop_views import (CHAMPION_MARKS, STATUS_ICONS, alert_table, batch_timeline, health_matrix,
+                                     monitoring_status)
 from core.monitor.notify import deliver_in_background, list_deliveries
 from core.monitor.policy import CHECKS, MonitorPolicy, get_policy, run_monitor, save_policy
 from pages._projects import md_escape, require_project
@@ -30,14 +31,29 @@ if flash:
 
 status = monitoring_status(ws, project)
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Current status", STATUS_ICONS.get(status["status"], status["status"]))
+c1.metric("Current status" + (f" of {status['champion']}" if status["champion"] else ""),
+          STATUS_ICONS.get(status["status"], status["status"]))
 c2.metric("Open alerts", status["open_alerts"])
 c3.metric("Data batches", status["batches"])
 c4.metric("Monitoring runs", status["runs"])
 if status["at"]:
     st.caption(f"Newest run {status['at'].replace('T', ' ')} on batch {md_escape(status['batch'])}"
-               + (f" with model {md_escape(status['model'])}" if status["model"] else " (no champion yet)")
+               + (f" with model {md_escape(status['model'])}, the current champion" if status["model"]
+                  else " (no champion yet)")
                + (f"; alerting: {md_escape(', '.join(status['alerting_checks']))}." if status["alerting_checks"] else "."))
+    if status["unchecked_batches"]:
+        st.caption(f"Not yet checked with {md_escape(status['champion'] or 'it')}: batch "
+                   + ", ".join(map(str, status["unchecked_batches"])) + ".")
+if status["status"] == "not checked":
+    prev = status["previous"]
+    st.warning(f"The current champion {md_escape(status['champion'] or '')} has not been checked yet. The newest run "
+               f"({prev['at'].replace('T', ' ')}, batch {md_escape(prev['batch'])}: {prev['status']}) checked "
+               f"{md_escape(prev['model'] or 'no model')}, an earlier champion, so its verdict is not this model's. "
+               "Run the checks below.", icon=":material/pending:")
+elif status["previous"]:
+    prev = status["previous"]
+    st.caption(f"A newer run ({prev['at'].replace('T', ' ')}, {prev['status']}) checked "
+               f"{md_escape(prev['model'] or 'no model')}, which is no longer the champion.")
 
 # -- batches ----------------------------------------------------------------------------------------------------------
 st.subheader("Data timeline")
@@ -94,6 +110,8 @@ else:
     shown = matrix.drop(columns=["run"]).copy()
     for col in ["status", *CHECKS.values()]:
         shown[col] = shown[col].map(lambda s: STATUS_ICONS.get(s, s))
+    shown["champion"] = shown["champion"].map(lambda s: CHAMPION_MARKS.get(s, s))
+    st.caption("Each run checked the champion of its day; *champion* says whether that is still the current one.")
     st.dataframe(shown, hide_index=True, width="stretch", key="monitor.matrix")
 
 if not viewer:
@@ -116,11 +134,12 @@ if runs_for_detail:
     from core.monitor.policy import list_monitor_runs
 
     newest = list_monitor_runs(ws, project.id)[0]
-    with st.expander(f"Evidence of the newest run (batch {newest.batch_seq} · {newest.batch_label})",
+    with st.expander(f"Evidence of the newest run (batch {newest.batch_seq} · {newest.batch_label}, model "
+                     f"{newest.version_label or 'none'})",
                      icon=":material/fact_check:"):
         for c in newest.checks:
             st.markdown(f"**{md_escape(c.label)}** — {STATUS_ICONS.get(c.status, c.status)}  \n{md_escape(c.evidence)}")
-    if newest.status == "alert" and newest.version_id:
+    if newest.status == "alert" and newest.version_id and newest.version_id == status["champion_id"]:
         page_link(RETRAIN_PAGE, "Retrain the champion on newer batches", icon=":material/model_training:")
 
 # -- alerts -----------------------------------------------------------------------------------------------------------

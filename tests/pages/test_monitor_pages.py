@@ -96,3 +96,27 @@ def test_the_drift_pages_window_opens_retrain_filled_in(champ):
     assert at.radio(key="retrain.window").value == "rolling"
     assert at.number_input(key="retrain.days").value == 28  # from the window's start to March's batch
     assert any("Batch 2 · 2026-02" in m.value and "Batch 3 · 2026-03" in m.value for m in at.markdown)
+
+
+def test_monitoring_page_says_a_new_champion_is_not_checked_yet(trained_workspace, tmp_path, monkeypatch):
+    from core.data.batches import append_batch
+    from core.monitor.policy import list_monitor_runs, run_monitor
+    from core.release.actions import promote
+
+    t = trained_workspace(["logreg", "tree"], register=("logreg", "tree"), home=tmp_path / "workspace")
+    with served_from(t.home, monkeypatch):
+        ws, project = t.ws, t.project
+        promote(ws, t.versions["logreg"], by="test", override_reason="first champion")
+        run_monitor(ws, project, append_batch(ws, project, FEB, label="2026-02").batch)
+        promote(ws, t.versions["tree"], by="test", override_reason="second champion")
+        at = open_page(MONITOR, t, timeout=120)
+        assert_clean(at)
+        assert at.metric[0].label == "Current status of v2" and at.metric[0].value == "Not checked yet"
+        assert "has not been checked yet" in at.warning[0].value and "v1, an earlier champion" in at.warning[0].value
+        assert at.dataframe[1].value["champion"].tolist() == ["earlier champion"]
+        assert not any("Retrain the champion" in str(getattr(p, "label", "")) for p in at.get("page_link"))
+        at.button(key="monitor.run").click().run()
+        assert_clean(at)
+        assert len(list_monitor_runs(ws, project.id)) == 2
+        assert at.metric[0].value in ("ALERT", "Healthy") and not at.warning
+        assert at.dataframe[1].value["champion"].tolist() == ["earlier champion", "current champion"]
