@@ -9,8 +9,8 @@ import streamlit as st
 from core.data.batches import list_batches
 from core.errors import WorkbenchError
 from core.registry.versions import champion
-from core.release.retrain import (WINDOWS, RetrainSpec, decide_retrain, list_retrains, pending_challenger,
-                                  plan_retrain, retrain)
+from core.release.retrain import WINDOWS, decide_retrain, list_retrains, pending_challenger, plan_retrain, retrain
+from core.release.retrain_policy import ON_FAIL, ON_PASS, RetrainPolicy, get_retrain_policy, save_retrain_policy
 from pages._projects import md_escape, require_project
 from pages._widgets import get_workspace, is_viewer, page_header, page_link, show_error
 
@@ -39,7 +39,8 @@ st.caption(f"Champion: {md_escape(current.label)} · {md_escape(current.model_la
 
 # The Drift page's "Retrain on the latest window" hands over the window that crossed a threshold.
 handed = st.session_state.get("drift.retrain_window")
-default_window, default_days = "all", 60
+settings = get_retrain_policy(ws, project.id)  # the project's retrain settings, as its YAML spec exports them
+default_window, default_days = settings.window, settings.rolling_days
 if handed and batches:
     try:
         days = (date.fromisoformat(batches[-1].as_of) - date.fromisoformat(handed["start"][:10])).days
@@ -55,11 +56,27 @@ if not viewer:
     c1, c2 = st.columns(2)
     window = c1.radio("Training window", windows, index=windows.index(default_window), key="retrain.window",
                       format_func=WINDOWS.get)
-    n = c2.number_input("Latest N batches", 1, max(1, len(batches)), 1, key="retrain.n",
-                        disabled=window != "latest")
+    n = c2.number_input("Latest N batches", 1, max(1, len(batches)), min(settings.latest_n, max(1, len(batches))),
+                        key="retrain.n", disabled=window != "latest")
     days = c2.number_input("Rolling window (days before the holdout)", 1, 3650, default_days, key="retrain.days",
                            disabled=window != "rolling")
-    spec = RetrainSpec(window=window, latest_n=int(n), rolling_days=int(days))
+    with st.expander("Retrain settings of the project (exported in its YAML spec)", icon=":material/tune:"):
+        g1, g2 = st.columns(2)
+        on_pass = g1.radio("When the gate passes and the challenger wins", ON_PASS, index=ON_PASS.index(settings.on_pass),
+                           key="retrain.on_pass", format_func={"promote": "Promote it (headless runs too)",
+                                                               "keep": "Keep testing: a person decides"}.get)
+        on_fail = g2.radio("Otherwise", ON_FAIL, index=ON_FAIL.index(settings.on_fail), key="retrain.on_fail",
+                           format_func={"keep": "Keep testing", "discard": "Discard it"}.get)
+        st.caption("Used by `workbench retrain PROJECT --apply-gate` and `workbench run SPEC`; a failed gate is "
+                   "never promoted without a person's written override.")
+        if st.button("Save these settings with the window above", key="retrain.save_settings"):
+            try:
+                save_retrain_policy(ws, project.id, RetrainPolicy(window, int(n), int(days), on_pass, on_fail))
+                st.session_state["retrain.flash"] = "Retrain settings saved."
+                st.rerun()
+            except WorkbenchError as err:
+                show_error(err)
+    spec = RetrainPolicy(window, int(n), int(days)).spec()
     try:
         plan = plan_retrain(ws, project, spec)
         st.markdown(f"Trains on **{md_escape(', '.join(b.name for b in plan.train))}** "

@@ -11,9 +11,16 @@ def register(sub) -> None:
     p = sub.add_parser("retrain", help="retrain the champion's recipe on a window of batches and gate the "
                                        "challenger on the newest labelled batch")
     p.add_argument("project")
-    p.add_argument("--window", choices=("all", "rolling", "latest"), default="all")
-    p.add_argument("--latest", type=int, default=1, metavar="N", help="with --window latest: how many batches")
-    p.add_argument("--days", type=int, default=60, help="with --window rolling: how many days before the holdout")
+    p.add_argument("--window", choices=("all", "rolling", "latest"),
+                   help="training window (default: the project's retrain settings, as exported in its YAML spec)")
+    p.add_argument("--latest", type=int, metavar="N", help="with --window latest: how many batches")
+    p.add_argument("--days", type=int, help="with --window rolling: how many days before the holdout")
+    p.add_argument("--spec", metavar="FILE", help="take the window and the gate's decision from this YAML spec's "
+                                                  "retrain section (from `workbench export`), and apply that decision")
+    p.add_argument("--apply-gate", action="store_true",
+                   help="record the decision the retrain settings ask for (gate.on_pass / gate.on_fail)")
+    p.add_argument("--save", action="store_true", help="save the window (and --spec's gate) as the project's "
+                                                       "retrain settings")
     p.add_argument("--by", help="who retrains (default: the login name)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=retrain_cmd)
@@ -40,20 +47,43 @@ def _summary(r) -> dict:
 def retrain_cmd(args):
     import sys
 
+    from dataclasses import replace
+    from pathlib import Path
+
+    from core.errors import FileRefused
     from core.project.projects import get_project
-    from core.release.retrain import RetrainSpec, retrain
+    from core.release.retrain import retrain
+    from core.release.retrain_policy import RetrainPolicy, apply_gate, get_retrain_policy, save_retrain_policy
+    from core.share.spec import load_spec
 
     ws = workspace_for(args)
     project = get_project(ws, args.project)
-    spec = RetrainSpec(window=args.window, latest_n=args.latest, rolling_days=args.days)
-    r = retrain(ws, project, spec, by=args.by or getpass.getuser(),
+    if args.spec:
+        path = Path(args.spec)
+        if not path.is_file():
+            raise FileRefused(f"There is no spec at {str(path)!r}. Check the path.")
+        policy = RetrainPolicy.from_spec(load_spec(path.read_text(encoding="utf-8")).get("retrain"))
+    else:
+        policy = get_retrain_policy(ws, project.id)
+    changes = {k: v for k, v in (("window", args.window), ("latest_n", args.latest), ("rolling_days", args.days))
+               if v is not None}
+    policy = RetrainPolicy.from_spec(replace(policy, **changes).to_spec())  # checks --latest / --days too
+    if args.save:
+        save_retrain_policy(ws, project.id, policy)
+    by = args.by or getpass.getuser()
+    r = retrain(ws, project, policy.spec(), by=by,
                 progress=lambda f, t: print(f"  {t}", file=sys.stderr, flush=True))
+    if args.spec or args.apply_gate:
+        r = apply_gate(ws, r, policy, by)
     out = _summary(r)
     if args.json:
         return out
     lines = [r.holdout.get("sentence", ""), f"Gate: {'passed' if r.gate_passed else 'FAILED'}"]
     lines += [f"  {c['status']:<8} {c['check']}: {c['evidence']}" for c in out["gate"]]
-    lines.append(f"Decide with: workbench decide {project.name!r} promote|keep|discard --reason ...")
+    if r.decision:
+        lines.append(f"Decision (retrain settings): {r.decision['action']} — {r.decision['reason']}")
+    if not r.decision or r.decision["action"] == "keep":
+        lines.append(f"Decide with: workbench decide {project.name!r} promote|keep|discard --reason ...")
     return "\n".join(lines)
 
 

@@ -1,10 +1,12 @@
 """Projects as a declarative YAML spec: export one, or run one headless from data to a registered model.
 
 - `export_project(ws, project) -> dict` / `export_yaml(...) -> str`: dataset, target, task, criteria, split spec,
-  training (cv, seed, features, and the reason when a sensitive attribute is one), models; `load_spec(text) -> dict`
-  checks one. `training.features` / `training.exclude` are optional (default: the project's default choice).
+  training (cv, seed, features, and the reason when a sensitive attribute is one), models, and retrain (window kind
+  all / rolling / latest N batches, holdout = the newest labelled batch, what the gate's verdict does: see
+  core.release.retrain_policy); `load_spec(text) -> dict` checks one. `training.features` / `training.exclude` and
+  `retrain` are optional (defaults: the project's default choice; the default retrain settings).
 - `run_spec(ws, spec, base_dir=None) -> dict` runs one end to end: ingest if needed, project, split, train, save the
-  runs, register the best one.
+  runs, register the best one, save the retrain settings on the new project.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from core.models.training import compare
 from core.project.criteria import SuccessCriteria
 from core.project.projects import create_project, get_project, list_projects
 from core.release.actions import register_run
+from core.release.retrain_policy import RetrainPolicy, get_retrain_policy, save_retrain_policy
 from core.registry.versions import champion
 from core.split.spec import SplitSpec
 from core.split.splitting import get_split, list_splits, split_frames, split_project
@@ -56,6 +59,7 @@ def export_project(ws: Workspace, project_ref: str) -> dict:
         "models": [{"key": r.model_key, "params": dict(r.params)} for r in sorted(runs, key=lambda r: r.is_baseline)
                    if not r.is_baseline],
         "register": {"pick": "best", "metric": project.criteria.primary_metric},
+        "retrain": get_retrain_policy(ws, project.id).to_spec(),
     }
 
 
@@ -89,6 +93,7 @@ def load_spec(text: str) -> dict:
     for key in ("dataset", "project", "split", "models"):
         if not spec.get(key):
             raise SpecInvalid(f"The spec has no {key!r} section. Export it again with `workbench export PROJECT`.")
+    RetrainPolicy.from_spec(spec.get("retrain"))
     return spec
 
 
@@ -104,7 +109,8 @@ def run_spec(ws: Workspace, spec: dict, base_dir: str | Path | None = None, *, b
     wanted = training.get("features")
     if wanted is not None and not isinstance(wanted, list):
         raise SpecInvalid("training.features in the spec must be a list of column names.")
-    # A bad feature list is refused before the project and split are made, so nothing is saved half-way.
+    # A bad feature list or retrain section is refused before the project and split are made: nothing half-saved.
+    retrain_policy = RetrainPolicy.from_spec(spec.get("retrain"))
     choose_features(info.kinds(), p.get("target"), wanted, training.get("exclude") or (),
                     list((p.get("criteria") or {}).get("sensitive_attributes") or ()), training.get("sensitive_reason"))
     taken = {x.name.lower() for x in list_projects(ws, include_archived=True)}
@@ -115,6 +121,7 @@ def run_spec(ws: Workspace, spec: dict, base_dir: str | Path | None = None, *, b
                              positive_class=p.get("positive_class"), problem=p.get("problem", ""),
                              users_and_decision=p.get("users_and_decision", ""),
                              criteria=SuccessCriteria.from_dict(p["criteria"]) if p.get("criteria") else None)
+    save_retrain_policy(ws, project.id, retrain_policy)
     split = split_project(ws, project, SplitSpec.from_dict(spec["split"]))
     frames = split_frames(ws, split, parts=("train", "validation"), with_row_id=True)
     metric = (spec.get("register") or {}).get("metric") or project.criteria.primary_metric
@@ -138,7 +145,8 @@ def run_spec(ws: Workspace, spec: dict, base_dir: str | Path | None = None, *, b
             "split_id": split.id, "metric": metric,
             "runs": [{"run_id": r.id, "model": r.model_label, metric: r.validation_metrics.get(metric),
                       "error": r.error} for r in runs],
-            "best_run_id": best.id, "version_id": version.id, "version": version.number}
+            "best_run_id": best.id, "version_id": version.id, "version": version.number,
+            "retrain": retrain_policy.to_spec()}
 
 
 def _dataset_for(ws: Workspace, want: dict, base_dir: str | Path | None):

@@ -120,3 +120,21 @@ def test_monitoring_page_says_a_new_champion_is_not_checked_yet(trained_workspac
         assert len(list_monitor_runs(ws, project.id)) == 2
         assert at.metric[0].value in ("ALERT", "Healthy") and not at.warning
         assert at.dataframe[1].value["champion"].tolist() == ["earlier champion", "current champion"]
+
+
+def test_retrain_page_saves_the_projects_retrain_settings(champ):
+    from core.data.batches import append_batch
+    from core.release.retrain_policy import RetrainPolicy, get_retrain_policy, save_retrain_policy
+
+    ws, project = champ.ws, champ.project
+    append_batch(ws, project, FEB, label="2026-02", as_of="2026-02-01")
+    save_retrain_policy(ws, project.id, RetrainPolicy(window="rolling", rolling_days=90))
+    at = open_page(RETRAIN, champ, timeout=120)
+    assert_clean(at)
+    assert at.radio(key="retrain.window").value == "rolling" and at.number_input(key="retrain.days").value == 90
+    at.radio(key="retrain.window").set_value("all")
+    at.radio(key="retrain.on_pass").set_value("promote")
+    at.button(key="retrain.save_settings").click().run()
+    assert_clean(at)
+    assert get_retrain_policy(ws, project.id) == RetrainPolicy(window="all", rolling_days=90, on_pass="promote")
+    assert "Retrain settings saved." in [s.value for s in at.success]

@@ -37,6 +37,7 @@ OWNERS = {
     "alert_ack": "core.monitor.alertlog",
     "alert_delivery": "core.monitor.notify",
     "retrain": "core.release.retrain",
+    "retrain_policy": "core.release.retrain_policy",
 }
 RECORD_CALLS = {"put_record", "get_record", "list_records", "append_record", "delete_record"}
 
