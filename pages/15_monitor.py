@@ -11,6 +11,7 @@ from core.monitor.loop_views import (CHAMPION_MARKS, STATUS_ICONS, alert_table, 
                                      monitoring_status)
 from core.monitor.notify import deliver_in_background, list_deliveries
 from core.monitor.policy import CHECKS, MonitorPolicy, get_policy, run_monitor, save_policy
+from core.monitor.queue import queue_status
 from pages._projects import md_escape, require_project
 from pages._widgets import get_workspace, is_viewer, page_header, page_link, show_error
 
@@ -114,6 +115,9 @@ else:
     st.caption("Each run checked the champion of its day; *champion* says whether that is still the current one.")
     st.dataframe(shown, hide_index=True, width="stretch", key="monitor.matrix")
 
+queue = queue_status(ws.home, get_policy(ws, project.id))
+st.caption(queue)
+
 if not viewer:
     batches = list_batches(ws, project)
     # keyed by the newest batch, so a freshly appended batch is preselected
@@ -180,6 +184,10 @@ if not viewer:
         share = p2.number_input("Share of inputs that must drift", 0.05, 1.0, float(policy.drift_share), 0.05,
                                 key="monitor.policy.share")
         schedule = p3.text_input("Schedule (cron)", policy.schedule, key="monitor.policy.schedule")
+        in_app = st.checkbox("Also run on this schedule inside the app server (server local time), on the newest "
+                             "batch", value=policy.run_in_app, key="monitor.policy.in_app",
+                             help="Leave it off when cron or a systemd timer already runs `workbench monitor`, so "
+                                  "the checks do not run twice.")
         hook = next((c for c in policy.channels if c["kind"] == "webhook"), None)
         mail = next((c for c in policy.channels if c["kind"] == "email"), None)
         st.caption("Secrets stay outside the workspace: give the NAME of a secret set in .streamlit/secrets.toml "
@@ -197,7 +205,8 @@ if not viewer:
                                  "to": [t.strip() for t in mail_to.split(",") if t.strip()]})
             try:
                 save_policy(ws, project.id, MonitorPolicy(checks=checks, alpha=alpha, drift_share=share,
-                                                          schedule=schedule, channels=tuple(channels)))
+                                                          schedule=schedule, channels=tuple(channels),
+                                                          run_in_app=in_app))
                 st.session_state["monitor.flash"] = "Monitoring policy saved."
                 st.rerun()
             except WorkbenchError as err:

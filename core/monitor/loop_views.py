@@ -23,7 +23,7 @@ from core.registry.versions import champion
 from core.store.workspace import Workspace
 
 STATUS_ICONS = {"healthy": "Healthy", "alert": "ALERT", "not-run": "not run", "error": "ERROR", "never run": "Never run",
-                "not checked": "Not checked yet"}
+                "not checked": "Not checked"}
 CHAMPION_MARKS = {"current": "current champion", "earlier": "earlier champion", "none": "no champion"}
 
 

@@ -238,6 +238,23 @@ def _withdraw(d: dict, request: Request) -> bool:
     return True
 
 
+def queue_status(home: str | Path, policy=None, now: datetime | None = None) -> str:
+    """One sentence for the Monitoring page: is a server taking `workbench monitor` runs, and the in-app schedule."""
+    d = _dirs(home)
+    waiting = len([p for p in d["requests"].glob("*.json")]) if d["requests"].is_dir() else 0
+    server = server_alive(home)
+    text = ("This app server runs `workbench monitor` commands (cron, systemd) for this workspace while it holds it"
+            if server else "No app server is taking queued `workbench monitor` runs right now")
+    text += f"; {waiting} waiting." if waiting else "."
+    if policy is not None and policy.run_in_app:
+        try:
+            nxt = parse_cron(policy.schedule).next_after(now or datetime.now())
+            text += f" Scheduled in the app ({policy.schedule}): next run {nxt:%Y-%m-%d %H:%M} server time."
+        except WorkbenchError:
+            pass
+    return text
+
+
 # -- the server's side -----------------------------------------------------------------------------------------------
 class Drainer:
     """Drains one workspace's queue: claim a request, run it (`execute`), write its result."""
@@ -248,6 +265,7 @@ class Drainer:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._slots: set[str] = set()
+        self._last_minute: datetime | None = None
         self.started_at = now_utc().isoformat(timespec="seconds")
 
     # lifecycle
@@ -423,6 +441,9 @@ class Drainer:
     def run_schedules(self, now: datetime | None = None) -> list[str]:
         """Runs the policies scheduled in the app whose cron slot is this minute (server local time), once each."""
         now = (now or datetime.now()).replace(second=0, microsecond=0)
+        if now == self._last_minute:
+            return []  # the queue is polled every second; the schedule has minutes
+        self._last_minute = now
         done = []
         for project in list_projects(self.ws):
             policy = get_policy(self.ws, project.id)

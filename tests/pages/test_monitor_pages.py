@@ -111,7 +111,7 @@ def test_monitoring_page_says_a_new_champion_is_not_checked_yet(trained_workspac
         promote(ws, t.versions["tree"], by="test", override_reason="second champion")
         at = open_page(MONITOR, t, timeout=120)
         assert_clean(at)
-        assert at.metric[0].label == "Current status of v2" and at.metric[0].value == "Not checked yet"
+        assert at.metric[0].label == "Current status of v2" and at.metric[0].value == "Not checked"
         assert "has not been checked yet" in at.warning[0].value and "v1, an earlier champion" in at.warning[0].value
         assert at.dataframe[1].value["champion"].tolist() == ["earlier champion"]
         assert not any("Retrain the champion" in str(getattr(p, "label", "")) for p in at.get("page_link"))
