@@ -16,9 +16,10 @@ log = logging.getLogger("workbench.services")
 @st.cache_resource(show_spinner=False)
 def start_background_services() -> bool:
     """Starts the monitoring queue's drainer on the shared workspace; False when it could not start (logged)."""
-    from streamlit import runtime
+    from streamlit.runtime import Runtime
 
-    if not runtime.exists():  # a page test (AppTest) has no server: nothing to drain for
+    # A page test (AppTest) runs the script on a mock runtime, not a server: nothing to drain for there.
+    if not Runtime.exists() or type(Runtime.instance()) is not Runtime:
         return False
     try:
         from core.monitor.queue import start_drainer
