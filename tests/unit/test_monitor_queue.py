@@ -192,3 +192,31 @@ def test_cron_schedules_fire_when_cron_would():
     assert either.matches(datetime(2026, 12, 1, 0, 0)) and either.matches(datetime(2026, 12, 6, 0, 0))
     assert not either.matches(datetime(2026, 12, 2, 0, 0))
     assert parse_cron("0 0 * * 7").matches(datetime(2026, 12, 6, 0, 0))  # 7 is Sunday too
+
+
+def test_a_command_killed_while_waiting_leaves_a_run_that_completes_once(home):
+    import signal
+
+    from core.monitor.policy import list_monitor_runs
+    from core.monitor.queue import Drainer
+
+    ws = home.ws
+    (_queue(home) / "server.json").parent.mkdir(parents=True, exist_ok=True)
+    (_queue(home) / "server.json").write_text(json.dumps({"pid": os.getpid(), "host": os.uname().nodename,
+                                                          "beat": time.time()}))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), DO_NOT_TRACK="1")
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "--home", str(home.home), "monitor", "Customer churn",
+                             "--batch", str(FEB), "--wait", "120", "--no-notify"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not list((_queue(home) / "requests").glob("*.json")) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    drainer = Drainer(ws, schedule=False)
+    assert drainer.drain_once() == 1 and drainer.drain_once() == 0
+    (run,) = list_monitor_runs(ws, home.project_id)
+    assert run.batch_seq == 2 and run.finished_at and run.request_id.startswith("req_")
+    (result,) = (_queue(home) / "results").glob("*.json")  # nobody collects it: swept after a day
+    drainer.sweep(max_age=0)
+    assert not result.exists() and not list((_queue(home) / "files").iterdir())
