@@ -1,6 +1,6 @@
 """Background services of the app server, started by the router (every run asks; only the first start does work).
 
-The monitoring queue's drainer (core.monitor.queue): runs the checks that `workbench monitor` hands over while this
+The monitoring queue's drainer (core.monitor.drainer): runs the checks that `workbench monitor` hands over while this
 server holds the workspace, and the monitoring policies scheduled in the app.
 """
 
@@ -25,7 +25,7 @@ def start_background_services() -> bool:
     if not Runtime.exists() or type(Runtime.instance()) is not Runtime:
         return False
     try:
-        from core.monitor.queue import start_drainer
+        from core.monitor.drainer import start_drainer
         from pages._widgets import _shared_workspace
 
         start_drainer(_shared_workspace())

@@ -40,7 +40,8 @@ def _queue(home) -> Path:
 
 def test_a_request_is_drained_by_the_server_with_the_same_code(home):
     from core.monitor.policy import list_monitor_runs
-    from core.monitor.queue import Drainer, submit, wait_result
+    from core.monitor.drainer import Drainer
+    from core.monitor.queue import submit, wait_result
 
     ws = home.ws
     req = submit(home.home, "Customer churn", FEB, label="2026-02", by="cron", notify=False)
@@ -59,7 +60,8 @@ def test_a_request_is_drained_by_the_server_with_the_same_code(home):
 def test_the_same_batch_queued_twice_runs_once_and_answers_both(home):
     from core.data.batches import list_batches
     from core.monitor.policy import list_monitor_runs
-    from core.monitor.queue import Drainer, submit, wait_result
+    from core.monitor.drainer import Drainer
+    from core.monitor.queue import submit, wait_result
 
     ws = home.ws
     first = submit(home.home, "Customer churn", FEB, notify=False)
@@ -79,7 +81,8 @@ def test_the_same_batch_queued_twice_runs_once_and_answers_both(home):
 
 def test_garbage_stale_and_foreign_requests_are_set_aside_with_a_clear_answer(home, tmp_path):
     from core.monitor.policy import list_monitor_runs
-    from core.monitor.queue import Drainer, Request, submit, wait_result
+    from core.monitor.drainer import Drainer
+    from core.monitor.queue import Request, submit, wait_result
 
     ws = home.ws
     q = _queue(home)
@@ -111,7 +114,8 @@ def test_garbage_stale_and_foreign_requests_are_set_aside_with_a_clear_answer(ho
 
 def test_a_request_left_by_a_killed_server_is_answered_from_its_run_not_run_twice(home):
     from core.monitor.policy import list_monitor_runs
-    from core.monitor.queue import Drainer, execute, submit, wait_result
+    from core.monitor.drainer import Drainer
+    from core.monitor.queue import execute, submit, wait_result
 
     ws = home.ws
     req = submit(home.home, "Customer churn", FEB, notify=False)
@@ -119,10 +123,13 @@ def test_a_request_left_by_a_killed_server_is_answered_from_its_run_not_run_twic
     os.replace(req.file, working)  # claimed by a server ...
     landed = execute(ws, "Customer churn", _queue(home) / "files" / req.id / FEB.name, request_id=req.id,
                      notify=False)  # ... whose run was saved before it was killed
+    late = json.loads(working.read_text())
+    working.write_text(json.dumps({**late, "deadline": time.time() - 1}))  # restarted after its command gave up
     drainer = Drainer(ws, schedule=False)
     assert drainer.requeue_leftovers() == 1 and drainer.drain_once() == 1
     out = wait_result(home.home, req, timeout=5)
-    assert out["run_id"] == landed["run_id"] and len(list_monitor_runs(ws, home.project_id)) == 1
+    assert out["run_id"] == landed["run_id"] and not out.get("expired")
+    assert len(list_monitor_runs(ws, home.project_id)) == 1
 
 
 def test_nobody_draining_means_exit_2_with_what_to_do_and_nothing_left_queued(home):
@@ -153,7 +160,7 @@ def test_nobody_draining_means_exit_2_with_what_to_do_and_nothing_left_queued(ho
 
 def test_a_policy_scheduled_in_the_app_runs_once_per_slot(home):
     from core.monitor.policy import MonitorPolicy, list_monitor_runs, save_policy
-    from core.monitor.queue import Drainer
+    from core.monitor.drainer import Drainer
 
     ws = home.ws
     drainer = Drainer(ws, schedule=True)
@@ -198,7 +205,7 @@ def test_a_command_killed_while_waiting_leaves_a_run_that_completes_once(home):
     import signal
 
     from core.monitor.policy import list_monitor_runs
-    from core.monitor.queue import Drainer
+    from core.monitor.drainer import Drainer
 
     ws = home.ws
     (_queue(home) / "server.json").parent.mkdir(parents=True, exist_ok=True)
