@@ -17,19 +17,23 @@ REFERENCE_COLOUR, CURRENT_COLOUR, FLAG_COLOUR = "#4C78A8", "#E45756", "#E45756"
 OP_TEXT = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}
 
 
-def histogram_figure(frame: pd.DataFrame) -> Figure:
+def histogram_figure(frame: pd.DataFrame, column: str = "") -> Figure:
     """One column, reference against current: the share of rows per bin (a `histogram_frame`: bin, share, side)."""
     fig = px.bar(frame, x="bin", y="share", color="side", barmode="overlay", opacity=0.6,
                  color_discrete_map={"reference": REFERENCE_COLOUR, "current": CURRENT_COLOUR})
-    fig.update_layout(height=260, margin={"l": 0, "r": 0, "t": 10, "b": 0}, xaxis_title=None, yaxis_tickformat=".0%",
-                      legend_title_text="")
+    fig.update_layout(height=280, margin={"l": 0, "r": 0, "t": 36, "b": 0}, yaxis_tickformat=".0%",
+                      legend_title_text="",
+                      title={"text": f"{column + ': s' if column else 'S'}hare of rows per value, reference vs current",
+                             "font": {"size": 13}},
+                      xaxis_title=f"{column} (bin or category)" if column else "Bin or category",
+                      yaxis_title="Share of rows")
     return fig
 
 
 def drift_share_figure(result: OverTimeResult) -> Figure:
     """The share of drifted columns per window, the dataset-drift line, and the windows that crossed a threshold."""
     frame = result.frame()
-    fig = px.line(frame, x="start", y="drift_share", markers=True, labels={"start": "window", "drift_share": "share"})
+    fig = px.line(frame, x="start", y="drift_share", markers=True, labels={"start": "Window start (date)", "drift_share": "Columns drifted (share)"})
     fig.add_hline(y=result.options.drift_share, line_dash="dash", annotation_text="dataset drift line")
     flagged = frame[frame["flagged"]]
     fig.add_scatter(x=flagged["start"], y=flagged["drift_share"], mode="markers", name="crossed a threshold",
@@ -44,7 +48,7 @@ def column_strengths_figure(result: OverTimeResult) -> Figure | None:
     if not len(strengths):
         return None
     fig = px.line(strengths, x="start", y="strength", color="column", markers=True,
-                  labels={"start": "window", "strength": "statistic ÷ its threshold"})
+                  labels={"start": "Window start (date)", "strength": "Statistic ÷ its threshold"})
     fig.add_hline(y=1, line_dash="dash", annotation_text="threshold")
     fig.update_layout(height=340, title="Each column's statistic against its threshold (above 1 = drift)")
     return fig
@@ -55,7 +59,7 @@ def window_metric_figure(result: OverTimeResult) -> Figure | None:
     frame = result.frame()
     if not frame[result.metric_name].notna().any():
         return None
-    fig = px.line(frame, x="start", y=result.metric_name, markers=True, labels={"start": "window"})
+    fig = px.line(frame, x="start", y=result.metric_name, markers=True, labels={"start": "Window start (date)"})
     if result.metric_threshold is not None:
         fig.add_hline(y=result.metric_threshold, line_dash="dash", annotation_text="success threshold")
     fig.update_layout(height=300, title=f"Model {result.metric_name} per window")
