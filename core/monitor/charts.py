@@ -21,7 +21,7 @@ def histogram_figure(frame: pd.DataFrame, column: str = "") -> Figure:
     """One column, reference against current: the share of rows per bin (a `histogram_frame`: bin, share, side)."""
     fig = px.bar(frame, x="bin", y="share", color="side", barmode="overlay", opacity=0.6,
                  color_discrete_map={"reference": REFERENCE_COLOUR, "current": CURRENT_COLOUR})
-    fig.update_layout(height=280, margin={"l": 0, "r": 0, "t": 36, "b": 0}, yaxis_tickformat=".0%",
+    fig.update_layout(height=260, margin={"l": 0, "r": 0, "t": 36, "b": 0}, yaxis_tickformat=".0%",
                       legend_title_text="",
                       title={"text": f"{column + ': s' if column else 'S'}hare of rows per value, reference vs current",
                              "font": {"size": 13}},
