@@ -105,7 +105,7 @@ with right:
                 st.markdown(f"- **{md_escape(r.decision)}** ({md_escape(r.strategy)}, {md_escape(r.injected)}): "
                             f"{md_escape(r.sentence)}")
 
-# -- 4. the loop: new data, monitoring, retraining ----------------------------------------------------------------------
+# -- 4. the loop: new data, monitoring, retraining ---------------------------------------------------------------------
 loop = snap.loop
 if loop is not None:
     st.subheader("The loop: new data, monitoring and retraining")

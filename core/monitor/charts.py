@@ -33,7 +33,8 @@ def histogram_figure(frame: pd.DataFrame, column: str = "") -> Figure:
 def drift_share_figure(result: OverTimeResult) -> Figure:
     """The share of drifted columns per window, the dataset-drift line, and the windows that crossed a threshold."""
     frame = result.frame()
-    fig = px.line(frame, x="start", y="drift_share", markers=True, labels={"start": "Window start (date)", "drift_share": "Columns drifted (share)"})
+    fig = px.line(frame, x="start", y="drift_share", markers=True,
+                  labels={"start": "Window start (date)", "drift_share": "Columns drifted (share)"})
     fig.add_hline(y=result.options.drift_share, line_dash="dash", annotation_text="dataset drift line")
     flagged = frame[frame["flagged"]]
     fig.add_scatter(x=flagged["start"], y=flagged["drift_share"], mode="markers", name="crossed a threshold",

@@ -18,16 +18,15 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from core.catalog import ModelSpec
+from core.data.batches import append_batch, list_batches
+from core.data.samples import SAMPLE_DIR
 from core.errors import NotFound, SpecInvalid
 from core.evaluate.classification import best_value_threshold, threshold_table
 from core.evaluate.fairness import equal_opportunity_difference
-from core.models.folds import plan_for_split
-from core.data.batches import append_batch, list_batches
-from core.data.samples import SAMPLE_DIR
 from core.launch.rehearsal import default_pair, list_simulations, simulate_launch
 from core.launch.replay import Contender, ReplaySource
 from core.launch.sim import RolloutSpec
-from core.monitor.policy import list_monitor_runs, run_monitor
+from core.models.folds import plan_for_split
 from core.models.runs import (
     choose_project_features,
     latest_comparison,
@@ -36,12 +35,19 @@ from core.models.runs import (
     set_run_threshold,
 )
 from core.models.training import compare
+from core.monitor.policy import list_monitor_runs, run_monitor
 from core.monitor.reports import latest_drift_status, run_check, save_drift_report
 from core.monitor.sources import SourceSpec
 from core.profile.profiling import profile_dataset
-from core.release.actions import promote, register_run
 from core.registry.versions import champion, get_version, list_versions
-from core.release.retrain import THRESHOLD_MARGIN, RetrainSpec, decide_retrain, list_retrains, retrain
+from core.release.actions import promote, register_run
+from core.release.retrain import (
+    THRESHOLD_MARGIN,
+    RetrainSpec,
+    decide_retrain,
+    list_retrains,
+    retrain,
+)
 from core.split.demo_seed import seed_demo_project
 from core.split.splitting import list_splits, split_frames
 from core.store.workspace import Workspace

@@ -183,7 +183,8 @@ def _challenger(ws: Workspace, project, retrains: list[Retrain]) -> ChallengerSt
     checks = gate.get("checks") or []
     decision = item.decision or {}
     return ChallengerStatus(
-        retrain_id=item.id, challenger=f"{new.label} · {new.model_label}", champion=f"{old.label} · {old.model_label}",
+        retrain_id=item.id, challenger=f"{new.label} · {new.model_label}",
+        champion=f"{old.label} · {old.model_label}",
         holdout=str(item.holdout.get("sentence", "")), wins=item.challenger_wins,
         gate_passed=None if not gate else bool(gate.get("passed")),
         failed=tuple(c["label"] for c in checks if c.get("status") == "fail"),

@@ -68,11 +68,11 @@ def confusion_from_rates(recall: float | None, precision: float | None, positive
     """Returns tp, fp, fn, tn behind a measured recall and precision, or None when they cannot be recovered."""
     if recall is None or not math.isfinite(recall) or positives <= 0 or rows <= 0:
         return None
-    tp = int(round(recall * positives))
+    tp = round(recall * positives)
     if precision is None or not math.isfinite(precision):
         flagged = 0 if tp == 0 else None  # precision is undefined only when nothing was flagged
     else:
-        flagged = int(round(tp / precision)) if precision > 0 else None  # precision 0: how many were flagged is lost
+        flagged = round(tp / precision) if precision > 0 else None  # precision 0: how many were flagged is lost
     if flagged is None:
         return None
     fp = flagged - tp

@@ -27,7 +27,13 @@ def _binary(n: int = 300):
 
 
 def _threshold_view():
-    from core.evaluate.classification import calibration_points, lift_gain, pr_points, roc_points, threshold_table
+    from core.evaluate.classification import (
+        calibration_points,
+        lift_gain,
+        pr_points,
+        roc_points,
+        threshold_table,
+    )
     from core.evaluate.report import best_value_row, grid_table
 
     y, score = _binary()
@@ -35,7 +41,8 @@ def _threshold_view():
     table["value_per_1000"] = table["value_per_row"] * 1000
     grid = grid_table(table)
     view = SimpleNamespace(grid=grid, best=best_value_row(grid), criterion=None,
-                           roc=roc_points(y, score, "yes", max_points=200), pr=pr_points(y, score, "yes", max_points=200),
+                           roc=roc_points(y, score, "yes", max_points=200),
+                           pr=pr_points(y, score, "yes", max_points=200),
                            calibration=calibration_points(y, score, "yes"), lift=lift_gain(y, score, "yes"))
     point = grid.iloc[len(grid) // 3].to_dict()
     return view, point
@@ -46,7 +53,8 @@ def _days(n: int = 6) -> pd.DataFrame:
     base = np.linspace(0.2, 0.3, n)
     return pd.DataFrame({
         "day": day, "agreement": np.linspace(0.9, 0.95, n), "champion_mean": base, "challenger_mean": base + 0.01,
-        "mean_champion": base, "low_champion": base - 0.02, "high_champion": base + 0.02, "mean_challenger": base + 0.01,
+        "mean_champion": base, "low_champion": base - 0.02, "high_champion": base + 0.02,
+        "mean_challenger": base + 0.01,
         "low_challenger": base - 0.01, "high_challenger": base + 0.03, "diff": np.full(n, 0.01),
         "sequential_low": np.full(n, -0.03), "sequential_high": np.full(n, 0.05), "fixed_low": np.full(n, -0.01),
         "fixed_high": np.full(n, 0.03), "srm_p": np.linspace(0.5, 0.2, n), "share": [1, 5, 10, 25, 50, 100][:n],
@@ -71,10 +79,10 @@ def _batches() -> pd.DataFrame:
 
 def _cases():
     """{module.function: a callable building one figure (or a dict of them) on small data}."""
-    from core.profile import charts as p
     from core.evaluate import charts as e
     from core.launch import charts as la
     from core.monitor import charts as m
+    from core.profile import charts as p
     from core.release import charts as r
 
     hist = {"edges": [0.0, 1.0, 2.0, 3.0], "counts": [4, 9, 2]}

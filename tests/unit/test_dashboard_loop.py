@@ -96,7 +96,7 @@ def test_a_scoped_viewer_sees_only_its_projects_loop(loop_ws):
     from core.monitor.policy import list_monitor_runs
     from core.share.loop import loop_section
 
-    tw, run, other, other_run = loop_ws
+    tw, _, other, other_run = loop_ws
     ws, project = tw.ws, tw.project
     editor = loop_section(ws, project)
     view = ws.as_role("viewer", scope=project.id)
@@ -155,7 +155,8 @@ def test_key_results_say_their_threshold_interval_and_status(loop_ws):
     assert f"{recall.value:.3f}" == snap.kpis[0].value and recall.interval_text == snap.kpis[0].interval
     preds = run_predictions(ws, tw.runs["logreg"])
     row = at_threshold(threshold_table(preds["y_true"], preds["score"], project.positive_class), 0.3)
-    assert (recall.low, recall.high) == pytest.approx(tuple(map(float, wilson_interval(row["tp"], row["tp"] + row["fn"]))))
+    expected = wilson_interval(row["tp"], row["tp"] + row["fn"])
+    assert (recall.low, recall.high) == pytest.approx((float(expected[0]), float(expected[1])))
     assert krs["ROC-AUC"].threshold == "threshold-free" and "v1 (champion)" in krs["ROC-AUC"].measured_on
     html = build_report(ws, project.id)
     assert "<h2>Key results</h2>" in html and "Catch at least 70%" in html and recall.interval_text in html
