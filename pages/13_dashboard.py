@@ -66,7 +66,8 @@ for note in snap.notes:
 if snap.key_results:
     okr = snap.project.criteria.okr
     st.markdown(f"**Key results** · objective: {md_escape(okr.objective if okr else '')}")
-    table(key_result_table(snap.key_results), key="dashboard.key_results")
+    # a static table wraps its text, so no key result or threshold is cut at 1280 px
+    st.table(key_result_table(snap.key_results).set_index("Key result"))
     where = sorted({r.measured_on for r in snap.key_results if r.value is not None})
     st.caption(f"Measured on {md_escape('; '.join(where) or 'no model yet')}: rows the model never trained on. "
                "Rates with a 95 % Wilson interval, ROC-AUC with a bootstrap one. The launch gate checks each key "

@@ -110,5 +110,6 @@ def key_result_table(rows: list[KeyResultView]) -> pd.DataFrame:
                          "Criterion": [f"{r.metric} {r.target}".strip() for r in rows],
                          "Measured (95 % CI)": [r.value_text + (f" ({r.interval_text})" if r.interval_text else "")
                                                 for r in rows],
-                         "Status": [r.status for r in rows], "At": [r.threshold for r in rows]},
-                        columns=["Key result", "Criterion", "Measured (95 % CI)", "Status", "At"])
+                         "Status": [r.status for r in rows],
+                         "Threshold": [r.threshold.removeprefix("at the ") for r in rows]},
+                        columns=["Key result", "Criterion", "Measured (95 % CI)", "Status", "Threshold"])
