@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.monitor.charts import batch_drift_figure, batch_quality_figure
 from core.share.dashboard import champion_figure, important_features, project_snapshot
+from core.share.key_results import key_result_table
 from core.share.lifecycle import lifecycle_status
+from core.share.loop import alert_lines, batch_table
 from pages._cache import derived, figure
 from pages._projects import require_project
-from pages._widgets import get_workspace, md_escape
+from pages._widgets import get_workspace, md_escape, page_link, table
 
 ws = get_workspace()
 project = require_project(ws)
@@ -60,6 +63,15 @@ for i, (col, (label, value, sub, ok, help_)) in enumerate(zip(st.columns(max(len
         st.caption(" · ".join(x for x in (status, md_escape(sub)) if x))
 for note in snap.notes:
     st.caption(md_escape(note))
+if snap.key_results:
+    okr = snap.project.criteria.okr
+    st.markdown(f"**Key results** · objective: {md_escape(okr.objective if okr else '')}")
+    # a static table wraps its text, so no key result or threshold is cut at 1280 px
+    st.table(key_result_table(snap.key_results).set_index("Key result"))
+    where = sorted({r.measured_on for r in snap.key_results if r.value is not None})
+    st.caption(f"Measured on {md_escape('; '.join(where) or 'no model yet')}: rows the model never trained on. "
+               "Rates with a 95 % Wilson interval, ROC-AUC with a bootstrap one. The launch gate checks each key "
+               "result that names a model metric.")
 
 # -- 3. drift: which columns that matter moved, and did quality move ---------------------------------------------------
 left, right = st.columns(2)
@@ -94,7 +106,66 @@ with right:
                 st.markdown(f"- **{md_escape(r.decision)}** ({md_escape(r.strategy)}, {md_escape(r.injected)}): "
                             f"{md_escape(r.sentence)}")
 
-# -- 4. who was champion when ------------------------------------------------------------------------------------------
+# -- 4. the loop: new data, monitoring, retraining ---------------------------------------------------------------------
+loop = snap.loop
+if loop is not None:
+    st.subheader("The loop: new data, monitoring and retraining")
+    st.caption(md_escape(loop.sentence[0].upper() + loop.sentence[1:]))
+    c = loop.challenger
+    cards = [("Monitoring", {"healthy": "Healthy", "alert": "Alert", "error": "Error"}.get(loop.status, "Never run"),
+              f"newest run {loop.status_at.replace('T', ' ')[:16]}" if loop.status_at else "no run yet"),
+             ("Open alerts", f"{len(loop.open_alerts)}", f"of {loop.alerts} raised"),
+             ("Data batches", f"{len(loop.batches)}", f"{len(loop.monitored)} checked by monitoring"),
+             ("Pending challenger", c.challenger.split(" · ")[0] if c is not None and c.is_pending else "None",
+              ("gate passed" if c.gate_passed else "gate failed" if c.gate_passed is False else "gate not run")
+              if c is not None and c.is_pending else "latest retrain decided" if c is not None else "no retrain yet")]
+    for i, (col, (label, value, sub)) in enumerate(zip(st.columns(len(cards)), cards)):
+        with col.container(border=True, key=f"dashboard-loop-{i}"):
+            st.metric(label, value)
+            st.caption(md_escape(sub))
+    checked = loop.monitored
+    left, right = st.columns(2)
+    key = ("dashboard.loop", tuple(checked["checked_at"]), len(loop.batches))
+    quality = figure(project.id, key + ("quality",), batch_quality_figure, checked, loop.metric_label,
+                     loop.target_value, loop.op, "at the saved threshold")
+    drift = figure(project.id, key + ("drift",), batch_drift_figure, checked, loop.drift_line)
+    with left:
+        if quality is not None:
+            st.plotly_chart(quality, width="stretch", key="dashboard.loop.quality")
+        else:
+            st.info("No new batch had outcomes yet, so the live model's quality is not measured on new data.",
+                    icon=":material/monitoring:")
+    with right:
+        if drift is not None:
+            st.plotly_chart(drift, width="stretch", key="dashboard.loop.drift")
+        else:
+            st.info("No monitoring run has checked a batch for drift yet.", icon=":material/monitoring:")
+    table(batch_table(loop), key="dashboard.loop.batches")
+    st.caption(f"Each batch as the newest monitoring run on it found it: the model is the one that was champion "
+               f"then, measured on the batch's labelled rows {loop.threshold_note or ''} (95 % Wilson interval); "
+               f"a data-drift alert fires when at least {loop.drift_line:.0%} of the model's inputs moved.")
+    a_col, c_col = st.columns(2)
+    with a_col:
+        if loop.open_alerts:
+            with st.expander(f"Open alerts ({len(loop.open_alerts)})", icon=":material/notifications_active:"):
+                st.markdown("\n".join(f"- {md_escape(line)}" for line in alert_lines(loop)))
+                if len(loop.open_alerts) > 6:
+                    st.caption(f"and {len(loop.open_alerts) - 6} more on the Monitoring page.")
+            page_link("pages/15_monitor.py", "Acknowledge alerts on the Monitoring page",
+                      fallback=lambda: st.caption("Alerts are acknowledged on the Monitoring page."))
+        else:
+            st.success("No open alert.", icon=":material/notifications:")
+    with c_col:
+        if c is None:
+            st.info("No retrain yet: when new labelled data arrives, retrain the champion's recipe on the Retrain "
+                    "page and judge both models on the newest batch.", icon=":material/model_training:")
+        else:
+            box = (st.success if c.gate_passed and c.wins else st.warning) if c.is_pending else st.info
+            box(md_escape(c.sentence), icon=":material/model_training:")
+            if c.not_yet:
+                st.caption("Not judged yet (never a failure): " + md_escape("; ".join(c.not_yet)) + ".")
+
+# -- 5. who was champion when ------------------------------------------------------------------------------------------
 st.subheader("Champion over time")
 reigns = snap.champion_reigns()
 if reigns.empty:
@@ -103,10 +174,11 @@ else:
     fig = figure(project.id, ("dashboard.reigns", len(snap.ledger), str(reigns["end"].iloc[-1])[:16]),
                  champion_figure, reigns)
     st.plotly_chart(fig, width="stretch", key="dashboard.reigns")
-    st.dataframe(reigns.drop(columns=["end"]), hide_index=True, width="stretch",
+    shown_reigns = reigns.drop(columns=["end"] + (["batches monitored"] if loop is None else []))
+    st.dataframe(shown_reigns, hide_index=True, width="stretch",
                  column_config={"start": st.column_config.DatetimeColumn("since", format="D MMM YYYY, HH:mm")})
 
-# -- 5. where the project stands, and the models compared --------------------------------------------------------------
+# -- 6. where the project stands, and the models compared --------------------------------------------------------------
 with st.expander("Every lifecycle step and the models compared", icon=":material/checklist:"):
     steps = derived(ws, project.id, "dashboard.lifecycle", lifecycle_status)
     st.markdown("  \n".join(

@@ -7,14 +7,15 @@ from core.share.demo import build_demo
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="build the demo project: models, champion, drift report, canary rehearsal")
+    p = sub.add_parser("demo", help="build the demo story: five models, the best one promoted through the gate, "
+                                    "two new monthly batches with monitoring alerts, a retrained challenger judged "
+                                    "on fresh data and promoted, an honest canary and a labelled what-if rollback")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=demo)
 
 
 def demo(args):
     import sys
-
 
     ws = workspace_for(args, seed_samples=True)
     last = [0.0]

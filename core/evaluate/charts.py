@@ -189,7 +189,7 @@ def segments_chart(table: pd.DataFrame, metric: str, label: str):
     if len(t):
         fig.add_vline(x=round(float(t["overall"].iloc[0]), 4), line={"color": "black", "dash": "dot"},
                       annotation={"text": "overall"})
-    fig.update_yaxes(type="category")
+    fig.update_yaxes(type="category", title_text="Segment (column = value)")
     return fig
 
 
@@ -201,7 +201,7 @@ def importance_chart(table: pd.DataFrame, title: str, value: str = "importance",
     bar = {"error_x": {"type": "data", "array": _r(t[error])}} if error and error in t.columns else {}
     fig.add_trace(go.Bar(y=t["feature"].astype(str).tolist(), x=_r(t[value]), orientation="h", marker_color=BLUE,
                          name=value, **bar))
-    fig.update_yaxes(type="category")
+    fig.update_yaxes(type="category", title_text="Input column")
     return fig
 
 
@@ -233,7 +233,7 @@ def contributions_chart(result):
                   height=max(300, 24 * len(t) + 80))
     fig.add_trace(go.Bar(y=names, x=_r(t["contribution"]), orientation="h", name="contribution",
                          marker_color=[GREEN if c > 0 else RED for c in t["contribution"]]))
-    fig.update_yaxes(type="category")
+    fig.update_yaxes(type="category", title_text="Input column = this row's value")
     return fig
 
 
@@ -241,13 +241,15 @@ def fairness_groups_chart(g: pd.DataFrame, measures: tuple[str, ...]):
     """Per-group bars of the chosen rates (core.evaluate.report.group_table); groups too small to judge are hatched."""
     go = _go()
     attribute = str(g["attribute"].iloc[0]) if len(g) else ""
-    fig = _figure(f"By {attribute}", yaxis_title="Rate" if "mae" not in measures else "Error", barmode="group")
+    fig = _figure(f"Rates by group of {attribute}" if "mae" not in measures else f"Error by group of {attribute}",
+                  yaxis_title="Rate (share of the group's rows)" if "mae" not in measures else "Mean absolute error",
+                  barmode="group")
     for measure, color in zip(measures, (BLUE, ORANGE, GREEN, RED), strict=False):
         fig.add_trace(go.Bar(x=g["group"].astype(str).tolist(), y=_r(g[measure]), name=measure.replace("_", " "),
                              marker={"color": color, "pattern": {"shape": ["/" if s else "" for s in g["is_small"]]}},
                              customdata=g["rows"].tolist(),
                              hovertemplate="%{x}: %{y:.3f} (%{customdata} rows)<extra></extra>"))
-    fig.update_xaxes(type="category")
+    fig.update_xaxes(type="category", title_text=f"Group of {attribute}" if attribute else "Group")
     return fig
 
 

@@ -74,7 +74,7 @@ def shadow_outcome_chart(daily: pd.DataFrame, label: str):
 def latency_chart(latency: pd.DataFrame):
     """Shadow: median, 95th and 99th percentile latency of both models."""
     go = _go()
-    fig = _figure("Latency per request", yaxis_title="Milliseconds", barmode="group")
+    fig = _figure("Latency per request", xaxis_title="Model", yaxis_title="Milliseconds per request", barmode="group")
     for col, name, color in (("p50_ms", "median", BLUE), ("p95_ms", "95th percentile", ORANGE),
                              ("p99_ms", "99th percentile", RED)):
         fig.add_trace(go.Bar(x=latency["model"].tolist(), y=_r(latency[col], 2), name=name, marker_color=color))

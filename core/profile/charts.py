@@ -22,7 +22,7 @@ def _centres(edges: list[float]) -> tuple[list[float], list[float]]:
     return [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])], [b - a for a, b in zip(edges[:-1], edges[1:])]
 
 
-def histogram_figure(hist: dict | None, title: str, x_title: str = "") -> go.Figure:
+def histogram_figure(hist: dict | None, title: str, x_title: str = "value") -> go.Figure:
     """A histogram from precomputed edges and counts."""
     fig = _fig(title)
     if hist and hist.get("counts"):
@@ -48,6 +48,7 @@ def bar_figure(stat: dict, title: str) -> go.Figure:
                 hovertemplate="%{y}: %{x:,} rows<extra></extra>")
     fig.update_layout(height=max(220, 26 * len(labels) + 80))
     fig.update_xaxes(title_text="rows")
+    fig.update_yaxes(title_text="value")
     return fig
 
 
@@ -57,19 +58,21 @@ def period_figure(by_period: dict | None, title: str) -> go.Figure:
     if by_period:
         fig.add_bar(x=by_period["labels"], y=by_period["counts"], marker_color=MAIN_COLOR,
                     hovertemplate="%{x}: %{y:,} rows<extra></extra>")
+    fig.update_xaxes(title_text=(by_period or {}).get("period", "period"))
     fig.update_yaxes(title_text="rows")
     return fig
 
 
 def heatmap_figure(columns: list[str], matrix: list[list[float | None]], title: str, signed: bool) -> go.Figure:
     """A correlation heatmap; signed measures run -1..1 on a diverging scale, associations 0..1."""
-    fig = _fig(title)
+    fig = _fig(f"Correlation between columns: {title}" if "correlation" not in title.lower() else title)
     fig.add_heatmap(z=matrix, x=columns, y=columns, zmin=-1 if signed else 0, zmax=1,
                     colorscale="RdBu" if signed else "Blues", reversescale=signed,
                     hovertemplate="%{y} × %{x}: %{z:.3f}<extra></extra>")
     size = max(360, min(900, 22 * len(columns) + 160))
     fig.update_layout(height=size, showlegend=False)
-    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(autorange="reversed", title_text="column")
+    fig.update_xaxes(title_text="column")
     return fig
 
 
@@ -82,6 +85,7 @@ def association_figure(rows: list[dict], title: str) -> go.Figure:
                 hovertemplate="%{y}: %{x:.3f} (%{customdata})<extra></extra>")
     fig.update_layout(height=max(240, 24 * len(shown) + 80))
     fig.update_xaxes(range=[0, 1], title_text="association (0 = none, 1 = perfect)")
+    fig.update_yaxes(title_text="input column")
     return fig
 
 
@@ -91,6 +95,7 @@ def class_figure(classes: list[dict], title: str) -> go.Figure:
     fig.add_bar(x=[str(c["value"]) for c in classes], y=[c["count"] for c in classes], marker_color=MAIN_COLOR,
                 text=[f"{c['pct']:.1f}%" for c in classes], textposition="outside",
                 hovertemplate="%{x}: %{y:,} rows<extra></extra>")
+    fig.update_xaxes(title_text="class")
     fig.update_yaxes(title_text="rows")
     return fig
 
@@ -116,6 +121,7 @@ def overlay_figure(chart: dict, left: str, right: str, title: str) -> go.Figure:
                                            (chart["right"] + extra_r, rt, right, RIGHT_COLOR)):
             fig.add_bar(x=labels, y=[100 * c / total for c in counts], name=name, marker_color=color,
                         hovertemplate="%{x}: %{y:.2f}% of rows<extra>" + name[:30] + "</extra>")
+    fig.update_xaxes(title_text="value (bin)" if chart["type"] == "histogram" else "value")
     fig.update_yaxes(title_text="% of rows")
     return fig
 

@@ -4,11 +4,12 @@
 back with a one-sentence why), the champion's KPIs (each with its target, the threshold it was measured at and a 95 %
 interval), the value of 1,000 decisions against "no model" and against the previous champion, which important
 features drifted and whether measured quality moved, the champion's reigns, and launch rehearsals split into
-honest ones and "what if" ones with an injected failure. The dashboard page and the lifecycle report draw it.
+honest ones and "what if" ones with an injected failure, the OKR's key results (core.share.key_results) and the
+monitoring loop (core.share.loop: batches, drift and quality per batch, alerts, the pending challenger). The
+dashboard page and the lifecycle report draw it.
 
-Adding a section (e.g. the monitoring loop: batches, monitoring runs, alerts, a pending challenger) is one builder
-function returning a small dataclass, one field on `Snapshot` filled in `project_snapshot`, one block on the page
-(see `Snapshot.loop`).
+Adding a section is one builder function returning a small dataclass, one field on `Snapshot` filled in
+`project_snapshot`, one block on the page and one in core/share/report.py.
 """
 
 from __future__ import annotations
@@ -33,15 +34,12 @@ from core.project.criteria import OP_SYMBOLS, describe_criteria, metric_label
 from core.project.projects import get_project
 from core.registry.versions import LedgerEntry, Version, ledger, list_versions, registry_state
 from core.split.splitting import get_split, list_splits, split_frames
-from core.stats.intervals import wilson_interval
+from core.share.key_results import KeyResultView, key_results
+from core.share.loop import LoopSection, loop_section
+from core.stats.metric_intervals import rate_interval
 from core.store.workspace import Workspace
 
 log = logging.getLogger(__name__)
-
-# The counts behind each proportion metric, for its Wilson interval: (successes, trials) from a threshold-table row.
-_PROPORTIONS = {"recall": ("tp", ("tp", "fn")), "precision": ("tp", ("tp", "fp")),
-                "accuracy": (("tp", "tn"), ("tp", "fp", "fn", "tn")), "fpr": ("fp", ("fp", "tn")),
-                "selection_rate": (("tp", "fp"), ("tp", "fp", "fn", "tn"))}
 
 
 @dataclass
@@ -115,7 +113,8 @@ class Snapshot:
     drift_summary: DriftSummary | None = None
     rehearsals: list[Rehearsal] = field(default_factory=list)  # honest ones, newest first
     what_ifs: list[Rehearsal] = field(default_factory=list)  # with an injected failure, newest first
-    loop: Any = None  # the monitoring loop's section (batches, runs, alerts, pending challenger): a later change
+    key_results: list[KeyResultView] = field(default_factory=list)
+    loop: LoopSection | None = None  # batches, drift and quality per batch, alerts, the pending challenger
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -129,7 +128,8 @@ class Snapshot:
                              for e in self.ledger if e.version_id], columns=["when", "action", "version", "by", "why"])
 
     def champion_reigns(self, now: datetime | None = None) -> pd.DataFrame:
-        """One row per reign: version, model, start, end (now for the current one), how long, how, by, why."""
+        """One row per reign: version, model, start, end (now for the current one), how long, how, by, why, and the
+        data batches monitored while it was champion ('' when none)."""
         labels = {v.id: v.model_label for v in self.versions}
         rows: list[dict] = []
         for e in self.ledger:
@@ -138,14 +138,17 @@ class Snapshot:
             at = datetime.fromisoformat(e.at)
             if rows:
                 rows[-1]["end"] = at
+            served = self.loop.served.get(e.version_id, ()) if self.loop is not None else ()
             rows.append({"version": f"v{e.version_number}", "model": labels.get(e.version_id, ""), "start": at,
                          "end": None, "how": e.action, "by": e.by,
-                         "why": e.why + (" (gate overridden)" if e.override else "")})
+                         "why": e.why + (" (gate overridden)" if e.override else ""),
+                         "batches monitored": ", ".join(served)})
         if rows:
             rows[-1]["end"] = now or datetime.now(timezone.utc).replace(tzinfo=None)
-        frame = pd.DataFrame(rows, columns=["version", "model", "start", "end", "how", "by", "why"])
+        frame = pd.DataFrame(rows, columns=["version", "model", "start", "end", "how", "by", "why",
+                                            "batches monitored"])
         frame.insert(4, "how long", [_duration((r["end"] - r["start"]).total_seconds()) for r in rows])
-        return frame
+        return frame[["version", "model", "start", "end", "how long", "batches monitored", "how", "by", "why"]]
 
 
 def _duration(seconds: float) -> str:
@@ -207,9 +210,14 @@ def project_snapshot(ws: Workspace, project_id: str, important_features=None) ->
         if champion_run is not None else None
     snap.kpis = _kpis(ws, project, champion, champion_run, at or {}, snap, notes)
     snap.value = _safe("Value", _value, ws, project, at, champion, versions, entries, notes=notes) if at else None
+    snap.key_results = _safe("Key results", key_results, ws, project, champion or champion_run, shown, at or {},
+                             default=[], notes=notes)
+    snap.loop = _safe("Monitoring loop", loop_section, ws, project, notes=notes)
     if snap.drift is not None and champion_run is not None:
         finder = important_features or globals()["important_features"]
+        measured = snap.loop is not None and snap.loop.monitored["metric"].notna().any()
         snap.drift_summary = _safe("Drift of important columns", _drift_summary, ws, snap.drift, champion_run, finder,
+                                   measured,
                                    notes=notes)
     snap.decision = decide(snap)
     return snap
@@ -259,23 +267,13 @@ def _metrics_at(ws: Workspace, project, run, shown: ShownThreshold) -> dict:
     costs = project.criteria.costs if any(project.criteria.costs.values()) else None
     table = threshold_table(preds["y_true"], preds["score"], run.positive_class, costs=costs)
     row = at_threshold(table, shown.value)
-    out.update({k: float(row[k]) for k in ("precision", "recall", "f1", "accuracy", "fpr", "selection_rate")
-                if k in row})
+    rates = tuple(k for k in ("precision", "recall", "f1", "accuracy", "fpr", "selection_rate") if k in row)
+    out.update({k: float(row[k]) for k in rates})
     out["_row"] = row
     out["_table"] = table
+    out["_preds"] = preds
+    out["_at_threshold"] = rates
     return out
-
-
-def _interval(metric: str, row: dict | None) -> tuple[float, float] | None:
-    if row is None or metric not in _PROPORTIONS:
-        return None
-    hits, total = _PROPORTIONS[metric]
-    hits = (hits,) if isinstance(hits, str) else hits
-    k, n = sum(int(row[h]) for h in hits), sum(int(row[t]) for t in total)
-    if n == 0:
-        return None
-    low, high = wilson_interval(k, n)
-    return float(low), float(high)
 
 
 def _kpis(ws: Workspace, project, champion: Version | None, run, at: dict, snap: Snapshot,
@@ -289,7 +287,7 @@ def _kpis(ws: Workspace, project, champion: Version | None, run, at: dict, snap:
     ok = None if value is None else (value >= crit.threshold if crit.op == ">=" else value <= crit.threshold)
     who = champion.label if champion else run.model_label
     shown = snap.shown.label if depends_on_threshold(key) else ""
-    ci = _interval(key, at.get("_row")) if depends_on_threshold(key) else None
+    ci = rate_interval(key, at.get("_row")) if depends_on_threshold(key) else None
     row = at.get("_row")
     rows = f"{sum(int(row[c]) for c in ('tp', 'fp', 'fn', 'tn')):,} " if row else ""
     kpis = [Kpi(f"{metric_label(key)} · {who}", "—" if value is None else f"{value:.3f}", target, ok,
@@ -351,7 +349,7 @@ def important_features(ws: Workspace, run, top: int = 5) -> list[str]:
     return [str(f) for f in table["feature"].head(top)]
 
 
-def _drift_summary(ws: Workspace, report: DriftReport, run, finder) -> DriftSummary:
+def _drift_summary(ws: Workspace, report: DriftReport, run, finder, monitored: bool = False) -> DriftSummary:
     result = report.result()
     drifted = [c.column for c in result.columns if c.drift]
     important = tuple(finder(ws, run))
@@ -371,6 +369,9 @@ def _drift_summary(ws: Workspace, report: DriftReport, run, finder) -> DriftSumm
         parts.append(f"measured {quality.get('label', 'quality')} on the new labelled rows is "
                      f"{quality['current']:.3f} (expected {quality.get('expected', float('nan')):.3f}), which "
                      f"{moved} the target")
+    elif monitored:
+        parts.append("this check did not score the model; monitoring measures its quality on each labelled batch "
+                     "(the loop below)")
     else:
         parts.append("the new rows have no outcomes yet, so quality is not measured")
     return DriftSummary(report, imp_drifted, others, important, quality, "; ".join(parts) + ".")
@@ -412,6 +413,7 @@ def decide(snap: Snapshot) -> Decision:
                                                                is not None):
         hold.append(f"important columns moved ({', '.join(drift.important_drifted)}) and quality on the new data "
                     "is not measured yet")
+    _monitoring_findings(snap, who, rollback, hold)
     gate = snap.champion.gate or {}
     if gate and gate.get("passed") is False:
         hold.append(f"{who} was promoted although its launch gate did not pass")
@@ -430,6 +432,35 @@ def decide(snap: Snapshot) -> Decision:
     if drift is not None:
         why += ", no important column moved" if not drift.important_drifted else ", and quality held on new data"
     return Decision("Ship", why + ".")
+
+
+def _monitoring_findings(snap: Snapshot, who: str, rollback: list[str], hold: list[str]) -> None:
+    """What the newest monitoring run of the current champion found: quality below the target on labelled new data
+    is a reason to roll back; a fairness, quality or guardrail alert, or drift while quality is unmeasured, to hold."""
+    loop = snap.loop
+    if loop is None or snap.champion is None:
+        return
+    mine = loop.monitored[loop.monitored["model"] == snap.champion.label]
+    if not len(mine):
+        return
+    last = mine.iloc[-1]
+    batch = f"batch {last['batch']} · {last['label']}"
+    alerting = set(last["alerting"])
+    if _is_false(last["meets"]):
+        rollback.append(f"on {batch} (new labelled data) {who}'s {loop.metric_label} was {last['metric']:.3f}, "
+                        f"missing the target {loop.target}")
+    elif "performance" in alerting:
+        hold.append(f"on {batch} {who} missed a guardrail of the success criteria")
+    if "fairness" in alerting:
+        hold.append(f"on {batch} the gap between groups ({last['fairness_gap']:.3f}) is above the fairness tolerance")
+    if "data_quality" in alerting:
+        hold.append(f"{batch} has new data-quality problems")
+    if alerting & {"data_drift", "prediction_drift"} and pd.isna(last["metric"]):
+        hold.append(f"{batch} drifted and has no outcomes yet, so {who}'s quality on it is not measured")
+
+
+def _is_false(value) -> bool:
+    return value is not None and not pd.isna(value) and not bool(value)
 
 
 def registry_stack(snap: Snapshot) -> list[str]:

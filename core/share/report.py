@@ -10,7 +10,8 @@ import pandas as pd
 from core.share.dashboard import Snapshot, project_snapshot
 from core.store.workspace import Workspace
 
-SECTIONS = ("Decision", "Definition", "Data health", "Split", "Leaderboard", "Champion", "Drift", "Launch", "Ledger")
+SECTIONS = ("Decision", "Definition", "Data health", "Split", "Leaderboard", "Champion", "Key results", "Drift",
+            "Monitoring loop", "Launch", "Ledger")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1b1f2a;background:#f3f5fb}
@@ -49,23 +50,68 @@ def _chart(fig) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, config={"displayModeBar": False})
 
 
-def _leaderboard_chart(snap: Snapshot) -> str:
+def leaderboard_figure(snap: Snapshot):
+    """The launch metric of each model on validation, with the launch threshold; None without a leaderboard."""
     import plotly.graph_objects as go
+
+    from core.text import safe_figure
 
     lb = snap.leaderboard
     if lb is None or lb.empty:
-        return ""
+        return None
     metric = snap.project.criteria.primary_metric
     cols = [c for c in lb.columns if "validation" in c.lower() or c.lower().startswith(metric)]
     if not cols:
-        return ""
-    name_col = lb.columns[0]
+        return None
+    name_col = "Model" if "Model" in lb.columns else lb.columns[0]
     values = pd.to_numeric(lb[cols[0]], errors="coerce")
-    fig = go.Figure(go.Bar(x=values, y=lb[name_col].astype(str), orientation="h", marker_color="#3d5afe"))
+    fig = go.Figure(go.Bar(x=values, y=lb[name_col].astype(str).tolist(), orientation="h", marker_color="#3d5afe"))
     fig.add_vline(x=snap.project.criteria.threshold, line_dash="dash", annotation_text="launch threshold")
-    fig.update_layout(height=60 + 28 * len(lb), margin=dict(l=10, r=10, t=30, b=10), xaxis_title=cols[0],
+    fig.update_layout(title=f"{cols[0]} of each model", height=90 + 28 * len(lb),
+                      margin=dict(l=10, r=10, t=40, b=10), xaxis_title=cols[0], yaxis_title="Model",
                       yaxis=dict(autorange="reversed"))
-    return _chart(fig)
+    return safe_figure(fig)
+
+
+def _leaderboard_chart(snap: Snapshot) -> str:
+    fig = leaderboard_figure(snap)
+    return "" if fig is None else _chart(fig)
+
+
+def _key_results(snap: Snapshot) -> str:
+    from core.share.key_results import key_result_table
+
+    if not snap.key_results:
+        return ("<section id='key-results'><h2>Key results</h2><p class='muted'>No OKR is set on the Define page."
+                "</p></section>")
+    okr = snap.project.criteria.okr
+    where = "; ".join(sorted({r.measured_on for r in snap.key_results if r.value is not None})) or "no model yet"
+    return (f"<section id='key-results'><h2>Key results</h2><p><b>Objective.</b> {_e(okr.objective if okr else '')}"
+            f"</p>{_table(key_result_table(snap.key_results))}<p class='muted'>Measured on {_e(where)}. Rates with a "
+            "95 % Wilson interval, ROC-AUC with a bootstrap one.</p></section>")
+
+
+def _loop(snap: Snapshot) -> str:
+    from core.monitor.charts import batch_drift_figure, batch_quality_figure
+    from core.share.loop import alert_lines, batch_table
+
+    loop = snap.loop
+    if loop is None:
+        return ("<section id='monitoring-loop'><h2>Monitoring loop</h2><p class='muted'>No batch has been appended "
+                "and no monitoring run saved yet.</p></section>")
+    charts = [f for f in (batch_quality_figure(loop.monitored, loop.metric_label, loop.target_value, loop.op,
+                                               "at the saved threshold"),
+                          batch_drift_figure(loop.monitored, loop.drift_line)) if f is not None]
+    alerts = "".join(f"<li>{_e(line)}</li>" for line in alert_lines(loop, limit=20))
+    c = loop.challenger
+    return ("<section id='monitoring-loop'><h2>Monitoring loop</h2>"
+            f"<div class='verdict'>{_e(loop.sentence[0].upper() + loop.sentence[1:])}</div>"
+            + "".join(_chart(f) for f in charts) + _table(batch_table(loop), limit=100)
+            + f"<h3>Open alerts ({len(loop.open_alerts)} of {loop.alerts} raised)</h3>"
+            + (f"<ul>{alerts}</ul>" if alerts else "<p class='muted'>No open alert.</p>")
+            + "<h3>Challenger</h3>"
+            + (f"<p>{_e(c.sentence)}</p>" if c is not None else "<p class='muted'>No retrain yet.</p>")
+            + "</section>")
 
 
 def build_report(ws: Workspace, project_id: str) -> str:
@@ -123,11 +169,13 @@ def build_report(ws: Workspace, project_id: str) -> str:
 
         parts[-1] = parts[-1].replace("</section>", _chart(champion_figure(reigns))
                                       + _table(reigns.drop(columns=["end"])) + "</section>")
+    parts.append(_key_results(snap))
     drift, summary = snap.drift, snap.drift_summary
     parts.append("<section id='drift'><h2>Drift</h2>" + (
         f"<div class='verdict'>{_e(summary.sentence if summary else drift.verdict)}</div>"
         f"<p class='muted'>{_e(drift.verdict)} Checked {_e(_fmt(drift.created_at))}.</p>" if drift else
         "<p class='muted'>No drift check yet.</p>") + "</section>")
+    parts.append(_loop(snap))
     rehearsals = "".join(f"<div class='verdict'><b>{_e(r.decision)}</b> — {_e(r.sentence)}</div>"
                          f"<p class='muted'>Simulated {_e(r.strategy)} rollout on replayed data.</p>"
                          for r in snap.rehearsals[:3]) or "<p class='muted'>No honest launch rehearsal yet.</p>"

@@ -20,8 +20,14 @@ _TRUNCATED = """() => {
 
 @pytest.fixture(scope="module")
 def champion_server(trained_workspace, tmp_path_factory):
-    """The demo project with two models trained, one registered and promoted at a saved threshold, served."""
+    """The demo project with two models trained, one registered and promoted at a saved threshold, February's batch
+    appended and monitored, served."""
+    from pathlib import Path
+
+    from core.data.batches import append_batch
     from core.data.samples import open_workspace
+    from core.monitor.policy import run_monitor
+    from core.project.projects import get_project
     from core.release.actions import promote
     from core.store.workspace import close_workspace
 
@@ -29,6 +35,9 @@ def champion_server(trained_workspace, tmp_path_factory):
     ws = open_workspace(trained.home, seed_samples=False)
     promote(ws, trained.versions["logreg"], by="e2e", why="First launch",
             override_reason="Browser test: promoted before the final check")
+    project = get_project(ws, trained.demo_project_id)
+    feb = Path(__file__).resolve().parents[2] / "sample_data" / "churn_2026_02.csv"
+    run_monitor(ws, project, append_batch(ws, project, feb, label="2026-02", as_of="2026-02-01").batch, by="e2e")
     close_workspace(trained.home)
     server = AppServer(trained.home, tmp_path_factory.mktemp("dash_log") / "streamlit.log")
     server.wait_healthy()
@@ -51,6 +60,9 @@ def test_dashboard_reads_at_a_glance_without_cut_labels(browser, champion_server
         verdict = decision.locator("h2").inner_text()
         assert any(v in verdict for v in ("Ship", "Hold", "Roll back")), verdict
         page.get_by_text("Champion over time").wait_for(timeout=60_000)
+        page.get_by_text("The loop: new data, monitoring and retraining").wait_for(timeout=60_000)
+        assert page.locator(".st-key-dashboard-loop-1").inner_text().count("Open alerts") == 1
+        page.get_by_text("Key results").first.wait_for(timeout=30_000)
         wait_for_app(page)
         screenshot(page, f"dashboard_{width}")
         metrics = page.locator("[data-testid='stMetric']")
