@@ -53,7 +53,8 @@ def monitor(args):
         while out is None:
             if server_alive(home):
                 request = submit(home, args.project, args.batch, label=args.label, as_of=args.as_of,
-                                 mapping=ColumnMapping(), by=by, notify=not args.no_notify, wait=args.wait)
+                                 mapping=ColumnMapping(), by=by, notify=not args.no_notify,
+                                 wait=max(1.0, deadline - time.monotonic()))
                 out = wait_result(home, request, max(1.0, deadline - time.monotonic()), shown=args.wait)
                 break
             with monitor_lock(home, max(0.0, deadline - time.monotonic())):

@@ -138,3 +138,21 @@ def test_retrain_page_saves_the_projects_retrain_settings(champ):
     assert_clean(at)
     assert get_retrain_policy(ws, project.id) == RetrainPolicy(window="all", rolling_days=90, on_pass="promote")
     assert "Retrain settings saved." in [s.value for s in at.success]
+
+
+def test_monitoring_page_schedules_the_policy_inside_the_app(champ):
+    from core.monitor.policy import get_policy
+
+    at = open_page(MONITOR, champ, timeout=120)
+    assert any("No app server is taking queued" in c.value for c in at.caption)  # a page test has no server
+    at.checkbox(key="monitor.policy.in_app").check()
+    at.text_input(key="monitor.policy.schedule").input("15 7 * * 1-5")
+    at.button(key="monitor.policy.save").click().run()
+    assert_clean(at)
+    policy = get_policy(champ.ws, champ.project_id)
+    assert policy.run_in_app and policy.schedule == "15 7 * * 1-5"
+    assert any("Scheduled in the app (15 7 * * 1-5): next run" in c.value for c in at.caption)
+    at.text_input(key="monitor.policy.schedule").input("75 7 * * *")
+    at.button(key="monitor.policy.save").click().run()
+    assert any("minute field '75'" in e.value for e in at.error)
+    assert get_policy(champ.ws, champ.project_id).schedule == "15 7 * * 1-5"  # the bad one was not saved
