@@ -43,17 +43,21 @@ TOUR = (
     ("pages/06_split.py", "Split", "train / validation / test with leak checks."),
     ("pages/07_train.py", "Train", "the leaderboard, with the baseline and honest warnings."),
     ("pages/08_evaluate.py", "Evaluate", "move the threshold and watch value and fairness follow."),
-    ("pages/09_registry.py", "Registry", "the champion, its launch gate and the ledger."),
-    ("pages/11_drift.py", "Drift", "next month's customers compared with the training data."),
-    ("pages/12_launch.py", "Launch", "a canary that catches a degrading challenger and rolls back."),
+    ("pages/09_registry.py", "Registry", "the first champion passed its launch gate; the ledger says who, when, why."),
+    ("pages/15_monitor.py", "Monitoring", "February's batch drifted and raised alerts; March brought labels."),
+    ("pages/16_retrain.py", "Retrain", "the challenger trained on February beat the champion on March, which "
+                                       "neither saw."),
+    ("pages/12_launch.py", "Launch", "a canary on March's real rows ships it; a labelled what-if shows a rollback."),
     ("pages/13_dashboard.py", "Dashboard", "the one page a stakeholder needs."),
 )
-with st.expander("Guided tour: the demo story in nine stops", icon=":material/tour:"):
+with st.expander(f"Guided tour: the demo story in {len(TOUR)} stops", icon=":material/tour:"):
     for path, title, what in TOUR:
         page_link(path, f"{title}: {what}", fallback=lambda: st.markdown(f"**{title}**: {what}"))
 if not is_viewer():
-    st.caption("Load demo project trains five models, registers a champion and a challenger, checks next month's "
-               "batch for drift and rehearses a canary launch, on the synthetic sample data (about a minute).")
+    st.caption("Load demo project builds three months of the synthetic sample data: five models compared, a first "
+               "champion through the launch gate, February's batch monitored (drift, alerts), a challenger "
+               "retrained and judged on March, a canary that ships it, and a labelled what-if rollback "
+               "(a few minutes).")
     if st.button("Load demo project", key="home.demo", icon=":material/play_circle:"):
         from core.share.demo import build_demo
 

@@ -65,7 +65,7 @@ class ValueComparison:
     """Value of 1,000 decisions with the project's costs, on the validation rows."""
 
     model: float
-    no_model: float  # flag nobody: what happens without a model
+    no_model: float  # without a model: the better single action (flag every row or flag no row), as the gate uses
     baseline_name: str
     previous: float | None = None  # the previous champion at its own threshold
     previous_label: str = ""
@@ -307,7 +307,16 @@ def _value(ws: Workspace, project, at: dict, champion: Version | None, versions:
     row, table = at.get("_row"), at.get("_table")
     if row is None or "value_per_row" not in row:
         return None
-    nobody = table.iloc[-1]  # the last row sits above the highest score: nobody is flagged
+    # Without a model one would take the better single action, the same baseline the gate uses
+    # (core.release.value.baseline_values): flag no row (the table's last row sits above every score) or flag every row.
+    nobody = table.iloc[-1]
+    n = max(int(nobody["tp"] + nobody["fp"] + nobody["fn"] + nobody["tn"]), 1)
+    positives, negatives = int(nobody["fn"]), int(nobody["tn"])
+    costs = {k: float((project.criteria.costs or {}).get(k, 0.0) or 0.0) for k in ("tp", "fp", "fn", "tn")}
+    everyone = (positives * costs["tp"] + negatives * costs["fp"]) / n
+    no_one = float(nobody["value_per_row"])
+    base_value, base_name = (everyone, "no model (flag every row)") if everyone >= no_one else \
+        (no_one, "no model (flag no row)")
     previous, previous_label = None, ""
     state = registry_state(ws, project.id, entries)
     earlier = [v for v in state.stack[:-1] if v != state.champion]
@@ -320,8 +329,7 @@ def _value(ws: Workspace, project, at: dict, champion: Version | None, versions:
                 prow = at_threshold(threshold_table(preds["y_true"], preds["score"], prev.positive_class,
                                                     costs=project.criteria.costs), t.value)
                 previous, previous_label = float(prow["value_per_row"]) * 1000, f"{prev.label} {t.label}"
-    return ValueComparison(float(row["value_per_row"]) * 1000, float(nobody["value_per_row"]) * 1000,
-                           "no model (nobody flagged)", previous, previous_label)
+    return ValueComparison(float(row["value_per_row"]) * 1000, base_value * 1000, base_name, previous, previous_label)
 
 
 def important_features(ws: Workspace, run, top: int = 5) -> list[str]:

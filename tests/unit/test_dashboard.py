@@ -45,11 +45,18 @@ def test_snapshot_says_its_threshold_and_compares_value_with_no_model(champion_w
     assert recall.value == f"{row['recall']:.3f}"
     low, high = map(float, recall.interval.split("–"))
     assert low < row["recall"] < high
-    # No model = nobody flagged: every positive is a miss and every negative a correct pass.
+    # No model = the better single action, the same baseline the gate's value check uses.
+    import numpy as np
+
+    from core.release.value import baseline_values
     crit = snap.project.criteria
     n, positives = len(preds), int(row["tp"] + row["fn"])
-    expected = (positives * crit.costs["fn"] + (n - positives) * crit.costs["tn"]) / n * 1000
-    assert snap.value.no_model == pytest.approx(expected) and "no model" in snap.value.baseline_name
+    nobody = (positives * crit.costs["fn"] + (n - positives) * crit.costs["tn"]) / n * 1000
+    everyone = (positives * crit.costs["tp"] + (n - positives) * crit.costs["fp"]) / n * 1000
+    assert snap.value.no_model == pytest.approx(max(nobody, everyone))
+    gate_values, action = baseline_values(snap.champion, preds, crit)
+    assert snap.value.no_model == pytest.approx(float(np.mean(gate_values)) * 1000)
+    assert snap.value.baseline_name == f"no model ({action})"
     assert snap.value.previous is None  # the first champion has no predecessor
     # The leaderboard beside it names its own threshold.
     assert any("at 0.50" in c for c in snap.leaderboard.columns)
