@@ -97,6 +97,7 @@ def fold_blocks(counts: TextCounts, fit_rows: np.ndarray):
     train = tfidf.transform(counts.train[:, kept]).tocsr()
     validation = None if counts.validation is None else tfidf.transform(counts.validation[:, kept]).tocsr()
     vectorizer._validate_vocabulary()  # sets fixed_vocabulary_ = False, as fit does
+    vectorizer.build_analyzer()  # and the word analyzer's stop-word check, which fit leaves behind
     vectorizer.vocabulary_ = {str(t): np.int64(j) for j, t in enumerate(counts.terms[kept])}
     vectorizer._tfidf = tfidf
     return train, validation, vectorizer
