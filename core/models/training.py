@@ -196,7 +196,7 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
     started, cpu = time.perf_counter(), time.process_time()
     n_workers = workers.worker_count(len(train), n_jobs)
     skipped = _unreadable(ctx, specs)
-    text = _text_counts(ctx, train, val, [s for i, s in enumerate(specs) if i not in skipped])
+    text = _text_counts(ctx, train, val, [s for i, s in enumerate(specs) if i not in skipped], n_workers)
     with workers.shared_frames(train[ctx.features], y, val, target, n_workers, text) as source:
         ctx.source = source
         tuned: dict[int, dict] = {}
@@ -262,15 +262,17 @@ def _unreadable(ctx: _Context, specs: list[ModelSpec]) -> dict[int, str]:
     return out
 
 
-def _text_counts(ctx: _Context, train: pd.DataFrame, val: pd.DataFrame | None, specs: list[ModelSpec]) -> dict | None:
-    """Counts the free-text columns' n-grams once for every text-reading model and fold (core.models.sharedtext)."""
+def _text_counts(ctx: _Context, train: pd.DataFrame, val: pd.DataFrame | None, specs: list[ModelSpec],
+                 n_workers: int) -> dict | None:
+    """Counts the free-text columns' n-grams once for every text-reading model and fold (core.models.sharedtext),
+    spread over the comparison's worker processes when it has them."""
     text = [c for c in ctx.features if ctx.columns.get(c) == TEXT_KIND]
     if not text or not any(model_entry(s.key).reads_text for s in specs):
         return None
     from core.models.sharedtext import count_text
 
     return count_text(train[text].reset_index(drop=True), None if val is None else val[text].reset_index(drop=True),
-                      text)
+                      text, run=lambda fn, items: workers.map_calls(fn, items, n_workers), pieces=n_workers)
 
 
 def _looks_perfect(run) -> bool:
@@ -411,7 +413,7 @@ def tune(train_df: pd.DataFrame, target: str, task: str, spec: ModelSpec | str, 
     ctx, train, y, _ = _prepare(train_df, None, target, task, columns, cv or 5, seed, positive_class, features,
                                 cv_plan)
     n_workers = workers.worker_count(len(train), n_jobs)
-    text = _text_counts(ctx, train, None, [spec])
+    text = _text_counts(ctx, train, None, [spec], n_workers)
     with workers.shared_frames(train[ctx.features], y, None, target, n_workers, text) as source:
         ctx.source = source
         return _search(ctx, spec, _primary(metric, task), trials, seconds, method, n_workers, progress, cancel)

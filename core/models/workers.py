@@ -259,6 +259,17 @@ def run_tasks(tasks: list[dict], n_workers: int, cancel=None) -> Iterator[tuple[
     yield from _drain(gen, cancel)
 
 
+def map_calls(fn, items: list[tuple], n_workers: int) -> list:
+    """Returns [fn(*item) for item in items], computed by the comparison's local worker processes when it has two
+    (the same reusable pool its tasks run in, so starting it overlaps this work); in-process otherwise."""
+    if n_workers <= 1 or compute.client() is not None or len(items) < 2:
+        return [fn(*item) for item in items]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=n_workers, backend="loky", temp_folder=scratch_dir(), initializer=_worker_init,
+                    initargs=(os.getpid(),))(delayed(fn)(*item) for item in items)
+
+
 def _indexed(i: int, t: dict) -> tuple[int, dict]:
     return i, run_task(t)
 
