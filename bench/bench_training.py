@@ -59,7 +59,8 @@ keys = [m.key for m in models_for("binary")]
 from core.models.folds import make_folds, plan_for_split
 _y = train["target"].to_numpy()
 _values, _n = np.unique(_y, return_counts=True)
-same_folds = make_folds(train, _y, "binary", 5, 42, plan_for_split(ws, split), dict(zip(_values.tolist(), _n.tolist())))[0]
+_counts = dict(zip(_values.tolist(), _n.tolist()))
+same_folds = make_folds(train, _y, "binary", 5, 42, plan_for_split(ws, split), _counts)[0]
 """
 
 OURS = """

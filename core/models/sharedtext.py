@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import pairwise
 from numbers import Integral
 
 import numpy as np
@@ -58,7 +59,7 @@ def count_text(X: pd.DataFrame, val: pd.DataFrame | None, text_columns: list[str
         docs = as_documents(X[[column]])
         bounds = np.linspace(0, len(docs), max(1, int(pieces)) + 1).astype(int)
         for part in ("chars", "words"):  # the costlier counting first, so both workers finish together
-            for a, b in zip(bounds[:-1], bounds[1:]):
+            for a, b in pairwise(bounds):
                 items.append((docs[a:b], part))
                 keys.append((part, column, "train"))
             if val is not None:

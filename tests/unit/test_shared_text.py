@@ -17,7 +17,7 @@ from core.catalog import ModelSpec
 from core.models import preprocess, sharedtext
 from core.models.pipeline import build_pipeline
 from core.models.training import LATENCY_ROWS, compare, tune
-from core.store.artifacts import dump_model, load_model
+from core.store.artifacts import load_model
 
 KINDS = {"text": "text", "channel": "category", "urgent": "category"}
 TEXT_MODELS = ["logreg", "nb", "linear_svm"]
@@ -164,4 +164,5 @@ def test_counting_in_runs_of_rows_merges_to_the_counts_of_one_pass():
     three = sharedtext.count_text(train, val, ["text"], pieces=3)
     for key, counts in one.items():
         assert list(three[key].terms) == list(counts.terms)
-        assert abs(three[key].train - counts.train).max() == 0 and abs(three[key].validation - counts.validation).max() == 0
+        assert abs(three[key].train - counts.train).max() == 0
+        assert abs(three[key].validation - counts.validation).max() == 0
