@@ -166,3 +166,24 @@ def test_counting_in_runs_of_rows_merges_to_the_counts_of_one_pass():
         assert list(three[key].terms) == list(counts.terms)
         assert abs(three[key].train - counts.train).max() == 0
         assert abs(three[key].validation - counts.validation).max() == 0
+
+
+def test_a_dask_cluster_reads_the_shared_counts_and_scores_as_locally(monkeypatch):
+    import os
+
+    from core.models import compute
+
+    df = _tickets(300)
+    args = (df.iloc[:240], df.iloc[240:], "urgent", "binary", ["nb"], KINDS)
+    local = compare(*args, cv=2, positive_class="yes", n_jobs=1)
+    monkeypatch.setitem(os.environ, "WORKBENCH_COMPUTE", "dask-local:1")
+    try:
+        on_cluster = compare(*args, cv=2, positive_class="yes")
+    finally:
+        compute.close_all()
+    run = on_cluster.run("nb")
+    assert run.error is None and "dask" in str(run.versions).lower()
+    assert [f["roc_auc"] for f in run.fold_metrics] == \
+        pytest.approx([f["roc_auc"] for f in local.run("nb").fold_metrics], abs=1e-9)
+    assert np.allclose(load_model(run.model_bytes).predict_proba(df.iloc[240:][run.features])[:, 1],
+                       run.predictions["score"].to_numpy(), atol=1e-6)
