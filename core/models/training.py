@@ -370,6 +370,13 @@ def _assemble(ctx: _Context, spec: ModelSpec, i: int, pairs: list[tuple[dict, di
     if text and not entry.reads_text and not entry.is_baseline:
         run.notes.append(f"{entry.label} does not read free text, so it left out {', '.join(map(repr, text))}; "
                          "linear models and naive Bayes read it as word and character n-grams.")
+        if run.feature_choice:  # the receipt and model card then list what this model read, and why not the text
+            run.feature_choice = {**run.feature_choice,
+                                  "used": [c for c in run.feature_choice["used"] if c not in text],
+                                  "left_out": list(run.feature_choice["left_out"]) + [
+                                      {"column": c, "reason": f"free text, which {entry.label} does not read (linear "
+                                                              "models and naive Bayes read it as n-grams)"}
+                                      for c in text]}
     if skipped:
         run.error = f"{entry.label} was not trained: {skipped}"
         return run

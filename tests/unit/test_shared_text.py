@@ -105,6 +105,9 @@ def test_models_that_read_no_text_skip_a_text_only_table_and_say_why(passes):
     tree = result.run("tree")
     assert "does not read free text" in tree.error and not tree.fold_metrics and tree.pipeline is None
     assert result.run("logreg").error is None
+    # Each run's feature record (receipt, model card) says which columns that model read, and why not the text.
+    assert tree.feature_choice["used"] == [] and "does not read" in tree.feature_choice["left_out"][-1]["reason"]
+    assert result.run("logreg").feature_choice["used"] == ["text"]
     assert _vocabularies(passes) == 2
 
 
