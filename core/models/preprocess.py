@@ -33,6 +33,24 @@ _TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t"})
 _FALSE_WORDS = frozenset({"false", "no", "n", "0", "f"})
 
 
+TEXT_STEPS = ("words", "chars")  # the two vectorizers of each text column, in pipeline order (steps words<i>, chars<i>)
+
+
+def text_vectorizer(part: str):
+    """The unfitted TfidfVectorizer of a text step: "words" (word 1-2-grams) or "chars" (within-word 3-4-grams).
+
+    Vocabulary capped at the most frequent n-grams, float32 values, sublinear term frequency. The one definition
+    both the saved pipelines and the counts shared across a comparison (core.models.sharedtext) use.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if part == "words":
+        return TfidfVectorizer(analyzer="word", ngram_range=(1, 2), max_features=WORD_VOCABULARY, min_df=1,
+                               sublinear_tf=True, dtype=np.float32)
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, max_features=CHAR_VOCABULARY, min_df=1,
+                           sublinear_tf=True, dtype=np.float32)
+
+
 def feature_columns(columns: dict[str, str], target: str | None, text: bool = False) -> list[str]:
     """Returns the columns a model reads: every number, category, boolean or date column (and with `text`, every
     free-text column) except the target."""
@@ -166,7 +184,6 @@ def build_preprocessor(columns: dict[str, str], features: list[str], needs_scali
     Raises: SpecInvalid when no column can feed the model.
     """
     from sklearn.compose import ColumnTransformer
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.impute import SimpleImputer
     from sklearn.model_selection import KFold
     from sklearn.pipeline import Pipeline
@@ -212,14 +229,10 @@ def build_preprocessor(columns: dict[str, str], features: list[str], needs_scali
                                      ("impute", SimpleImputer(strategy="median", keep_empty_features=True))),
                       by_kind["datetime"]))
     for i, column in enumerate(by_kind[TEXT_KIND]):
-        parts.append((f"words{i}", Pipeline([("docs", FunctionTransformer(as_documents, feature_names_out="one-to-one")),
-                                             ("tfidf", TfidfVectorizer(
-            analyzer="word", ngram_range=(1, 2), max_features=WORD_VOCABULARY, min_df=1, sublinear_tf=True,
-            dtype=np.float32))]), [column]))
-        parts.append((f"chars{i}", Pipeline([("docs", FunctionTransformer(as_documents, feature_names_out="one-to-one")),
-                                             ("tfidf", TfidfVectorizer(
-            analyzer="char_wb", ngram_range=CHAR_NGRAMS, max_features=CHAR_VOCABULARY, min_df=1, sublinear_tf=True,
-            dtype=np.float32))]), [column]))
+        for part in TEXT_STEPS:
+            parts.append((f"{part}{i}", Pipeline([("docs", FunctionTransformer(as_documents,
+                                                                              feature_names_out="one-to-one")),
+                                                  ("tfidf", text_vectorizer(part))]), [column]))
     # Text gives sparse n-gram counts: keep the whole matrix sparse then (models that read text accept it).
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=1.0 if by_kind[TEXT_KIND] else 0.0)
 

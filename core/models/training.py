@@ -195,12 +195,14 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
     ctx, train, y, val = _prepare(train_df, val_df, target, task, columns, cv, seed, positive_class, features, cv_plan)
     started, cpu = time.perf_counter(), time.process_time()
     n_workers = workers.worker_count(len(train), n_jobs)
-    with workers.shared_frames(train[ctx.features], y, val, target, n_workers) as source:
+    skipped = _unreadable(ctx, specs)
+    text = _text_counts(ctx, train, val, [s for i, s in enumerate(specs) if i not in skipped], n_workers)
+    with workers.shared_frames(train[ctx.features], y, val, target, n_workers, text) as source:
         ctx.source = source
         tuned: dict[int, dict] = {}
         if tune_trials or tune_seconds:
             for i, spec in enumerate(specs):
-                if model_entry(spec.key).is_baseline or not model_entry(spec.key).params_for(task):
+                if i in skipped or model_entry(spec.key).is_baseline or not model_entry(spec.key).params_for(task):
                     continue
                 label = model_entry(spec.key).label
                 tuned[i] = _search(ctx, spec, metric, tune_trials or 10_000, tune_seconds, tune_method, n_workers,
@@ -209,7 +211,7 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
         tasks = []
         # Costliest models first, so the two workers finish together instead of one idling at the end.
         order = sorted(range(len(specs)), key=lambda i: -model_entry(specs[i].key).cost if n_workers > 1 else i)
-        for i in order:
+        for i in (i for i in order if i not in skipped):
             for j in range(len(ctx.folds)):
                 tasks.append(workers.task(ctx, specs[i], i, fold=j, n_jobs=1 if n_workers > 1 else None))
             tasks.append(workers.task(ctx, specs[i], i, fold=None, n_jobs=1 if n_workers > 1 else None))
@@ -226,7 +228,7 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
         if cancel is not None and cancel.is_set():
             raise TrainingCancelled("Training was cancelled; nothing was saved. Start it again when ready.")
     runs = [_assemble(ctx, spec, i, [(tasks[k], results[k]) for k in range(len(tasks)) if tasks[k]["model"] == i],
-                      tuned.get(i)) for i, spec in enumerate(specs)]
+                      tuned.get(i), skipped.get(i)) for i, spec in enumerate(specs)]
     result = ComparisonResult(id=new_id("cmp"), task=task, target=target, primary_metric=metric,
                               positive_class=ctx.positive_class, classes=ctx.classes, cv=len(ctx.folds), seed=ctx.seed,
                               runs=runs, notes=ctx.notes, class_counts=ctx.class_counts, train_rows=len(train),
@@ -242,6 +244,35 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
     annotate_warnings(result)
     workers.record_backend(result)
     return result
+
+
+def _unreadable(ctx: _Context, specs: list[ModelSpec]) -> dict[int, str]:
+    """The models that can read none of the features (only free text, for a model that reads no text): {index: why}.
+
+    They get no tasks, so a text-only table costs them nothing; their row says why.
+    """
+    out = {}
+    for i, spec in enumerate(specs):
+        entry = model_entry(spec.key)
+        if entry.is_baseline or entry.reads_text:
+            continue
+        if all(ctx.columns.get(c) == TEXT_KIND for c in ctx.features):
+            out[i] = ("it does not read free text, and every feature is free text. Linear models and naive Bayes "
+                      "read text as word and character n-grams.")
+    return out
+
+
+def _text_counts(ctx: _Context, train: pd.DataFrame, val: pd.DataFrame | None, specs: list[ModelSpec],
+                 n_workers: int) -> dict | None:
+    """Counts the free-text columns' n-grams once for every text-reading model and fold (core.models.sharedtext),
+    spread over the comparison's worker processes when it has them."""
+    text = [c for c in ctx.features if ctx.columns.get(c) == TEXT_KIND]
+    if not text or not any(model_entry(s.key).reads_text for s in specs):
+        return None
+    from core.models.sharedtext import count_text
+
+    return count_text(train[text].reset_index(drop=True), None if val is None else val[text].reset_index(drop=True),
+                      text, run=lambda fn, items: workers.map_calls(fn, items, n_workers), pieces=n_workers)
 
 
 def _looks_perfect(run) -> bool:
@@ -324,20 +355,31 @@ def _scaled(progress: Progress | None, i: int, n: int, text: str) -> Progress | 
     return lambda frac, msg: progress(None, f"{text} (model {i + 1} of {n}): {msg}")
 
 
-def _assemble(ctx: _Context, spec: ModelSpec, i: int, pairs: list[tuple[dict, dict]], tuning: dict | None) -> RunResult:
+def _assemble(ctx: _Context, spec: ModelSpec, i: int, pairs: list[tuple[dict, dict]], tuning: dict | None,
+              skipped: str | None = None) -> RunResult:
     entry = model_entry(spec.key)
     run = RunResult(key=spec.key, label=entry.label, task=ctx.task, params=resolve_params(entry, spec.params, ctx.task),
                     seed=ctx.seed, cv_folds=len(ctx.folds), versions=library_versions(), features=list(ctx.features),
                     classes=list(ctx.classes), positive_class=ctx.positive_class, tuning=tuning,
                     is_baseline=entry.is_baseline, train_rows_total=len(ctx.y), cv_scheme=ctx.cv_scheme.to_dict(),
                     feature_choice=ctx.feature_choice.to_dict() if ctx.feature_choice else {})
-    errors = [out["error"] for _, out in pairs if out.get("error")]
+    errors = [skipped] if skipped else [out["error"] for _, out in pairs if out.get("error")]
     caught = sorted({w for _, out in pairs for w in out.get("warnings", ())})
     run.notes = [n for t, out in pairs if t["fold"] is None for n in out.get("notes", ())] + caught
     text = [c for c in ctx.features if ctx.columns.get(c) == TEXT_KIND]
     if text and not entry.reads_text and not entry.is_baseline:
         run.notes.append(f"{entry.label} does not read free text, so it left out {', '.join(map(repr, text))}; "
                          "linear models and naive Bayes read it as word and character n-grams.")
+        if run.feature_choice:  # the receipt and model card then list what this model read, and why not the text
+            run.feature_choice = {**run.feature_choice,
+                                  "used": [c for c in run.feature_choice["used"] if c not in text],
+                                  "left_out": list(run.feature_choice["left_out"]) + [
+                                      {"column": c, "reason": f"free text, which {entry.label} does not read (linear "
+                                                              "models and naive Bayes read it as n-grams)"}
+                                      for c in text]}
+    if skipped:
+        run.error = f"{entry.label} was not trained: {skipped}"
+        return run
     if errors:
         run.error = f"{entry.label} failed: {errors[0]}"
         trace = next((out["traceback"] for _, out in pairs if out.get("traceback")), "")
@@ -378,7 +420,8 @@ def tune(train_df: pd.DataFrame, target: str, task: str, spec: ModelSpec | str, 
     ctx, train, y, _ = _prepare(train_df, None, target, task, columns, cv or 5, seed, positive_class, features,
                                 cv_plan)
     n_workers = workers.worker_count(len(train), n_jobs)
-    with workers.shared_frames(train[ctx.features], y, None, target, n_workers) as source:
+    text = _text_counts(ctx, train, None, [spec], n_workers)
+    with workers.shared_frames(train[ctx.features], y, None, target, n_workers, text) as source:
         ctx.source = source
         return _search(ctx, spec, _primary(metric, task), trials, seconds, method, n_workers, progress, cancel)
 

@@ -27,7 +27,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -91,9 +91,14 @@ def worker_count(n_rows: int, n_jobs: int | None = None) -> int:
 
 @contextmanager
 def shared_frames(X: pd.DataFrame, y: np.ndarray, val: pd.DataFrame | None, target: str,
-                  n_workers: int) -> Iterator[str]:
-    """Makes the train (and validation) rows readable by tasks; yields the token tasks name them by."""
+                  n_workers: int, text: dict | None = None) -> Iterator[str]:
+    """Makes the train (and validation) rows readable by tasks; yields the token tasks name them by.
+
+    `text`: free-text n-gram counts shared by every text-reading model and fold (core.models.sharedtext).
+    """
     data = {"X": X.reset_index(drop=True), "y": np.asarray(y)}
+    if text:
+        data["text"] = text
     if val is not None:
         data["Xv"] = val[list(X.columns)].reset_index(drop=True)
         data["yv"] = val[target].to_numpy() if data["y"].dtype != float else \
@@ -174,6 +179,10 @@ def _write(folder: str, data: dict) -> None:
         val = data["Xv"].copy()
         val[_Y], val[_ROW + "_wb"] = data["yv"], data["rows_v"]
         feather.write_feather(pa.Table.from_pandas(val, preserve_index=False), os.path.join(folder, "val.arrow"))
+    if data.get("text"):
+        import joblib
+
+        joblib.dump(data["text"], os.path.join(folder, "text.joblib"))  # this process's own counts, for its workers
 
 
 def _frames(token: str) -> dict:
@@ -189,6 +198,11 @@ def _frames(token: str) -> dict:
     if os.path.exists(path):
         val = feather.read_table(path).to_pandas()
         data.update(Xv=val.drop(columns=[_Y, _ROW + "_wb"]), yv=val[_Y].to_numpy(), rows_v=val[_ROW + "_wb"].to_numpy())
+    path = os.path.join(token, "text.joblib")
+    if os.path.exists(path):
+        import joblib
+
+        data["text"] = joblib.load(path)
     with _LOCK:
         for old in [k for k in _FRAMES if not k.startswith("mem:")]:
             _FRAMES.pop(old)  # a worker keeps one comparison's frames at a time
@@ -243,6 +257,17 @@ def run_tasks(tasks: list[dict], n_workers: int, cancel=None) -> Iterator[tuple[
                    temp_folder=scratch_dir(), initializer=_worker_init, initargs=(os.getpid(),))(
         delayed(_indexed)(i, t) for i, t in enumerate(tasks))
     yield from _drain(gen, cancel)
+
+
+def map_calls(fn, items: list[tuple], n_workers: int) -> list:
+    """Returns [fn(*item) for item in items], computed by the comparison's local worker processes when it has two
+    (the same reusable pool its tasks run in, so starting it overlaps this work); in-process otherwise."""
+    if n_workers <= 1 or compute.client() is not None or len(items) < 2:
+        return [fn(*item) for item in items]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=n_workers, backend="loky", temp_folder=scratch_dir(), initializer=_worker_init,
+                    initargs=(os.getpid(),))(delayed(fn)(*item) for item in items)
 
 
 def _indexed(i: int, t: dict) -> tuple[int, dict]:
@@ -414,6 +439,11 @@ def _fit_and_score(t: dict) -> dict:
     pipe = build_pipeline(t["spec"], t["columns"], t["task"], t["seed"], target=t["target"],
                           n_jobs=-1 if spread == "trees" else t["n_jobs"])
     X_fit = X.iloc[used]
+    shared = None
+    if data.get("text") and entry.reads_text:
+        from core.models.sharedtext import share
+
+        shared = share(pipe, data["text"], used)  # text counted once per comparison, TF-IDF fitted on `used` only
     started = time.perf_counter()
     if spread == "xgboost.dask":
         from core.models.distributed import fit_xgboost_dask
@@ -437,7 +467,8 @@ def _fit_and_score(t: dict) -> dict:
         return out
     if "Xv" in data:
         started = time.perf_counter()
-        pred, scores, kind = predict_scores(pipe, data["Xv"], t["task"], t["positive_class"])
+        with shared.validation_rows() if shared else nullcontext():
+            pred, scores, kind = predict_scores(pipe, data["Xv"], t["task"], t["positive_class"])
         out["predict_ms_per_1k"] = (time.perf_counter() - started) / max(len(pred), 1) * 1e6
         out["metrics"] = _metrics(t, data["yv"], pred, scores, kind)
         out["predictions"] = _prediction_frame(data["rows_v"], data["yv"], pred, scores, t, pipe)
@@ -449,6 +480,8 @@ def _fit_and_score(t: dict) -> dict:
     out.setdefault("predict_ms_per_1k", (time.perf_counter() - started) / max(len(pred), 1) * 1e6)
     out["train_metrics"] = _metrics(t, y[check], pred, scores, kind)
     out["score_kind"] = kind
+    if shared:
+        shared.finish(X_fit)  # the saved model holds the fitted vectorizers and predicts from raw text
     out["model_bytes"] = dump_model(pipe)
     out["pipeline"] = pipe
     return out
