@@ -86,15 +86,28 @@ class Session:
             await self.click(ws, "split", "Create split")
 
 
-def _prepare(home: Path) -> str:
+def _prepare(home: Path, attempts: int = 3) -> str:
+    """Builds the demo project in `home`. The demo's canary judges latency measured live, so on a busy machine it
+    can roll back and the gate refuses the promotion; then the demo is built again in a fresh folder (said so)."""
+    import shutil
+
+    from core.data.samples import open_workspace
+    from core.errors import WorkbenchError
     from core.share.demo import build_demo
     from core.store.workspace import close_workspace
-    from core.data.samples import open_workspace
 
-    ws = open_workspace(home, seed_samples=True)
-    project_id = build_demo(ws).project_id
-    close_workspace(home)
-    return project_id
+    for attempt in range(1, attempts + 1):
+        ws = open_workspace(home, seed_samples=True)
+        try:
+            return build_demo(ws).project_id
+        except WorkbenchError as err:
+            if attempt == attempts:
+                raise
+            print(f"  the demo could not be built ({err}); building it again in a fresh folder", flush=True)
+        finally:
+            close_workspace(home)
+        shutil.rmtree(home, ignore_errors=True)
+    raise AssertionError("unreachable")
 
 
 async def _drive(url: str, project_id: str) -> list[Session]:
