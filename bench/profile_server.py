@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import io
-import marshal
 import os
 import pstats
 import signal
