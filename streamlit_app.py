@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently's telemetry: offline it only fails and litters the log
@@ -15,19 +13,20 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from core.errors import WorkbenchError
+from pages._router import (
+    FAVICON,
+    PageEntry,
+    SessionRole,
+    announce_editor_key,
+    page_file_exists,
+    warm_up,
+)
+from pages._services import start_background_services
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("workbench")
-
-@dataclass(frozen=True)
-class PageEntry:
-    """One page of the navigation: its sidebar section, file, title, icon, and whether a share-link viewer may open it."""
-
-    section: str
-    path: str
-    title: str
-    icon: str
-    for_viewers: bool
+# Streamlit runs this file afresh on every rerun of every session: what needs building once (types, cached functions,
+# the icon) lives in pages/_router.py.
 
 
 # Order is the lifecycle.
@@ -55,7 +54,7 @@ PAGES: tuple[PageEntry, ...] = (
 def visible_pages(viewer: bool) -> list[PageEntry]:
     """Returns the pages this session may open; a viewer's list leaves out every page that changes data."""
     # A page left out is not registered at all, so it cannot be reached even by typing its URL.
-    return [p for p in PAGES if (p.for_viewers or not viewer) and (ROOT / p.path).is_file()]
+    return [p for p in PAGES if (p.for_viewers or not viewer) and page_file_exists(p.path)]
 
 
 def _navigation(viewer: bool) -> dict[str, list]:
@@ -64,15 +63,6 @@ def _navigation(viewer: bool) -> dict[str, list]:
         sections.setdefault(p.section, []).append(
             st.Page(p.path, title=p.title, icon=p.icon, default=p.path.endswith("00_home.py")))
     return sections
-
-
-@dataclass(frozen=True)
-class SessionRole:
-    """What a session may do: "editor", "viewer" (of one project) or "locked" (must show the editor key or sign in)."""
-
-    role: str
-    project_id: str | None = None
-    error: str | None = None
 
 
 UNCHECKED_SHARE_LINK = ("This share link could not be checked just now, so nothing is shown. Try the link again in a "
@@ -231,32 +221,12 @@ def _require_sign_in() -> None:
     st.stop()
 
 
-@st.cache_resource(show_spinner=False)
-def _announce_editor_key() -> bool:
-    """Makes the editor key at the server's first start and prints it once, with the editor URL (as Jupyter does)."""
-    try:
-        from core.share.access import ensure_editor_key
-        from pages._widgets import _shared_workspace
-
-        key = ensure_editor_key(_shared_workspace())
-    except Exception:  # noqa: BLE001 — without a key editing stays locked where it is needed; the rest still works
-        log.exception("The editor key could not be made")
-        return False
-    if key:
-        address = _server_address()
-        host = address if address and address not in ("0.0.0.0", "::") else "localhost"
-        base = (st.get_option("server.baseUrlPath") or "").strip("/")
-        url = f"http://{host}:{st.get_option('server.port')}/{base + '/' if base else ''}?key={key}"
-        print(f"\n  Editor key (shown once; needed when the server is shared): {key}\n"
-              f"  Open the editor at: {url}\n  A new key: workbench editor-key rotate\n", file=sys.stderr, flush=True)
-    return True
-
-
 def main() -> None:
-    st.set_page_config(page_title="AI Product Workbench", page_icon=str(ROOT / "assets" / "icon.png"), layout="wide",
+    st.set_page_config(page_title="AI Product Workbench", page_icon=FAVICON, layout="wide",
                        initial_sidebar_state="expanded")
-    _announce_editor_key()
-    __import__("pages._services", fromlist=["_"]).start_background_services()  # monitoring queue, once per server
+    warm_up(tuple(p.path for p in PAGES))
+    announce_editor_key()
+    start_background_services()  # the monitoring queue's drainer, once per server
     _resolve_role()
     _require_sign_in()
     _require_editor_key()

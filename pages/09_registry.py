@@ -17,6 +17,7 @@ from core.data.batches import list_batches
 from core.registry.versions import get_version, ledger, list_versions, registry_state, version_batches
 from core.release.actions import archive_version, promote, register_run, rollback, set_challenger
 from core.models.runs import list_runs
+from pages._cache import derived, figure
 from pages._projects import criteria_banner, md_escape, require_project
 from pages._widgets import (csv_download_button, empty_state, get_workspace, is_viewer, ledger_name, page_header,
                             page_link, show_error)
@@ -181,7 +182,9 @@ with ledger_tab:
         log = ledger_table(entries)
         st.dataframe(log, hide_index=True, width="stretch")
         csv_download_button(log, f"{project.name}_ledger.csv", key="registry.ledger_csv", label="Download ledger")
-        if (fig := charts.champion_timeline_figure(champion_timeline(ws, project.id))) is not None:
+        # Drawn once per server until the next write (pages/_cache.py), not on every rerun of every session.
+        if (fig := derived(ws, project.id, "registry.timeline",
+                           lambda w, pid: charts.champion_timeline_figure(champion_timeline(w, pid)))) is not None:
             st.plotly_chart(fig, key="registry.timeline")
 
 with compare_tab:
@@ -190,8 +193,9 @@ with compare_tab:
                             format_func=lambda i: f"{by_id[i].label} · {by_id[i].model_label}")
     if chosen:
         st.dataframe(comparison_table(ws, project.id, chosen), hide_index=True, width="stretch")
-        st.plotly_chart(charts.metric_trend_figure(metric_trend(versions, chosen, metric), metric),
-                        key="registry.trend")
+        trend = figure(project.id, ("registry.trend", ws.generation, tuple(chosen), metric),
+                       lambda: charts.metric_trend_figure(metric_trend(versions, chosen, metric), metric))
+        st.plotly_chart(trend, key="registry.trend")
 
 with card_tab:
     st.caption("The model card documents intended use, data, metrics at the chosen threshold, fairness, limitations "

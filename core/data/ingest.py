@@ -8,6 +8,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.data.kinds import infer_kind, infer_kinds_frame
 from core.data.staging import (
@@ -140,28 +142,30 @@ def preview_upload(ws: Workspace, staged: StagedFile, sheet: str | None = None) 
         except duckdb.Error:
             _raise_bad_lines(ws, staged, delim, has_header, names, decimal)
             raise
-    if has_header and sample.empty:
+    if has_header and sample.num_rows == 0:
         raise FileRefused(f"{staged.original_name!r} has a header ({', '.join(names[:5])}"
                           f"{'…' if len(names) > 5 else ''}) but no rows of data. Upload a file with data rows.")
-    columns = tuple(ColumnPreview(o, n, dtypes[n], _kind_of(sample[n], dtypes[n], n)) for o, n in zip(originals, names))
+    columns = tuple(ColumnPreview(o, n, dtypes[n], _arrow_kind(sample.column(n), dtypes[n], n))
+                    for o, n in zip(originals, names))
     notes = []
     if any(o != n for o, n in zip(originals, names)):
         notes.append("Some column names were cleaned (blank, repeated or padded names); see the mapping below.")
-    kept = [c.name for c in columns if c.dtype == "VARCHAR" and _has_leading_zeros(sample[c.name])]
+    kept = [c.name for c in columns if c.dtype == "VARCHAR" and _has_leading_zeros(_first_values(sample.column(c.name)))]
     if kept:
         notes.append(f"Leading zeros are kept in {', '.join(map(repr, kept[:5]))}: those columns load as codes, not numbers.")
     if bad:
         notes.append(f"{bad:,} line(s) cannot be read, e.g. line {examples[0][0]:,}: {examples[0][1]}.")
-    return UploadPreview(staged, delim, has_header, decimal, columns, sample.head(PREVIEW_ROWS),
+    return UploadPreview(staged, delim, has_header, decimal, columns, _preview_rows(sample),
                          clean_dataset_name(staged.original_name), notes=tuple(notes), bad_lines=bad,
                          bad_examples=tuple(examples[:50]))
 
 
-def _read_sample(ws: Workspace, staged: StagedFile, opts: str) -> tuple[pd.DataFrame, dict[str, str]]:
+def _read_sample(ws: Workspace, staged: StagedFile, opts: str) -> tuple[pa.Table, dict[str, str]]:
+    """The first KIND_SAMPLE_ROWS rows as Arrow (no pandas objects for 20,000 rows of text), and DuckDB's types."""
     with ws.cursor() as cur:
         rel = cur.sql(f"SELECT * FROM read_csv(?, {opts}) LIMIT {KIND_SAMPLE_ROWS}", params=[str(staged.path)])
         dtypes = {name: str(t) for name, t in zip(rel.columns, rel.types)}
-        return rel.df(), dtypes
+        return rel.to_arrow_table(), dtypes
 
 
 def _csv_rows(lines: list[str], delim: str) -> list[list[str]]:
@@ -189,6 +193,40 @@ def _sniff_header(ws: Workspace, staged: StagedFile, delim: str) -> bool:
         return bool(row[0][0])
     except duckdb.Error:
         return True
+
+
+def _preview_rows(sample: pa.Table) -> pd.DataFrame:
+    """The first rows to show, typed as DuckDB hands a result to pandas: dates as timestamps, whole numbers and
+    booleans of a column with gaps (anywhere in the sample) as pandas' nullable types."""
+    head = sample.slice(0, PREVIEW_ROWS)
+    for i, f in enumerate(head.schema):
+        if pa.types.is_date(f.type):
+            head = head.set_column(i, f.name, head.column(i).cast(pa.timestamp("us")))
+    rows = head.to_pandas()
+    for f in sample.schema:
+        if sample.column(f.name).null_count and (pa.types.is_integer(f.type) or pa.types.is_boolean(f.type)):
+            rows[f.name] = rows[f.name].astype(_NULLABLE.get(str(f.type), "object"))
+    return rows
+
+
+_NULLABLE = {"bool": "boolean", "int8": "Int8", "int16": "Int16", "int32": "Int32", "int64": "Int64",
+             "uint8": "UInt8", "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64"}
+
+
+def _arrow_kind(col: pa.ChunkedArray, dtype: str, name: str) -> str:
+    """_kind_of over an Arrow column: text is counted in Arrow (the same counts as pandas, without a Python string per
+    cell); other types convert to NumPy cheaply, and pandas' rules (NaN is missing) apply to them unchanged."""
+    if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+        return _kind_of(col.to_pandas(), dtype, name)
+    n = len(col) - col.null_count
+    distinct = pc.count_distinct(col, mode="only_valid").as_py()
+    avg = pc.mean(pc.utf8_length(col)).as_py() if dtype == "VARCHAR" and n else None
+    return infer_kind(dtype, n, int(distinct), avg, name)
+
+
+def _first_values(col: pa.ChunkedArray, n: int = 500) -> pd.Series:
+    """The first `n` values that are not missing, as _has_leading_zeros reads them."""
+    return pd.Series(pc.drop_null(col).slice(0, n).to_pylist(), dtype=object)
 
 
 def _kind_of(s: pd.Series, dtype: str, name: str) -> str:

@@ -12,6 +12,7 @@ import re
 import time
 import weakref
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -38,10 +39,15 @@ class StagedFile:
     original_name: str
     fmt: str  # csv | parquet | xlsx
     size_bytes: int  # as uploaded
-    sha256: str  # of the bytes as uploaded
+    digest: str | Future  # SHA-256 of the bytes as uploaded; a Future while stage_path hashes beside the preview
     encoding: str  # as detected: utf-8, utf-8-sig, utf-16, cp1252
     compressed: bool = False
     owned: bool = True  # the staging copy belongs to us and is deleted after loading
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 of the bytes as uploaded (waits for the hashing thread of stage_path when it is still busy)."""
+        return self.digest if isinstance(self.digest, str) else self.digest.result()
 
     def discard(self) -> None:
         if self.owned:
@@ -156,25 +162,48 @@ def stage_path(path: Path, filename: str | None = None) -> StagedFile:
     path = Path(path)
     if not path.is_file():
         raise FileRefused(f"There is no file at {str(path)!r}. Check the path.")
-    scan = _Scan()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            scan.feed(chunk)
-    return _prepare(path, filename or path.name, scan.size, scan.sha256(), owned=False, is_utf8=scan.is_utf8())
+    # The SHA-256 is only needed when loading (the duplicate check), so a thread computes it while the preview reads
+    # the file's first rows: hashlib and file reads release the GIL, so it costs no wall time where a core is free.
+    digest = _HASHER.submit(_file_sha256, path)
+    scan = _Scan(hashing=False)
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                scan.feed(chunk)
+        return _prepare(path, filename or path.name, scan.size, digest, owned=False, is_utf8=scan.is_utf8())
+    except BaseException:
+        digest.cancel()
+        raise
+
+
+_HASHER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wb-hash")
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                digest.update(chunk)
+    except OSError as err:
+        raise FileRefused(f"{path.name!r} could not be read to the end ({err.strerror or err}). Check the file and "
+                          "load it again.") from None
+    return digest.hexdigest()
 
 
 class _Scan:
-    """One pass over a file's bytes: size, SHA-256, and whether it is valid UTF-8 (so nothing is read twice)."""
+    """One pass over a file's bytes: size, SHA-256 (unless `hashing` is off), and whether it is valid UTF-8."""
 
-    def __init__(self) -> None:
+    def __init__(self, hashing: bool = True) -> None:
         self.size = 0
-        self._digest = hashlib.sha256()
+        self._digest = hashlib.sha256() if hashing else None
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._utf8: bool | None = None
 
     def feed(self, chunk: bytes) -> None:
         self.size += len(chunk)
-        self._digest.update(chunk)
+        if self._digest is not None:
+            self._digest.update(chunk)
         # ASCII is valid UTF-8 and checks ten times faster; only decode chunks with other bytes (and a chunk that
         # follows one ending in the middle of a multi-byte character, which the decoder still holds).
         if self._utf8 is None and not (chunk.isascii() and not self._decoder.getstate()[0]):
@@ -196,7 +225,8 @@ class _Scan:
         return self._utf8
 
 
-def _prepare(path: Path, filename: str, size: int, sha: str, owned: bool, is_utf8: bool | None = None) -> StagedFile:
+def _prepare(path: Path, filename: str, size: int, sha: str | Future, owned: bool,
+             is_utf8: bool | None = None) -> StagedFile:
     if size == 0:
         raise FileRefused(f"{filename!r} is empty (0 bytes). Export the data again and upload the new file.")
     head = _head(path, 8)
