@@ -254,3 +254,31 @@ def test_a_receipt_made_locally_reruns_exactly_on_the_cluster_and_says_so(cluste
         assert not any("Library versions differ" in n for n in result.notes)
     finally:
         t.close()
+
+
+def test_a_worker_restarted_by_its_nanny_does_not_rerun_the_page_script(cluster, tmp_path, monkeypatch):
+    """Inside Streamlit `__main__` is the page script; a spawned process would run it again (and open the workspace
+    the server holds). The first start is covered by plain_main; this is the nanny's restart after a SIGKILL."""
+    import sys
+    import types
+
+    marker = tmp_path / "page_script_ran"
+    script = tmp_path / "page.py"
+    script.write_text(f"import pathlib\npathlib.Path({str(marker)!r}).write_text(__name__)\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)  # what Streamlit's script runner leaves in sys.modules while a page runs
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    before = set(cluster.run(os.getpid).values())
+    os.kill(sorted(before)[0], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        try:
+            now = set(cluster.run(os.getpid).values())
+        except Exception:  # noqa: BLE001 — the killed worker is still being replaced
+            continue
+        if len(now) == 2 and now != before:
+            break
+    assert len(now) == 2 and now != before, "the nanny did not restart the killed worker"
+    assert cluster.submit(lambda: 1 + 1, pure=False).result() == 2
+    assert not marker.exists(), f"the restarted worker ran the page script ({marker.read_text()})"
