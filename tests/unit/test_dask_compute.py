@@ -215,10 +215,10 @@ def test_a_lost_scheduler_fails_the_job_plainly_and_saves_nothing(tmp_path, monk
         own.close()
 
 
-def test_batch_scoring_on_the_cluster_matches_scoring_here(cluster, trained_workspace, monkeypatch):
+def test_batch_scoring_on_the_cluster_matches_scoring_here(cluster, trained_workspace, monkeypatch, tmp_path):
     from core.data.exporting import safe_csv_bytes
     from core.registry.versions import get_version
-    from core.release.scoring import score
+    from core.release.scoring import PREVIEW_ROWS, score
     from core.models.workers import scratch_dir
 
     monkeypatch.setenv("WORKBENCH_COMPUTE", "local")
@@ -226,12 +226,19 @@ def test_batch_scoring_on_the_cluster_matches_scoring_here(cluster, trained_work
     try:
         version = get_version(t.ws, t.versions["logreg"])
         here = score(t.ws, version, "churn_next_month", batch_rows=700)
+        written = score(t.ws, version, "churn_next_month", batch_rows=700, out=str(tmp_path / "here.csv"))
         monkeypatch.setenv("WORKBENCH_COMPUTE", "dask-local:2")
         seen = []
         there = score(t.ws, version, "churn_next_month", batch_rows=700, progress=lambda f, m: seen.append(m))
+        streamed = score(t.ws, version, "churn_next_month", batch_rows=700, out=str(tmp_path / "there.csv"))
         pd.testing.assert_frame_equal(here.frame, there.frame)
-        assert safe_csv_bytes(here.frame) == safe_csv_bytes(there.frame)
-        assert here.summary == there.summary and "Dask cluster" in seen[-1]
+        assert here.summary == there.summary == written.summary == streamed.summary and "Dask cluster" in seen[-1]
+        whole = safe_csv_bytes(here.frame)
+        # The CSV composed partition by partition (here, and on the workers) is the CSV of the whole frame.
+        assert (tmp_path / "here.csv").read_bytes() == whole == (tmp_path / "there.csv").read_bytes()
+        assert len(here.frame) > 2 * 700 and len(streamed.frame) == min(PREVIEW_ROWS, len(here.frame))
+        pd.testing.assert_frame_equal(streamed.frame, here.frame.head(PREVIEW_ROWS))
+        assert len(streamed.tasks) == -(-len(here.frame) // 700)  # each partition's time on its worker
         assert not [n for n in os.listdir(scratch_dir()) if "_score_" in n]  # partitions are swept
     finally:
         t.close()
