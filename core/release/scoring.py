@@ -334,6 +334,27 @@ def scoring_model(model_file: bytes):
     return model
 
 
+KEEP_OUTPUTS = 8  # scored files kept per server process for download; older ones are removed
+
+
+def output_file(ws: Workspace, stem: str = "scored") -> str:
+    """A new path for a scored CSV, under the workspace's scratch folder (`stem` is a generated id, never user text).
+
+    The newest KEEP_OUTPUTS files stay for their download buttons; the folder goes when this process is gone (swept
+    with the training copies, core.models.compute.scratch_dir)."""
+    from core.store.workspace import new_id
+
+    folder = os.path.join(compute.scratch_dir(ws.home), f"wb_train_{os.getpid()}_scored")
+    os.makedirs(folder, exist_ok=True)
+    files = sorted((os.path.join(folder, n) for n in os.listdir(folder)), key=os.path.getmtime)
+    for old in files[:max(0, len(files) - KEEP_OUTPUTS + 1)]:
+        try:
+            os.unlink(old)
+        except OSError:
+            pass
+    return os.path.join(folder, f"{new_id(stem)}.csv")
+
+
 def partition_rows(rows: int) -> int:
     """Rows per partition for a file of `rows`: at least PARTS partitions (work for every worker), each between
     MIN_BATCH_ROWS and BATCH_ROWS."""
