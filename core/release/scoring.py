@@ -286,9 +286,9 @@ def score(ws: Workspace, version, source: Any, *, progress: Progress | None = No
     schema = version.schema
     ids = [c for c in schema.get("id_columns", []) if c in _source_columns(ws, source) and c not in version.features]
     rows = report.rows
-    size = batch_rows or partition_rows(rows)
-    collected = _Collected(version, ids, out)
     c = None if isinstance(source, pd.DataFrame) else compute.client()
+    size = batch_rows or partition_rows(rows, compute.threads(c) if c is not None else 1)
+    collected = _Collected(version, ids, out)
     model_file = ws.read_artifact(version.artifact)  # its SHA-256 and keyed checksum are checked on every job
     try:
         if c is not None:
@@ -355,10 +355,11 @@ def output_file(ws: Workspace, stem: str = "scored") -> str:
     return os.path.join(folder, f"{new_id(stem)}.csv")
 
 
-def partition_rows(rows: int) -> int:
-    """Rows per partition for a file of `rows`: at least PARTS partitions (work for every worker), each between
-    MIN_BATCH_ROWS and BATCH_ROWS."""
-    return int(min(BATCH_ROWS, max(MIN_BATCH_ROWS, -(-rows // PARTS))))
+def partition_rows(rows: int, workers: int = 1) -> int:
+    """Rows per partition for a file of `rows`: at least PARTS partitions and two per worker (work for every one,
+    and one ready when it finishes), each between MIN_BATCH_ROWS and BATCH_ROWS."""
+    parts = max(PARTS, 2 * workers)
+    return int(min(BATCH_ROWS, max(MIN_BATCH_ROWS, -(-rows // parts))))
 
 
 def _score_part(model, version, ids: list[str], batch: pd.DataFrame, done: int, as_csv: bool) -> dict:
