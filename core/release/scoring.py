@@ -311,6 +311,11 @@ def score(ws: Workspace, version, source: Any, *, progress: Progress | None = No
                        tuple(collected.task_seconds))
 
 
+def _same_host() -> bool:
+    """Whether the workers share this machine's disk (dask-local): they read partitions from files, not bytes."""
+    return compute.current_config().mode == compute.DASK_LOCAL
+
+
 _MODELS: dict[str, Any] = {}  # the last models loaded for scoring, by their file's SHA-256: loading takes seconds
 _MODELS_KEPT = 2
 _MODELS_LOCK = threading.Lock()
@@ -496,7 +501,7 @@ def _score_on_cluster(c, ws: Workspace, version, source: Any, model_file: bytes,
     columns = ids + list(version.features)
     select = ", ".join(quote_ident(c) for c in columns)
     folder = tempfile.mkdtemp(prefix=f"wb_train_{os.getpid()}_score_", dir=scratch_dir(ws.home))
-    same_host = compute.current_config().mode == compute.DASK_LOCAL
+    same_host = _same_host()
     as_csv = collected.out is not None
     futures = []
     try:

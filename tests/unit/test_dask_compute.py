@@ -231,6 +231,10 @@ def test_batch_scoring_on_the_cluster_matches_scoring_here(cluster, trained_work
         seen = []
         there = score(t.ws, version, "churn_next_month", batch_rows=700, progress=lambda f, m: seen.append(m))
         streamed = score(t.ws, version, "churn_next_month", batch_rows=700, out=str(tmp_path / "there.csv"))
+        monkeypatch.setattr("core.release.scoring._same_host", lambda: False)  # as for a remote cluster: bytes
+        remote = score(t.ws, version, "churn_next_month", batch_rows=700, out=str(tmp_path / "remote.csv"))
+        assert (tmp_path / "remote.csv").read_bytes() == (tmp_path / "here.csv").read_bytes()
+        assert remote.summary == here.summary
         pd.testing.assert_frame_equal(here.frame, there.frame)
         assert here.summary == there.summary == written.summary == streamed.summary and "Dask cluster" in seen[-1]
         whole = safe_csv_bytes(here.frame)
