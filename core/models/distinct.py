@@ -36,7 +36,7 @@ class DistinctValues:
         for j, u in enumerate(uniques):
             probe[:, j] = u[0]
             probe[:len(u), j] = u
-        out = np.asarray(rest.transform(probe))
+        out = np.asarray(_transform(rest, probe))
         if out.ndim != 2 or out.shape[1] != sum(self.widths):  # not the layout expected: the plain way
             return rest.transform(text)
         result = np.empty((n, out.shape[1]), dtype=out.dtype)
@@ -48,6 +48,28 @@ class DistinctValues:
 
     def get_feature_names_out(self, input_features=None):
         return self.pipe.get_feature_names_out(input_features)
+
+
+def _transform(rest, X: np.ndarray):
+    """rest.transform(X) for [encoder, scalers...]; a TargetEncoder finds each value's category with a pandas hash
+    index instead of scikit-learn's Python sets, then fills in its encodings with its own `_transform_X_ordinal`."""
+    encoder = rest.steps[0][1]
+    fill = getattr(encoder, "_transform_X_ordinal", None)
+    if type(encoder).__name__ != "TargetEncoder" or fill is None or \
+            any(np.asarray(c).dtype != object for c in encoder.categories_):
+        return rest.transform(X)
+    ordinal = np.zeros(X.shape, dtype=np.int64)
+    known = np.zeros(X.shape, dtype=bool)
+    for j, categories in enumerate(encoder.categories_):
+        at = pd.Index(categories).get_indexer(X[:, j])
+        known[:, j] = at >= 0
+        ordinal[:, j] = np.where(at >= 0, at, 0)
+    per = len(encoder.classes_) if encoder.target_type_ == "multiclass" else 1
+    out = np.empty((X.shape[0], X.shape[1] * per), dtype=np.float64)
+    fill(out, ordinal, ~known, slice(None), encoder.encodings_, encoder.target_mean_)
+    for _, step in rest.steps[1:]:
+        out = step.transform(out)
+    return out
 
 
 def _widths(pipe) -> list[int] | None:

@@ -51,6 +51,7 @@ from core.store.workspace import DatasetInfo, Workspace, quote_ident
 BATCH_ROWS = 250_000  # rows per partition at most: fewer, larger calls amortise each encoder's per-call work
 MIN_BATCH_ROWS = 20_000  # a file is cut into at least PARTS partitions, but none smaller than this
 PARTS = 4
+CHECK_ROWS = 50_000  # the schema check reads the rows in the app: small batches keep its memory flat
 PREVIEW_ROWS = 200
 MAX_CATEGORY_VALUES = 2_000  # beyond this many training values a column is not checked for unseen ones
 EXAMPLES = 3
@@ -157,7 +158,7 @@ def _to_pandas(table, ids) -> pd.DataFrame:
 
 
 # -- checking ----------------------------------------------------------------------------------------------------------
-def check_input(ws: Workspace, version, source: Any, batch_rows: int = BATCH_ROWS) -> SchemaReport:
+def check_input(ws: Workspace, version, source: Any, batch_rows: int = CHECK_ROWS) -> SchemaReport:
     """Checks rows against a version's schema: missing, extra and mistyped columns, unseen categories, empty cells."""
     schema = version.schema
     have = _source_columns(ws, source)
@@ -280,7 +281,7 @@ def score(ws: Workspace, version, source: Any, *, progress: Progress | None = No
     Raises: SchemaMismatch (missing columns, wrong types), ArtifactRejected (tampered model file), ComputeFailed.
     """
     started = time.perf_counter()
-    report = report or check_input(ws, version, source, batch_rows or BATCH_ROWS)
+    report = report or check_input(ws, version, source, batch_rows or CHECK_ROWS)
     if report.is_blocking:
         raise SchemaMismatch(" ".join(f.message for f in report.errors[:5]))
     schema = version.schema
