@@ -513,7 +513,8 @@ def _score_on_cluster(c, ws: Workspace, version, source: Any, model_file: bytes,
             target = path.replace("'", "''")  # a generated path under the workspace, never user text
             with ws.cursor() as cur:
                 cur.execute(f"COPY (SELECT {select} FROM {quote_ident(info.table)} WHERE rowid >= {int(start)} AND "
-                            f"rowid < {int(start + batch_rows)} ORDER BY rowid) TO '{target}' (FORMAT parquet)")
+                            f"rowid < {int(start + batch_rows)} ORDER BY rowid) TO '{target}' (FORMAT parquet, "
+                            f"COMPRESSION {'uncompressed' if same_host else 'snappy'})")  # same disk: no CPU on it
             payload = path if same_host else _read_bytes(path)
             if not same_host:
                 os.unlink(path)
