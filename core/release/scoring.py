@@ -95,7 +95,7 @@ class ScoreResult:
     seconds: float
     summary: dict = field(default_factory=dict)
     path: str | None = None  # the formula-safe CSV written, when scored with `out`
-    tasks: tuple = ()  # on a cluster, each partition's seconds on its worker: model (load), read, score
+    tasks: tuple = ()  # on a cluster, each partition's seconds on its worker: model (load), read, score, cpu
 
 
 # -- the schema, captured at registration ------------------------------------------------------------------------------
@@ -553,7 +553,7 @@ def _score_partition(payload, held, start: int, as_csv: bool) -> dict:
     import pyarrow.parquet as pq
 
     model_file, version, ids = held
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     model = scoring_model(model_file)
     loaded = time.perf_counter()
     batch = _to_pandas(pq.read_table(io.BytesIO(payload) if isinstance(payload, bytes) else payload), ids)
@@ -565,7 +565,8 @@ def _score_partition(payload, held, start: int, as_csv: bool) -> dict:
             fh.write(part["csv"])
         part["csv"] = path
         os.unlink(payload)
-    part["seconds"] = {"model": loaded - began, "read": read - loaded, "score": time.perf_counter() - read}
+    part["seconds"] = {"model": loaded - began, "read": read - loaded, "score": time.perf_counter() - read,
+                       "cpu": time.process_time() - cpu}  # the worker process's CPU time on this partition
     return part
 
 

@@ -279,6 +279,7 @@ def test_a_worker_restarted_by_its_nanny_does_not_rerun_the_page_script(cluster,
     page = types.ModuleType("__main__")
     page.__file__ = str(script)  # what Streamlit's script runner leaves in sys.modules while a page runs
     monkeypatch.setitem(sys.modules, "__main__", page)
+    cluster = compute.client()  # the module's cluster, or the one started since a test closed it (same config)
     before = set(cluster.run(os.getpid).values())
     os.kill(sorted(before)[0], signal.SIGKILL)
     deadline = time.monotonic() + 60
