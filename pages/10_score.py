@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import streamlit as st
 
 from core.errors import WorkbenchError
 from core.registry.versions import list_versions, registry_state
-from core.release.scoring import check_input, load_scoring_file, score
+from core.release.scoring import PREVIEW_ROWS, check_input, load_scoring_file, output_file, score
 from core.release.views import scorable_versions
 from pages._projects import md_escape, require_project
-from pages._widgets import csv_download_button, dataset_picker, empty_state, get_workspace, page_header, show_error, table
+from pages._widgets import dataset_picker, empty_state, get_workspace, page_header, show_error, table
 
 REGISTRY_PAGE = "pages/09_registry.py"
-PREVIEW_ROWS = 200
 
 ws = get_workspace()
 page_header("Batch scoring", "Score a file of new rows with a registered model: each row gets the predicted class, "
@@ -85,7 +87,9 @@ key = (version.id, dataset.id)
 if st.button(f"Score {report.rows:,} rows", key="score.go", type="primary", icon=":material/bolt:"):
     bar = st.progress(0.0, text="Starting…")
     try:
-        result = score(ws, version, dataset.id, report=report, progress=lambda f, text: bar.progress(f, text=text))
+        # The rows go to a file, partition by partition; the session keeps the counts and a preview.
+        result = score(ws, version, dataset.id, report=report, out=output_file(ws),
+                       progress=lambda f, text: bar.progress(f, text=text))
         st.session_state["score.result"] = {"key": key, "result": result}
     except WorkbenchError as err:
         show_error(err)
@@ -103,7 +107,12 @@ if done and done["key"] == key:
     elif "mean_prediction" in s:
         cols[1].metric("Average prediction", f"{s['mean_prediction']:,.4g}")
     table(result.frame.head(PREVIEW_ROWS), key="score.preview")
-    if len(result.frame) > PREVIEW_ROWS:
-        st.caption(f"The first {PREVIEW_ROWS} of {len(result.frame):,} rows; the download has them all.")
-    csv_download_button(result.frame, f"{dataset.name}_scored_{version.label}.csv", key="score.download",
-                        label="Download predictions (CSV)")
+    if s["rows"] > PREVIEW_ROWS:
+        st.caption(f"The first {PREVIEW_ROWS} of {s['rows']:,} rows; the download has them all.")
+    if result.path and os.path.exists(result.path):
+        path = result.path
+        st.download_button("Download predictions (CSV)", data=lambda: Path(path).read_bytes(),
+                           file_name=f"{dataset.name}_scored_{version.label}.csv", mime="text/csv",
+                           key="score.download", icon=":material/download:")
+    else:
+        st.caption("This scored file is no longer kept on the server: score the rows again to download them.")

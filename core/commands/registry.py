@@ -6,7 +6,6 @@ import getpass
 from pathlib import Path
 
 from core.commands import workspace_for
-from core.data.exporting import safe_csv_bytes
 from core.errors import FileRefused, NotFound
 from core.models.receipts import build_receipt, load_receipt, rerun
 from core.models.runs import get_run
@@ -191,12 +190,12 @@ def score_cmd(args):
     if not path.is_file():
         raise FileRefused(f"There is no file at {str(path)!r}. Check the path.")
     info = load_scoring_file(ws, path.read_bytes(), path.name)
-    result = score(ws, v, info.id)
-    Path(args.out).write_bytes(safe_csv_bytes(result.frame))
+    result = score(ws, v, info.id, out=args.out)  # written partition by partition, never all in memory
     notes = [f.message for f in result.report.tolerated]
+    rows = result.summary["rows"]
     if args.json:
-        return {"rows": len(result.frame), "out": args.out, "summary": result.summary, "notes": notes}
-    return "\n".join([f"Scored {len(result.frame):,} rows with {v.label} into {args.out}.", *notes])
+        return {"rows": rows, "out": args.out, "summary": result.summary, "notes": notes}
+    return "\n".join([f"Scored {rows:,} rows with {v.label} into {args.out}.", *notes])
 
 
 def receipt_cmd(args):

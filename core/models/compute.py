@@ -190,7 +190,8 @@ def _start(config: ComputeConfig):
         # Loopback only: the scheduler, the workers and the dashboard are not reachable from other machines.
         with plain_main():
             cluster = LocalCluster(n_workers=config.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   dashboard_address="127.0.0.1:0", scheduler_port=0, silence_logs=logging.ERROR)
+                                   dashboard_address="127.0.0.1:0", scheduler_port=0, silence_logs=logging.ERROR,
+                                   worker_class=plain_main_nanny())
         _CLUSTERS[config] = cluster
         return Client(cluster, set_as_default=False)
     return Client(config.address, security=_security(config), timeout=CONNECT_SECONDS, set_as_default=False)
@@ -205,12 +206,35 @@ def plain_main():
     start, `__main__` is a blank module.
     """
     saved = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
+    blank = types.ModuleType("__main__")
+    sys.modules["__main__"] = blank
     try:
         yield
     finally:
-        if saved is not None:
+        # Streamlit may have started a page run meanwhile (it sets its own __main__): keep that one, not the old page.
+        if saved is not None and sys.modules.get("__main__") is blank:
             sys.modules["__main__"] = saved
+
+
+_NANNY: list = []
+
+
+def plain_main_nanny():
+    """The Nanny class a dask-local cluster uses: it (re)starts its worker process under `plain_main`.
+
+    A nanny restarts a worker that died (SIGKILL, out of memory) long after the cluster started, while `__main__` is
+    a Streamlit page again; without this the new worker would run that page script as `__mp_main__`.
+    """
+    if not _NANNY:
+        from distributed import Nanny
+
+        class PlainMainNanny(Nanny):
+            async def instantiate(self):
+                with plain_main():
+                    return await super().instantiate()
+
+        _NANNY.append(PlainMainNanny)
+    return _NANNY[0]
 
 
 def _drop(config: ComputeConfig) -> None:

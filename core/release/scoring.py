@@ -5,21 +5,29 @@
 - `check_input(ws, version, source) -> SchemaReport` reads the rows once and lists every problem: missing columns
   and values of the wrong type block scoring; extra columns and categories the model never saw are tolerated
   (the encoder groups them with the rare values) and explained with counts.
-- `score(ws, version, source, progress=None) -> ScoreResult`: the predicted class, the score and the decision at
-  the version's saved threshold, streamed in batches of `BATCH_ROWS`.
+- `score(ws, version, source, progress=None, out=None) -> ScoreResult`: the predicted class, the score and the
+  decision at the version's saved threshold, in partitions of up to `BATCH_ROWS` rows. With `out` (a path) the rows
+  go to a formula-safe CSV there, partition by partition, and the result holds the first `PREVIEW_ROWS` only, so a
+  file of millions of rows never sits in memory; without it the result holds every row.
 - `load_scoring_file(ws, data, filename) -> DatasetInfo` loads an uploaded file as a dataset (or finds the same
   file already loaded), so new rows are typed by the same reader as the training data.
 A source is a dataset (id or name) or a pandas DataFrame.
 
-On a Dask cluster (core.models.compute) a dataset is scored partition by partition: DuckDB writes the rows as
-Parquet partitions of `BATCH_ROWS` under the workspace, the model goes to the cluster once, and each worker reads
-and scores its partitions (a dask-local worker reads the file itself; a remote one receives the partition's Parquet
-bytes) and returns the predictions; the app never sends the workspace file anywhere. The output is the same frame,
-in the same row order, as scoring here.
+Each partition is scored the same way wherever it runs (`_score_part`): the model's category encoders transform
+each distinct value once (core.models.distinct, same numbers), and the partition's CSV rows are composed where it
+was scored (core.data.exporting). On a Dask cluster (core.models.compute) DuckDB writes the rows as Parquet
+partitions under the workspace, the model goes to the cluster once, and each worker reads and scores its partitions
+(a dask-local worker reads the file itself and writes its CSV part next to it; a remote one receives the Parquet
+bytes and returns the CSV bytes); the app appends the parts in row order to `out` and keeps only the counts for the
+summary and the preview rows. The workspace file never leaves the app. The output is the same, byte for byte, as
+scoring here.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,17 +36,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.data.exporting import safe_csv_bytes
 from core.data.ingest import ingest_upload
 from core.errors import AlreadyLoaded, SchemaMismatch, did_you_mean
 from core.models import compute
+from core.models.distinct import for_scoring
 from core.models.preprocess import as_text
 from core.project.criteria import format_class
 from core.release.gate import predict_frame
-from core.registry.versions import load_version_model
 from core.split.splitting import split_frames
+from core.store.artifacts import load_model
 from core.store.workspace import DatasetInfo, Workspace, quote_ident
 
-BATCH_ROWS = 50_000
+BATCH_ROWS = 250_000  # rows per partition at most: fewer, larger calls amortise each encoder's per-call work
+MIN_BATCH_ROWS = 20_000  # a file is cut into at least PARTS partitions, but none smaller than this
+PARTS = 4
+CHECK_ROWS = 50_000  # the schema check reads the rows in the app: small batches keep its memory flat
+PREVIEW_ROWS = 200
 MAX_CATEGORY_VALUES = 2_000  # beyond this many training values a column is not checked for unseen ones
 EXAMPLES = 3
 Progress = Callable[[float, str], None]
@@ -76,10 +90,12 @@ class SchemaReport:
 
 @dataclass(frozen=True)
 class ScoreResult:
-    frame: pd.DataFrame  # row, id columns, predicted_class, score, decision (or prediction for regression)
-    report: SchemaReport
+    frame: pd.DataFrame  # row, id columns, predicted_class, score, decision (or prediction for regression);
+    report: SchemaReport  # every row, or with `out` the first PREVIEW_ROWS (the file has them all)
     seconds: float
     summary: dict = field(default_factory=dict)
+    path: str | None = None  # the formula-safe CSV written, when scored with `out`
+    tasks: tuple = ()  # on a cluster, each partition's seconds on its worker: model (load), read, score, cpu
 
 
 # -- the schema, captured at registration ------------------------------------------------------------------------------
@@ -112,7 +128,8 @@ def _source_rows(ws: Workspace, source: Any) -> int:
     return len(source) if isinstance(source, pd.DataFrame) else ws.dataset(source).rows
 
 
-def _batches(ws: Workspace, source: Any, columns: list[str], batch_rows: int) -> Iterator[pd.DataFrame]:
+def _batches(ws: Workspace, source: Any, columns: list[str], batch_rows: int,
+             ids: tuple[str, ...] = ()) -> Iterator[pd.DataFrame]:
     if isinstance(source, pd.DataFrame):
         for start in range(0, len(source), batch_rows):
             yield source.iloc[start:start + batch_rows][columns].reset_index(drop=True)
@@ -120,13 +137,28 @@ def _batches(ws: Workspace, source: Any, columns: list[str], batch_rows: int) ->
     info: DatasetInfo = ws.dataset(source)
     select = ", ".join(quote_ident(c) for c in columns) or "rowid"
     with ws.cursor() as cur:
-        reader = cur.sql(f"SELECT {select} FROM {quote_ident(info.table)} ORDER BY rowid").to_arrow_reader(batch_rows)
+        # File order without sorting the table first: DuckDB scans a table in insertion order (its default
+        # preserve_insertion_order), and dataset tables are written once, so that is rowid order.
+        reader = cur.sql(f"SELECT {select} FROM {quote_ident(info.table)}").to_arrow_reader(batch_rows)
         for batch in reader:
-            yield batch.to_pandas()
+            yield _to_pandas(batch, ids)
+
+
+def _to_pandas(table, ids) -> pd.DataFrame:
+    """Arrow rows as pandas; identifier columns of integers stay integers when some are empty (Int64, not float), so
+    every partition writes them alike."""
+    import pyarrow as pa
+
+    frame = table.to_pandas()
+    for name in ids:
+        column = table.column(name)
+        if pa.types.is_integer(column.type) and column.null_count:
+            frame[name] = column.to_pandas(types_mapper=lambda t: pd.Int64Dtype() if pa.types.is_integer(t) else None)
+    return frame
 
 
 # -- checking ----------------------------------------------------------------------------------------------------------
-def check_input(ws: Workspace, version, source: Any, batch_rows: int = BATCH_ROWS) -> SchemaReport:
+def check_input(ws: Workspace, version, source: Any, batch_rows: int = CHECK_ROWS) -> SchemaReport:
     """Checks rows against a version's schema: missing, extra and mistyped columns, unseen categories, empty cells."""
     schema = version.schema
     have = _source_columns(ws, source)
@@ -241,35 +273,199 @@ def _conform(batch: pd.DataFrame, schema: dict) -> pd.DataFrame:
 
 
 # -- scoring -----------------------------------------------------------------------------------------------------------
-def score(ws: Workspace, version, source: Any, *, progress: Progress | None = None, batch_rows: int = BATCH_ROWS,
-          report: SchemaReport | None = None) -> ScoreResult:
-    """Predicts every row in batches: class, score and the decision at the version's threshold.
+def score(ws: Workspace, version, source: Any, *, progress: Progress | None = None, batch_rows: int | None = None,
+          report: SchemaReport | None = None, out: str | None = None) -> ScoreResult:
+    """Predicts every row in partitions: class, score and the decision at the version's threshold.
 
-    Raises: SchemaMismatch (missing columns, wrong types), ArtifactRejected (tampered model file).
+    With `out` the rows are written there as formula-safe CSV (the result's frame is the first PREVIEW_ROWS).
+    Raises: SchemaMismatch (missing columns, wrong types), ArtifactRejected (tampered model file), ComputeFailed.
     """
     started = time.perf_counter()
-    report = report or check_input(ws, version, source, batch_rows)
+    report = report or check_input(ws, version, source, batch_rows or CHECK_ROWS)
     if report.is_blocking:
         raise SchemaMismatch(" ".join(f.message for f in report.errors[:5]))
-    model = load_version_model(ws, version)
     schema = version.schema
     ids = [c for c in schema.get("id_columns", []) if c in _source_columns(ws, source) and c not in version.features]
-    total, done, parts = max(report.rows, 1), 0, []
+    rows = report.rows
     c = None if isinstance(source, pd.DataFrame) else compute.client()
-    if c is not None:
-        parts = _score_on_cluster(c, ws, version, source, model, ids, batch_rows, progress, report.rows)
+    size = batch_rows or partition_rows(rows, compute.threads(c) if c is not None else 1)
+    collected = _Collected(version, ids, out)
+    model_file = ws.read_artifact(version.artifact)  # its SHA-256 and keyed checksum are checked on every job
+    try:
+        if c is not None:
+            # The file goes to the workers, which load it with the same safe loader: the app never unpacks the
+            # model for a cluster job.
+            _score_on_cluster(c, ws, version, source, model_file, ids, size, progress, rows, collected)
+        else:
+            model = scoring_model(model_file)
+            done = 0
+            for batch in _batches(ws, source, ids + list(version.features), size, tuple(ids)):
+                collected.add(_score_part(model, version, ids, batch, done, out is not None))
+                done += len(batch)
+                if progress:
+                    progress(min(done / max(rows, 1), 1.0), f"Scored {done:,} of {rows:,} rows")
+        frame = collected.finish()
+    except BaseException:
+        collected.abandon()
+        raise
+    return ScoreResult(frame, report, time.perf_counter() - started, collected.summary(), out,
+                       tuple(collected.task_seconds))
+
+
+def _same_host() -> bool:
+    """Whether the workers share this machine's disk (dask-local): they read partitions from files, not bytes."""
+    return compute.current_config().mode == compute.DASK_LOCAL
+
+
+_MODELS: dict[str, Any] = {}  # the last models loaded for scoring, by their file's SHA-256: loading takes seconds
+_MODELS_KEPT = 2
+_MODELS_LOCK = threading.Lock()
+
+
+def scoring_model(model_file: bytes):
+    """The model in a (checked) model file, loaded once and kept for the next partitions and files scored with it:
+    here, and on each Dask worker. Loading goes through core.store.artifacts (trusted types only) every time the
+    file is new; the file itself is read and checked by the workspace on every scoring job."""
+    import hashlib
+
+    key = hashlib.sha256(model_file).hexdigest()
+    with _MODELS_LOCK:
+        model = _MODELS.get(key)
+    if model is None:
+        model = for_scoring(load_model(model_file))
+        with _MODELS_LOCK:
+            _MODELS[key] = model
+            while len(_MODELS) > _MODELS_KEPT:
+                _MODELS.pop(next(iter(_MODELS)))
+    return model
+
+
+KEEP_OUTPUTS = 8  # scored files kept per server process for download; older ones are removed
+
+
+def output_file(ws: Workspace, stem: str = "scored") -> str:
+    """A new path for a scored CSV, under the workspace's scratch folder (`stem` is a generated id, never user text).
+
+    The newest KEEP_OUTPUTS files stay for their download buttons; the folder goes when this process is gone (swept
+    with the training copies, core.models.compute.scratch_dir)."""
+    from core.store.workspace import new_id
+
+    folder = os.path.join(compute.scratch_dir(ws.home), f"wb_train_{os.getpid()}_scored")
+    os.makedirs(folder, exist_ok=True)
+    files = sorted((os.path.join(folder, n) for n in os.listdir(folder)), key=os.path.getmtime)
+    for old in files[:max(0, len(files) - KEEP_OUTPUTS + 1)]:
+        try:
+            os.unlink(old)
+        except OSError:
+            pass
+    return os.path.join(folder, f"{new_id(stem)}.csv")
+
+
+def partition_rows(rows: int, workers: int = 1) -> int:
+    """Rows per partition for a file of `rows`: at least PARTS partitions and two per worker (work for every one,
+    and one ready when it finishes), each between MIN_BATCH_ROWS and BATCH_ROWS."""
+    parts = max(PARTS, 2 * workers)
+    return int(min(BATCH_ROWS, max(MIN_BATCH_ROWS, -(-rows // parts))))
+
+
+def _score_part(model, version, ids: list[str], batch: pd.DataFrame, done: int, as_csv: bool) -> dict:
+    """Scores one partition (here or on a Dask worker): its counts for the summary, its first rows for the preview,
+    and either its rows as a frame or their CSV (with the header when it is the first partition)."""
+    frame = _score_batch(model, version, ids, batch, done)
+    part = {"rows": len(frame), "head": frame.head(PREVIEW_ROWS), "tally": _tally_part(version, frame)}
+    if as_csv:
+        part["csv"] = safe_csv_bytes(frame, header=done == 0)
     else:
-        for batch in _batches(ws, source, ids + list(version.features), batch_rows):
-            parts.append(_score_batch(model, version, ids, batch, done))
-            done += len(batch)
-            if progress:
-                progress(min(done / total, 1.0), f"Scored {done:,} of {report.rows:,} rows")
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["row"])
-    return ScoreResult(frame, report, time.perf_counter() - started, _summary(version, frame))
+        part["frame"] = frame
+    return part
+
+
+def _tally_part(version, frame: pd.DataFrame) -> dict:
+    if version.task == "binary":
+        return {"flagged": int((frame["decision"] == format_class(version.positive_class)).sum())}
+    if version.task == "multiclass":
+        return {"classes": {k: int(v) for k, v in frame["decision"].value_counts(sort=False).items()}}
+    values = frame["prediction"].to_numpy(dtype=float)
+    return {"sum": float(np.nansum(values)), "count": int(np.count_nonzero(~np.isnan(values)))}
+
+
+class _Collected:
+    """What the app keeps of the partitions, in row order: the CSV appended to `out` (or the frames), the counts
+    and the preview rows."""
+
+    def __init__(self, version, ids: list[str], out: str | None):
+        self.version, self.ids, self.out = version, ids, out
+        self.rows, self.frames, self.heads, self.tallies, self.task_seconds = 0, [], [], [], []
+        self.fh = open(out, "wb") if out else None
+
+    def add(self, part: dict) -> None:
+        if self.fh is not None:
+            csv_part = part["csv"]
+            if isinstance(csv_part, str):  # a path: a dask-local worker wrote the part next to its input
+                with open(csv_part, "rb") as src:
+                    shutil.copyfileobj(src, self.fh, 1 << 20)
+                os.unlink(csv_part)
+            else:
+                self.fh.write(csv_part)
+        else:
+            self.frames.append(part["frame"])
+        if self.rows < PREVIEW_ROWS:
+            self.heads.append(part["head"])
+        self.rows += part["rows"]
+        self.tallies.append(part["tally"])
+        if "seconds" in part:
+            self.task_seconds.append(part["seconds"])
+
+    def finish(self) -> pd.DataFrame:
+        if self.fh is not None:
+            if not self.rows:  # no rows: the header alone
+                self.fh.write(safe_csv_bytes(_empty_output(self.version, self.ids)))
+            self.fh.close()
+            self.fh = None
+            parts = self.heads
+        else:
+            parts = self.frames
+        if not parts:
+            return _empty_output(self.version, self.ids) if self.out else pd.DataFrame(columns=["row"])
+        frame = pd.concat(parts, ignore_index=True)
+        return frame.head(PREVIEW_ROWS) if self.out else frame
+
+    def abandon(self) -> None:
+        """Nothing half-written stays: the output file goes with a failed job."""
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+            try:
+                os.unlink(self.out)
+            except OSError:
+                pass
+
+    def summary(self) -> dict:
+        version, n = self.version, self.rows
+        out: dict[str, Any] = {"rows": n, "threshold": version.threshold}
+        if version.task == "binary" and n:
+            flagged = sum(t["flagged"] for t in self.tallies)
+            out.update(positive_label=format_class(version.positive_class), flagged=flagged, flagged_share=flagged / n)
+        elif version.task == "multiclass" and n:
+            counts: dict = {}
+            for t in self.tallies:
+                for k, v in t["classes"].items():
+                    counts[k] = counts.get(k, 0) + v
+            out["class_counts"] = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+        elif n:
+            count = sum(t["count"] for t in self.tallies)
+            out["mean_prediction"] = sum(t["sum"] for t in self.tallies) / count if count else float("nan")
+        return out
+
+
+def _empty_output(version, ids: list[str]) -> pd.DataFrame:
+    names = ["row", *ids] + (["prediction"] if version.task == "regression" else
+                             ["predicted_class", "score", "decision"])
+    return pd.DataFrame({n: pd.Series(dtype=float if n in ("score", "prediction") else object) for n in names})
 
 
 def _score_batch(model, version, ids: list[str], batch: pd.DataFrame, done: int) -> pd.DataFrame:
-    """Scores one batch of rows (here or on a Dask worker); `done` rows came before it, for the row numbers."""
+    """Scores one batch of rows; `done` rows came before it, for the row numbers."""
     preds = predict_frame(model, version, _conform(batch, version.schema))
     part = batch[ids].copy() if ids else pd.DataFrame(index=batch.index)
     part.insert(0, "row", np.arange(done + 1, done + len(batch) + 1))
@@ -296,10 +492,8 @@ def _format_classes(values) -> list:
     return values.map(labels).tolist()
 
 
-def _score_on_cluster(c, ws: Workspace, version, source: Any, model, ids: list[str], batch_rows: int,
-                      progress: Progress | None, rows: int) -> list[pd.DataFrame]:
-    import os
-    import shutil
+def _score_on_cluster(c, ws: Workspace, version, source: Any, model_file: bytes, ids: list[str], batch_rows: int,
+                      progress: Progress | None, rows: int, collected: _Collected) -> None:
     import tempfile
 
     from core.models.workers import scratch_dir, ship
@@ -308,27 +502,30 @@ def _score_on_cluster(c, ws: Workspace, version, source: Any, model, ids: list[s
     columns = ids + list(version.features)
     select = ", ".join(quote_ident(c) for c in columns)
     folder = tempfile.mkdtemp(prefix=f"wb_train_{os.getpid()}_score_", dir=scratch_dir(ws.home))
-    same_host = compute.current_config().mode == compute.DASK_LOCAL
+    same_host = _same_host()
+    as_csv = collected.out is not None
     futures = []
     try:
-        held = ship(c, (model, version, ids))
+        held = ship(c, (model_file, version, ids))  # the model goes to the cluster once, not with every partition
         starts = list(range(0, info.rows, batch_rows))
         for k, start in enumerate(starts):
             path = os.path.join(folder, f"part_{k:05d}.parquet")
             target = path.replace("'", "''")  # a generated path under the workspace, never user text
             with ws.cursor() as cur:
                 cur.execute(f"COPY (SELECT {select} FROM {quote_ident(info.table)} WHERE rowid >= {int(start)} AND "
-                            f"rowid < {int(start + batch_rows)} ORDER BY rowid) TO '{target}' (FORMAT parquet)")
+                            f"rowid < {int(start + batch_rows)} ORDER BY rowid) TO '{target}' (FORMAT parquet, "
+                            f"COMPRESSION {'uncompressed' if same_host else 'snappy'})")  # same disk: no CPU on it
             payload = path if same_host else _read_bytes(path)
-            futures.append(c.submit(_score_partition, payload, held, start, pure=False, retries=2,
+            if not same_host:
+                os.unlink(path)
+            futures.append(c.submit(_score_partition, payload, held, start, as_csv, pure=False, retries=2,
                                     key=f"wb-score-{k}-{os.path.basename(folder)}"))
-        results, done = [], 0
         for future in futures:  # in row order; the workers score ahead of this loop
-            results.append(future.result())
-            done += len(results[-1])
+            collected.add(future.result())
+            future.release()  # the worker lets go of the partition's result as soon as it is written
             if progress:
-                progress(min(done / max(rows, 1), 1.0), f"Scored {done:,} of {rows:,} rows on the Dask cluster")
-        return results
+                progress(min(collected.rows / max(rows, 1), 1.0),
+                         f"Scored {collected.rows:,} of {rows:,} rows on the Dask cluster")
     except Exception as err:  # noqa: BLE001 — a lost cluster is one plain message; model errors keep their type
         if compute.is_cluster_error(err) or isinstance(err, (OSError, TimeoutError)):
             failed = compute.cluster_error(err, "scoring")
@@ -348,28 +545,29 @@ def _read_bytes(path: str) -> bytes:
         return fh.read()
 
 
-def _score_partition(payload, held, start: int) -> pd.DataFrame:
-    """Runs on a Dask worker: reads one Parquet partition (a path on this machine, or its bytes) and scores it."""
+def _score_partition(payload, held, start: int, as_csv: bool) -> dict:
+    """Runs on a Dask worker: reads one Parquet partition (a path on this machine, or its bytes) and scores it; a
+    partition read from a path writes its CSV next to it and returns that path, so the rows cross no socket."""
     import io
 
     import pyarrow.parquet as pq
 
-    model, version, ids = held
-    batch = pq.read_table(io.BytesIO(payload) if isinstance(payload, bytes) else payload).to_pandas()
-    return _score_batch(model, version, ids, batch, start)
-
-
-def _summary(version, frame: pd.DataFrame) -> dict:
-    out: dict[str, Any] = {"rows": len(frame), "threshold": version.threshold}
-    if version.task == "binary" and len(frame):
-        label = format_class(version.positive_class)
-        flagged = int((frame["decision"] == label).sum())
-        out.update(positive_label=label, flagged=flagged, flagged_share=flagged / len(frame))
-    elif version.task == "multiclass" and len(frame):
-        out["class_counts"] = frame["decision"].value_counts().to_dict()
-    elif len(frame):
-        out["mean_prediction"] = float(frame["prediction"].mean())
-    return out
+    model_file, version, ids = held
+    began, cpu = time.perf_counter(), time.process_time()
+    model = scoring_model(model_file)
+    loaded = time.perf_counter()
+    batch = _to_pandas(pq.read_table(io.BytesIO(payload) if isinstance(payload, bytes) else payload), ids)
+    read = time.perf_counter()
+    part = _score_part(model, version, ids, batch, start, as_csv)
+    if as_csv and isinstance(payload, str):
+        path = payload[:-len(".parquet")] + ".csv"
+        with open(path, "wb") as fh:
+            fh.write(part["csv"])
+        part["csv"] = path
+        os.unlink(payload)
+    part["seconds"] = {"model": loaded - began, "read": read - loaded, "score": time.perf_counter() - read,
+                       "cpu": time.process_time() - cpu}  # the worker process's CPU time on this partition
+    return part
 
 
 def load_scoring_file(ws: Workspace, data: bytes, filename: str) -> DatasetInfo:

@@ -59,6 +59,11 @@ def test_score_page_scores_a_dataset_with_the_champion(trained):
     go.click().run()
     assert_clean(at)
     assert at.dataframe
+    result = at.session_state["score.result"]["result"]  # the session keeps a preview; the file has every row
+    rows = ws.dataset("churn_next_month").rows
+    assert result.summary["rows"] == rows and len(result.frame) == min(rows, 200)
+    with open(result.path, encoding="utf-8") as fh:
+        assert sum(1 for _ in fh) == rows + 1  # the header and one line per row (no cell holds a line break)
 
 
 def test_viewer_sees_no_registry_or_scoring_controls(trained):

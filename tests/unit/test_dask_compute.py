@@ -215,10 +215,10 @@ def test_a_lost_scheduler_fails_the_job_plainly_and_saves_nothing(tmp_path, monk
         own.close()
 
 
-def test_batch_scoring_on_the_cluster_matches_scoring_here(cluster, trained_workspace, monkeypatch):
+def test_batch_scoring_on_the_cluster_matches_scoring_here(cluster, trained_workspace, monkeypatch, tmp_path):
     from core.data.exporting import safe_csv_bytes
     from core.registry.versions import get_version
-    from core.release.scoring import score
+    from core.release.scoring import PREVIEW_ROWS, score
     from core.models.workers import scratch_dir
 
     monkeypatch.setenv("WORKBENCH_COMPUTE", "local")
@@ -226,12 +226,23 @@ def test_batch_scoring_on_the_cluster_matches_scoring_here(cluster, trained_work
     try:
         version = get_version(t.ws, t.versions["logreg"])
         here = score(t.ws, version, "churn_next_month", batch_rows=700)
+        written = score(t.ws, version, "churn_next_month", batch_rows=700, out=str(tmp_path / "here.csv"))
         monkeypatch.setenv("WORKBENCH_COMPUTE", "dask-local:2")
         seen = []
         there = score(t.ws, version, "churn_next_month", batch_rows=700, progress=lambda f, m: seen.append(m))
+        streamed = score(t.ws, version, "churn_next_month", batch_rows=700, out=str(tmp_path / "there.csv"))
+        monkeypatch.setattr("core.release.scoring._same_host", lambda: False)  # as for a remote cluster: bytes
+        remote = score(t.ws, version, "churn_next_month", batch_rows=700, out=str(tmp_path / "remote.csv"))
+        assert (tmp_path / "remote.csv").read_bytes() == (tmp_path / "here.csv").read_bytes()
+        assert remote.summary == here.summary
         pd.testing.assert_frame_equal(here.frame, there.frame)
-        assert safe_csv_bytes(here.frame) == safe_csv_bytes(there.frame)
-        assert here.summary == there.summary and "Dask cluster" in seen[-1]
+        assert here.summary == there.summary == written.summary == streamed.summary and "Dask cluster" in seen[-1]
+        whole = safe_csv_bytes(here.frame)
+        # The CSV composed partition by partition (here, and on the workers) is the CSV of the whole frame.
+        assert (tmp_path / "here.csv").read_bytes() == whole == (tmp_path / "there.csv").read_bytes()
+        assert len(here.frame) > 2 * 700 and len(streamed.frame) == min(PREVIEW_ROWS, len(here.frame))
+        pd.testing.assert_frame_equal(streamed.frame, here.frame.head(PREVIEW_ROWS))
+        assert len(streamed.tasks) == -(-len(here.frame) // 700)  # each partition's time on its worker
         assert not [n for n in os.listdir(scratch_dir()) if "_score_" in n]  # partitions are swept
     finally:
         t.close()
@@ -254,3 +265,32 @@ def test_a_receipt_made_locally_reruns_exactly_on_the_cluster_and_says_so(cluste
         assert not any("Library versions differ" in n for n in result.notes)
     finally:
         t.close()
+
+
+def test_a_worker_restarted_by_its_nanny_does_not_rerun_the_page_script(cluster, tmp_path, monkeypatch):
+    """Inside Streamlit `__main__` is the page script; a spawned process would run it again (and open the workspace
+    the server holds). The first start is covered by plain_main; this is the nanny's restart after a SIGKILL."""
+    import sys
+    import types
+
+    marker = tmp_path / "page_script_ran"
+    script = tmp_path / "page.py"
+    script.write_text(f"import pathlib\npathlib.Path({str(marker)!r}).write_text(__name__)\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)  # what Streamlit's script runner leaves in sys.modules while a page runs
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    cluster = compute.client()  # the module's cluster, or the one started since a test closed it (same config)
+    before = set(cluster.run(os.getpid).values())
+    os.kill(sorted(before)[0], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        try:
+            now = set(cluster.run(os.getpid).values())
+        except Exception:  # noqa: BLE001 — the killed worker is still being replaced
+            continue
+        if len(now) == 2 and now != before:
+            break
+    assert len(now) == 2 and now != before, "the nanny did not restart the killed worker"
+    assert cluster.submit(lambda: 1 + 1, pure=False).result() == 2
+    assert not marker.exists(), f"the restarted worker ran the page script ({marker.read_text()})"
