@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import AppServer, assert_page_clean, screenshot, wait_for_app
 
@@ -61,9 +62,11 @@ def test_dashboard_reads_at_a_glance_without_cut_labels(browser, champion_server
         assert any(v in verdict for v in ("Ship", "Hold", "Roll back")), verdict
         page.get_by_text("Champion over time").wait_for(timeout=60_000)
         page.get_by_text("The loop: new data, monitoring and retraining").wait_for(timeout=60_000)
-        assert page.locator(".st-key-dashboard-loop-1").inner_text().count("Open alerts") == 1
         page.get_by_text("Key results").first.wait_for(timeout=30_000)
         wait_for_app(page)
+        # The script streams its elements: read the loop's card once the run has finished drawing it.
+        expect(page.locator(".st-key-dashboard-loop-1")).to_contain_text("Open alerts", timeout=30_000)
+        assert page.locator(".st-key-dashboard-loop-1").inner_text().count("Open alerts") == 1
         screenshot(page, f"dashboard_{width}")
         metrics = page.locator("[data-testid='stMetric']")
         assert metrics.count() >= 2  # the launch metric and its value against no model, at least
