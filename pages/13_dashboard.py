@@ -69,9 +69,13 @@ if snap.key_results:
     # a static table wraps its text, so no key result or threshold is cut at 1280 px
     st.table(key_result_table(snap.key_results).set_index("Key result"))
     where = sorted({r.measured_on for r in snap.key_results if r.value is not None})
-    st.caption(f"Measured on {md_escape('; '.join(where) or 'no model yet')}: rows the model never trained on. "
-               "Rates with a 95 % Wilson interval, ROC-AUC with a bootstrap one. The launch gate checks each key "
-               "result that names a model metric.")
+    if where:
+        st.caption(f"Measured on {md_escape('; '.join(where))}: rows the model never trained on. Rates with a 95 % "
+                   "Wilson interval, ROC-AUC with a bootstrap one. The launch gate checks each key result that names "
+                   "a model metric.")
+    else:
+        st.caption("Not measured yet: a key result is measured on the champion's validation rows once a version is "
+                   "promoted.")
 
 # -- 3. drift: which columns that matter moved, and did quality move ---------------------------------------------------
 left, right = st.columns(2)
