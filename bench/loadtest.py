@@ -9,7 +9,8 @@ the freshly started server (the cold start after a restart: imports, models load
 
 Two load models, both run by default and printed apart (LOADTEST_SCENARIOS=team,stress):
 - team: people read a page before they open the next, a think time drawn uniformly from LOADTEST_THINK seconds
-  (default 1-3) after every page; the targets (p95 <= 1.5 s, p50 <= 0.5 s at 20 sessions) are judged on this one;
+  (default 1-3) after every page; the targets (p95 <= 1.5 s, p50 <= 0.5 s at 20 sessions; p95 <= 3 s at 50) are
+  judged on this one;
 - stress: no think time, every session asks for its next page the moment the last one finished (a worst case no
   team produces: 20 people clicking without reading).
 Env: LOADTEST_SESSIONS (20), LOADTEST_ROUNDS (2), LOADTEST_THINK ("1-3"), LOADTEST_SEED (7).
@@ -32,7 +33,8 @@ SESSIONS = int(os.environ.get("LOADTEST_SESSIONS", "20"))
 ROUNDS = int(os.environ.get("LOADTEST_ROUNDS", "2"))
 PAGES = ("", "dashboard", "data", "profile", "split", "evaluate", "registry", "drift", "launch")
 TIMEOUT_S = 120
-TARGET_P95_S, TARGET_P50_S = 1.5, 0.5
+TARGET_P95_S, TARGET_P50_S = 1.5, 0.5   # at 20 sessions (issue 18)
+TARGET_P95_50_S = 3.0                   # at 50 sessions: p95 only
 
 
 def _think_range(text: str) -> tuple[float, float]:
@@ -266,8 +268,12 @@ def run_scenario(server, home: Path, project_id: str, scenario: Scenario) -> tup
     print(page_table(sessions))
     if scenario.think_s[1] > 0:
         verdict = lambda ok: "met" if ok else "MISSED"  # noqa: E731
-        print(f"  targets at {SESSIONS} sessions: p95 {p95:.2f} s <= {TARGET_P95_S} s {verdict(p95 <= TARGET_P95_S)}, "
-              f"p50 {p50:.2f} s <= {TARGET_P50_S} s {verdict(p50 <= TARGET_P50_S)}")
+        if SESSIONS > 20:
+            print(f"  target at {SESSIONS} sessions (the 50-session one): p95 {p95:.2f} s <= {TARGET_P95_50_S} s "
+                  f"{verdict(p95 <= TARGET_P95_50_S)}")
+        else:
+            print(f"  targets at {SESSIONS} sessions: p95 {p95:.2f} s <= {TARGET_P95_S} s "
+                  f"{verdict(p95 <= TARGET_P95_S)}, p50 {p50:.2f} s <= {TARGET_P50_S} s {verdict(p50 <= TARGET_P50_S)}")
     print(f"  errors: {len(errors)}" + "".join(f"\n    {e}" for e in errors[:10]))
     return not errors, sessions
 

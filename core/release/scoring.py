@@ -512,8 +512,10 @@ def _score_on_cluster(c, ws: Workspace, version, source: Any, model_file: bytes,
             path = os.path.join(folder, f"part_{k:05d}.parquet")
             target = path.replace("'", "''")  # a generated path under the workspace, never user text
             with ws.cursor() as cur:
+                # Rows in file order without a sort (see _batches: a table scan keeps insertion order, and a range
+                # of rowids keeps it too), so DuckDB streams each partition instead of holding it to sort it.
                 cur.execute(f"COPY (SELECT {select} FROM {quote_ident(info.table)} WHERE rowid >= {int(start)} AND "
-                            f"rowid < {int(start + batch_rows)} ORDER BY rowid) TO '{target}' (FORMAT parquet, "
+                            f"rowid < {int(start + batch_rows)}) TO '{target}' (FORMAT parquet, "
                             f"COMPRESSION {'uncompressed' if same_host else 'snappy'})")  # same disk: no CPU on it
             payload = path if same_host else _read_bytes(path)
             if not same_host:
