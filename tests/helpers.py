@@ -69,6 +69,28 @@ def seed_demo_workspace(home: Path) -> str:
     return project.id
 
 
+
+def seed_champion_workspace(home: Path) -> str:
+    """Month 1 of the loop: the demo project at `home` with a logistic-regression champion trained on batch 1
+    (promoted with a labelled override, as a first launch with nothing to compare against); returns the project id."""
+    from core.data.samples import open_workspace
+    from core.project.projects import get_project
+    from core.release.actions import promote, register_run
+    from core.split.splitting import list_splits
+    from core.store.workspace import close_workspace
+
+    project_id = seed_demo_workspace(home)
+    ws = open_workspace(home, seed_samples=False)
+    try:
+        project = get_project(ws, project_id)
+        runs = train_fast(ws, project, list_splits(ws, project.id)[0], ["logreg"])
+        run_id = next(r for r in runs if ws.get_record("run", r)["model_key"] == "logreg")
+        promote(ws, register_run(ws, run_id, by="month-1").id, by="month-1", override_reason="first launch")
+    finally:
+        close_workspace(home)
+    return project_id
+
+
 @contextmanager
 def served_from(home: Path, monkeypatch):
     """Points WORKBENCH_HOME (what the pages open) at `home`, with Streamlit's caches cleared before and after."""

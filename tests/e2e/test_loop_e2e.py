@@ -30,23 +30,10 @@ def _cli(home: Path, *args, env_extra=None):
 @pytest.fixture
 def loop_home(tmp_path):
     """Month 1: the demo project with a logistic-regression champion trained on 2025 (batch 1)."""
-    from core.data.samples import open_workspace
-    from core.project.projects import get_project
-    from core.release.actions import promote, register_run
-    from core.split.splitting import list_splits
-    from core.store.workspace import close_workspace
-    from tests.helpers import seed_demo_workspace, train_fast
+    from tests.helpers import seed_champion_workspace
 
     home = tmp_path / "ws"
-    project_id = seed_demo_workspace(home)
-    ws = open_workspace(home, seed_samples=False)
-    try:
-        project = get_project(ws, project_id)
-        runs = train_fast(ws, project, list_splits(ws, project.id)[0], ["logreg"])
-        run_id = next(r for r in runs if ws.get_record("run", r)["model_key"] == "logreg")
-        promote(ws, register_run(ws, run_id, by="month-1").id, by="month-1", override_reason="first launch")
-    finally:
-        close_workspace(home)
+    seed_champion_workspace(home)
     return home
 
 

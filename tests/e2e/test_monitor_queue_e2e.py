@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from tests.e2e.conftest import AppServer, assert_page_clean, wait_for_app
+from tests.helpers import seed_champion_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 FEB = ROOT / "sample_data" / "churn_2026_02.csv"
@@ -23,28 +24,9 @@ def _cli(home: Path, *args):
                           text=True, env=env, timeout=300, cwd=ROOT)
 
 
-def _champion_home(home: Path) -> None:
-    from core.data.samples import open_workspace
-    from core.project.projects import get_project
-    from core.release.actions import promote, register_run
-    from core.split.splitting import list_splits
-    from core.store.workspace import close_workspace
-    from tests.helpers import seed_demo_workspace, train_fast
-
-    project_id = seed_demo_workspace(home)
-    ws = open_workspace(home, seed_samples=False)
-    try:
-        project = get_project(ws, project_id)
-        runs = train_fast(ws, project, list_splits(ws, project.id)[0], ["logreg"])
-        run_id = next(r for r in runs if ws.get_record("run", r)["model_key"] == "logreg")
-        promote(ws, register_run(ws, run_id, by="month-1").id, by="month-1", override_reason="first launch")
-    finally:
-        close_workspace(home)
-
-
 def test_monitor_from_cron_while_the_app_runs_is_run_by_the_server(tmp_path, browser):
     home = tmp_path / "ws"
-    _champion_home(home)
+    seed_champion_workspace(home)
     server = AppServer(home, tmp_path / "streamlit.log")
     try:
         server.wait_healthy()

@@ -13,25 +13,9 @@ from pathlib import Path
 
 import pytest
 
+
 ROOT = Path(__file__).resolve().parents[2]
 FEB = ROOT / "sample_data" / "churn_2026_02.csv"
-
-
-@pytest.fixture(scope="module")
-def champion_home(trained_workspace):
-    from core.release.actions import promote
-
-    tw = trained_workspace(models=("logreg",), thresholds={"logreg": 0.3}, register=("logreg",))
-    promote(tw.ws, tw.versions["logreg"], by="test", override_reason="test champion")
-    tw.close()
-    return tw
-
-
-@pytest.fixture
-def home(champion_home, tmp_path):
-    tw = champion_home.copy_to(tmp_path / "ws")
-    yield tw
-    tw.close()
 
 
 def _queue(home) -> Path:

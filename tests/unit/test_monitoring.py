@@ -20,24 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 FEB = ROOT / "sample_data" / "churn_2026_02.csv"
 
 
-@pytest.fixture(scope="module")
-def champion_home(trained_workspace, tmp_path_factory):
-    """The demo project with a logistic-regression champion (threshold 0.3), closed, ready to copy."""
-    from core.release.actions import promote
-
-    tw = trained_workspace(models=("logreg",), thresholds={"logreg": 0.3}, register=("logreg",))
-    promote(tw.ws, tw.versions["logreg"], by="test", override_reason="test champion")
-    tw.close()
-    return tw
-
-
-@pytest.fixture
-def home(champion_home, tmp_path):
-    tw = champion_home.copy_to(tmp_path / "ws")
-    yield tw
-    tw.close()
-
-
 def _cli(home: Path, *args, timeout=240):
     env = dict(os.environ, PYTHONPATH=str(ROOT), DO_NOT_TRACK="1")
     return subprocess.run([sys.executable, "-m", "core.cli", "--home", str(home), *args], capture_output=True,
