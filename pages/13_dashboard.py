@@ -116,8 +116,14 @@ if loop is not None:
     st.subheader("The loop: new data, monitoring and retraining")
     st.caption(md_escape(loop.sentence[0].upper() + loop.sentence[1:]))
     c = loop.challenger
-    cards = [("Monitoring", {"healthy": "Healthy", "alert": "Alert", "error": "Error"}.get(loop.status, "Never run"),
-              f"newest run {loop.status_at.replace('T', ' ')[:16]}" if loop.status_at else "no run yet"),
+    if loop.status_at:
+        checked_note = f"newest run {loop.status_at.replace('T', ' ')[:16]}"
+    elif loop.status == "not checked":
+        checked_note = f"{loop.champion or 'the champion'} not checked yet; {loop.previous_check or 'no run on it'}"
+    else:
+        checked_note = "no run yet"
+    cards = [("Monitoring", {"healthy": "Healthy", "alert": "Alert", "error": "Error",
+                             "not checked": "Not yet"}.get(loop.status, "No runs"), checked_note),
              ("Open alerts", f"{len(loop.open_alerts)}", f"of {loop.alerts} raised"),
              ("Data batches", f"{len(loop.batches)}", f"{len(loop.monitored)} checked by monitoring"),
              ("Pending challenger", c.challenger.split(" · ")[0] if c is not None and c.is_pending else "None",

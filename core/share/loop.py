@@ -72,7 +72,7 @@ _DONE = {"promote": "promoted", "discard": "discarded", "keep": "kept testing"}
 class LoopSection:
     """The loop as plain data; `batches` has one row per batch, oldest first (columns `BATCH_COLUMNS`)."""
 
-    status: str  # newest monitoring run: "healthy" | "alert" | "error" | "never run"
+    status: str  # the current champion's newest run: "healthy" | "alert" | "error"; or "not checked" | "never run"
     status_at: str | None
     batches: pd.DataFrame
     metric: str
@@ -87,6 +87,8 @@ class LoopSection:
     served: dict = field(default_factory=dict)  # version id -> labels of the batches monitored with it as champion
     challenger: ChallengerStatus | None = None  # the pending one, else the latest decided retrain
     sentence: str = ""
+    champion: str | None = None  # the current champion's label, for "not checked yet"
+    previous_check: str = ""  # when not checked: which earlier champion the newest run checked, on which batch
 
     @property
     def monitored(self) -> pd.DataFrame:
@@ -117,6 +119,9 @@ def loop_section(ws: Workspace, project) -> LoopSection | None:
     status = monitoring_status(ws, project)
     section = LoopSection(
         status=status["status"], status_at=status["at"], batches=pd.DataFrame(rows, columns=BATCH_COLUMNS),
+        champion=status.get("champion"),
+        previous_check=(f"newest run checked {status['previous']['model']} on batch {status['previous']['batch']}"
+                        if status.get("previous") and status["status"] == "not checked" else ""),
         metric=crit.primary_metric, metric_label=metric_label(crit.primary_metric),
         target=f"{OP_SYMBOLS.get(crit.op, crit.op)} {crit.threshold:g}", target_value=float(crit.threshold),
         op=crit.op, threshold_note=("at its saved threshold"

@@ -201,3 +201,25 @@ def test_confusion_counts_are_recovered_exactly_from_recall_and_precision():
             assert got is None  # precision 0: how many were flagged cannot be known
         else:
             assert got == truth
+
+
+def test_after_a_promotion_the_loop_says_the_new_champion_is_not_checked_yet(trained_workspace):
+    from core.data.batches import append_batch
+    from core.monitor.policy import run_monitor
+    from core.release.actions import promote
+    from core.share.loop import loop_section
+
+    tw = trained_workspace(models=("logreg", "nb"), thresholds={"logreg": 0.3, "nb": 0.5}, register=("logreg", "nb"))
+    try:
+        ws, project = tw.ws, tw.project
+        promote(ws, tw.versions["logreg"], by="ana", override_reason="test champion")
+        feb = append_batch(ws, project, FEB, label="2026-02", by="ana", as_of="2026-02-01").batch
+        run = run_monitor(ws, project, feb, by="cron")
+        assert loop_section(ws, project).status == run.status and not loop_section(ws, project).previous_check
+        promote(ws, tw.versions["nb"], by="ana", override_reason="test: a new champion")
+        loop = loop_section(ws, project)
+        # The newest run checked the earlier champion: the new one is "not checked", never shown as that run's status.
+        assert loop.status == "not checked" and loop.status_at is None
+        assert loop.champion and run.version_label in loop.previous_check and "2026-02" in loop.previous_check
+    finally:
+        tw.close()
