@@ -21,6 +21,7 @@ is never saved.
 
 from __future__ import annotations
 
+import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,6 +75,44 @@ def count_text(X: pd.DataFrame, val: pd.DataFrame | None, text_columns: list[str
             held = [r for r, k in zip(results, keys) if k == (part, column, "validation")]
             validation = _onto(terms, *held[0]) if held else None
             out[(part, column)] = TextCounts(column, part, terms, matrix, validation)
+    return out
+
+
+def save_counts(counts: dict, folder: str) -> None:
+    """Writes count_text's result for worker processes, without pickle: n-grams as JSON, matrices as .npz."""
+    import json
+
+    import scipy.sparse as sp
+
+    manifest = []
+    for k, ((part, column), c) in enumerate(counts.items()):
+        sp.save_npz(os.path.join(folder, f"text_{k}_train.npz"), c.train, compressed=False)
+        if c.validation is not None:
+            sp.save_npz(os.path.join(folder, f"text_{k}_validation.npz"), c.validation, compressed=False)
+        manifest.append({"part": part, "column": column, "terms": [str(t) for t in c.terms],
+                         "validation": c.validation is not None})
+    with open(os.path.join(folder, "text.json"), "w", encoding="utf-8") as fh:
+        json.dump(manifest, fh)
+
+
+def load_counts(folder: str) -> dict | None:
+    """Reads what save_counts wrote (None when there is none); .npz files load with pickle off."""
+    import json
+
+    import scipy.sparse as sp
+
+    path = os.path.join(folder, "text.json")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as fh:
+        manifest = json.load(fh)
+    out = {}
+    for k, m in enumerate(manifest):
+        terms = np.empty(len(m["terms"]), dtype=object)
+        terms[:] = m["terms"]
+        train = sp.load_npz(os.path.join(folder, f"text_{k}_train.npz")).tocsr()
+        validation = sp.load_npz(os.path.join(folder, f"text_{k}_validation.npz")).tocsr() if m["validation"] else None
+        out[(m["part"], m["column"])] = TextCounts(m["column"], m["part"], terms, train, validation)
     return out
 
 

@@ -180,9 +180,9 @@ def _write(folder: str, data: dict) -> None:
         val[_Y], val[_ROW + "_wb"] = data["yv"], data["rows_v"]
         feather.write_feather(pa.Table.from_pandas(val, preserve_index=False), os.path.join(folder, "val.arrow"))
     if data.get("text"):
-        import joblib
+        from core.models.sharedtext import save_counts
 
-        joblib.dump(data["text"], os.path.join(folder, "text.joblib"))  # this process's own counts, for its workers
+        save_counts(data["text"], folder)  # this process's own counts, for its workers (no pickle)
 
 
 def _frames(token: str) -> dict:
@@ -198,11 +198,11 @@ def _frames(token: str) -> dict:
     if os.path.exists(path):
         val = feather.read_table(path).to_pandas()
         data.update(Xv=val.drop(columns=[_Y, _ROW + "_wb"]), yv=val[_Y].to_numpy(), rows_v=val[_ROW + "_wb"].to_numpy())
-    path = os.path.join(token, "text.joblib")
-    if os.path.exists(path):
-        import joblib
+    from core.models.sharedtext import load_counts
 
-        data["text"] = joblib.load(path)
+    text = load_counts(token)
+    if text is not None:
+        data["text"] = text
     with _LOCK:
         for old in [k for k in _FRAMES if not k.startswith("mem:")]:
             _FRAMES.pop(old)  # a worker keeps one comparison's frames at a time

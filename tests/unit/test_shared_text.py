@@ -190,3 +190,23 @@ def test_a_dask_cluster_reads_the_shared_counts_and_scores_as_locally(monkeypatc
         pytest.approx([f["roc_auc"] for f in local.run("nb").fold_metrics], abs=1e-9)
     assert np.allclose(load_model(run.model_bytes).predict_proba(df.iloc[240:][run.features])[:, 1],
                        run.predictions["score"].to_numpy(), atol=1e-6)
+
+
+def test_counts_reach_worker_processes_without_pickle(tmp_path):
+    """The counts a comparison hands its workers are JSON and .npz (loaded with pickle off), the same after the trip."""
+    import pandas as pd
+
+    from core.models.sharedtext import count_text, load_counts, save_counts
+
+    X = pd.DataFrame({"t": ["refund now please", "=cmd|' /C calc'!A0", "", "ünïcode words here", "refund later"]})
+    val = pd.DataFrame({"t": ["refund please", "nothing seen"]})
+    counts = count_text(X, val, ["t"])
+    assert load_counts(str(tmp_path)) is None
+    save_counts(counts, str(tmp_path))
+    assert not list(tmp_path.glob("*.joblib")) and not list(tmp_path.glob("*.pkl"))
+    back = load_counts(str(tmp_path))
+    assert back.keys() == counts.keys()
+    for key, c in counts.items():
+        b = back[key]
+        assert list(b.terms) == list(c.terms) and (b.train != c.train).nnz == 0
+        assert (b.validation != c.validation).nnz == 0 and b.train.dtype == c.train.dtype
