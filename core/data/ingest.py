@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import duckdb
 import pandas as pd
@@ -67,6 +68,10 @@ class UploadPreview:
     notes: tuple[str, ...] = ()
     bad_lines: int = 0
     bad_examples: tuple[tuple[int, str, str], ...] = ()
+    # DuckDB's sniff of a CSV, made once in the preview and reused by the load (no second sniff): one type per
+    # column and the date/timestamp formats it found; empty when the sniff was not usable (the load then detects).
+    csv_types: tuple[str, ...] = ()
+    csv_formats: tuple[tuple[str, str], ...] = ()
 
     @property
     def renamed(self) -> dict[str, str]:
@@ -125,10 +130,12 @@ def preview_upload(ws: Workspace, staged: StagedFile, sheet: str | None = None) 
         raise CsvUnreadable(f"{staged.original_name!r} looks like comma-separated data, but its rows do not have the "
                             "same number of fields, so it would load as a single column of text. Check the file for "
                             "ragged rows or stray quotes and upload it again.")
-    has_header = _sniff_header(ws, staged, delim)
+    sniffed = _sniff(ws, staged, delim, decimal)
+    has_header = sniffed.has_header if sniffed else True
     originals = header_fields if has_header else [f"column_{i}" for i in range(1, len(header_fields) + 1)]
     names = clean_column_names(originals)
-    opts = _csv_options(delim, has_header, decimal, names)
+    csv_types, formats = (sniffed.types, sniffed.formats) if sniffed and len(sniffed.types) == len(names) else ((), ())
+    opts = _csv_options(delim, has_header, decimal, names, csv_types, formats)
     bad, examples = 0, []
     try:
         sample, dtypes = _read_sample(ws, staged, opts)
@@ -157,7 +164,7 @@ def preview_upload(ws: Workspace, staged: StagedFile, sheet: str | None = None) 
         notes.append(f"{bad:,} line(s) cannot be read, e.g. line {examples[0][0]:,}: {examples[0][1]}.")
     return UploadPreview(staged, delim, has_header, decimal, columns, _preview_rows(sample),
                          clean_dataset_name(staged.original_name), notes=tuple(notes), bad_lines=bad,
-                         bad_examples=tuple(examples[:50]))
+                         bad_examples=tuple(examples[:50]), csv_types=csv_types, csv_formats=formats)
 
 
 def _read_sample(ws: Workspace, staged: StagedFile, opts: str) -> tuple[pa.Table, dict[str, str]]:
@@ -174,25 +181,63 @@ def _csv_rows(lines: list[str], delim: str) -> list[list[str]]:
     return list(csv.reader(lines, delimiter=delim, quotechar='"'))
 
 
-def _csv_options(delim: str, header: bool, decimal: str, names: list[str]) -> str:
-    """Builds the fixed read_csv options; every value is a SQL literal built here, never user text."""
+def _csv_options(delim: str, header: bool, decimal: str, names: list[str], types: Sequence[str] = (),
+                 formats: Sequence[tuple[str, str]] = ()) -> str:
+    """Builds the fixed read_csv options; every value is a SQL literal built here, never user text.
+
+    With `types` (one per name, from _sniff) the columns are given and DuckDB detects nothing again; without, it
+    sniffs types itself from the first 20,480 rows (the same rows _sniff read, so the same types).
+    """
+    common = (f"delim={_literal(delim)}, quote='\"', escape='\"', header={str(header).lower()}, "
+              f"decimal_separator={_literal(decimal)}, strict_mode=true")
+    if types:
+        cols = "{" + ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in zip(names, types, strict=True)) + "}"
+        fmts = "".join(f", {option}={_literal(value)}" for option, value in formats if option in _FORMAT_OPTIONS)
+        return f"{common}, auto_detect=false, columns={cols}{fmts}"
     names_sql = "[" + ", ".join(_literal(n) for n in names) + "]"
-    return (f"delim={_literal(delim)}, quote='\"', escape='\"', header={str(header).lower()}, names={names_sql}, "
-            f"decimal_separator={_literal(decimal)}, strict_mode=true, sample_size=20480")
+    return f"{common}, names={names_sql}, sample_size={SNIFF_ROWS}"
 
 
 def _literal(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
-def _sniff_header(ws: Workspace, staged: StagedFile, delim: str) -> bool:
+SNIFF_ROWS = 20_480
+_FORMAT_OPTIONS = ("dateformat", "timestampformat")
+
+
+@dataclass(frozen=True)
+class _Sniffed:
+    has_header: bool
+    types: tuple[str, ...]
+    formats: tuple[tuple[str, str], ...]
+
+
+def _sniff(ws: Workspace, staged: StagedFile, delim: str, decimal: str) -> _Sniffed | None:
+    """DuckDB's sniffer, run once: whether the first line is a header, each column's type and the date formats.
+
+    The preview's sample and the load both read with these (auto_detect off), so neither sniffs the file again.
+    Returns None when the sniffer fails; `types` is empty when its result is not one the load can reuse as it is
+    (rows to skip, a comment character, an unusual line ending): the sample and the load then detect as before.
+    """
+    sql = (f"SELECT HasHeader, Columns, SkipRows, Comment, NewLineDelimiter, DateFormat, TimestampFormat "
+           f"FROM sniff_csv(?, delim={_literal(delim)}, quote='\"', escape='\"', decimal_separator={_literal(decimal)}, "
+           f"strict_mode=true, sample_size={SNIFF_ROWS})")
     try:
         with ws.cursor() as cur:
-            row = cur.sql(f"SELECT HasHeader FROM sniff_csv(?, delim={_literal(delim)}, quote='\"', escape='\"')",
-                          params=[str(staged.path)]).fetchall()
-        return bool(row[0][0])
+            row = cur.sql(sql, params=[str(staged.path)]).fetchall()[0]
     except duckdb.Error:
-        return True
+        return None
+    has_header, columns, skip, comment, newline, date_fmt, ts_fmt = row
+    plain = not skip and comment in (None, "", "(empty)") and newline in _PLAIN_NEWLINES
+    if not plain or not columns:
+        return _Sniffed(bool(has_header), (), ())
+    formats = tuple((opt, v) for opt, v in (("dateformat", date_fmt), ("timestampformat", ts_fmt))
+                    if v not in (None, "", "(empty)"))
+    return _Sniffed(bool(has_header), tuple(str(c["type"]) for c in columns), formats)
+
+
+_PLAIN_NEWLINES = ("\\n", "\\r\\n")  # as sniff_csv spells them: a backslash and a letter
 
 
 def _preview_rows(sample: pa.Table) -> pd.DataFrame:
@@ -214,14 +259,21 @@ _NULLABLE = {"bool": "boolean", "int8": "Int8", "int16": "Int16", "int32": "Int3
 
 
 def _arrow_kind(col: pa.ChunkedArray, dtype: str, name: str) -> str:
-    """_kind_of over an Arrow column: text is counted in Arrow (the same counts as pandas, without a Python string per
-    cell); other types convert to NumPy cheaply, and pandas' rules (NaN is missing) apply to them unchanged."""
-    if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+    """_kind_of over an Arrow column, counting only what infer_kind reads: nothing for booleans, dates and floats
+    (their kind follows from the type), distinct values for integers and text, the mean length for text. Arrow's
+    counts equal pandas' here (integers and text have no NaN); any other type goes through pandas unchanged."""
+    if dtype.upper().startswith(_KIND_FROM_TYPE):
+        return infer_kind(dtype, len(col) - col.null_count, 0, None, name)
+    is_text = pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+    if not is_text and not pa.types.is_integer(col.type):
         return _kind_of(col.to_pandas(), dtype, name)
     n = len(col) - col.null_count
     distinct = pc.count_distinct(col, mode="only_valid").as_py()
-    avg = pc.mean(pc.utf8_length(col)).as_py() if dtype == "VARCHAR" and n else None
+    avg = pc.mean(pc.utf8_length(col)).as_py() if is_text and dtype == "VARCHAR" and n else None
     return infer_kind(dtype, n, int(distinct), avg, name)
+
+
+_KIND_FROM_TYPE = ("BOOLEAN", "DATE", "TIMESTAMP", "TIME", "DOUBLE", "FLOAT", "DECIMAL", "REAL")
 
 
 def _first_values(col: pa.ChunkedArray, n: int = 500) -> pd.Series:
@@ -453,9 +505,15 @@ def _source_sql(preview: UploadPreview, forced: dict[str, str], skip_bad_lines: 
     if preview.staged.fmt == "parquet":
         renames = ", ".join(f"{quote_ident(c.original)} AS {quote_ident(c.name)}" for c in preview.columns)
         return f"(SELECT {renames} FROM read_parquet(?))"
-    opts = _csv_options(preview.delimiter, preview.has_header, preview.decimal_separator, [c.name for c in preview.columns])
-    if forced:
-        opts += ", types={" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in forced.items()) + "}"
+    names = [c.name for c in preview.columns]
+    if preview.csv_types:  # the preview's sniff, with the types the user or a late value forced
+        types = [forced.get(n, t) for n, t in zip(names, preview.csv_types)]
+        opts = _csv_options(preview.delimiter, preview.has_header, preview.decimal_separator, names, types,
+                            preview.csv_formats)
+    else:
+        opts = _csv_options(preview.delimiter, preview.has_header, preview.decimal_separator, names)
+        if forced:
+            opts += ", types={" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in forced.items()) + "}"
     if skip_bad_lines:
         opts += ", ignore_errors=true, store_rejects=true"
     return f"read_csv(?, {opts})"
