@@ -28,6 +28,7 @@ STAGING_MAX_AGE_S = 3600.0  # an upload not loaded within an hour is deleted (so
 MAX_INFLATE_RATIO = 40  # real CSVs gzip 5-15x; a bomb inflates 100-1000x: stop long before the disk fills
 SAMPLE_BYTES = 256 * 1024
 _CHUNK = 4 * 1024 * 1024
+_SCAN_CHUNK = 1024 * 1024
 _DELIMS = (",", ";", "\t", "|")
 
 
@@ -166,10 +167,12 @@ def stage_path(path: Path, filename: str | None = None) -> StagedFile:
     # the file's first rows: hashlib and file reads release the GIL, so it costs no wall time where a core is free.
     digest = _HASHER.submit(_file_sha256, path)
     scan = _Scan(hashing=False)
+    buf = bytearray(_SCAN_CHUNK)  # one buffer read into again and again: no 4 MB bytes object (and page faults) per chunk
+    view = memoryview(buf)
     try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                scan.feed(chunk)
+        with open(path, "rb", buffering=0) as fh:
+            while n := fh.readinto(view):
+                scan.feed(buf if n == len(buf) else buf[:n])
         return _prepare(path, filename or path.name, scan.size, digest, owned=False, is_utf8=scan.is_utf8())
     except BaseException:
         digest.cancel()
@@ -180,11 +183,9 @@ _HASHER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wb-hash")
 
 
 def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     try:
         with open(path, "rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                digest.update(chunk)
+            digest = hashlib.file_digest(fh, "sha256")  # reads into one reused buffer, the GIL released
     except OSError as err:
         raise FileRefused(f"{path.name!r} could not be read to the end ({err.strerror or err}). Check the file and "
                           "load it again.") from None
