@@ -34,7 +34,7 @@ status = monitoring_status(ws, project)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Current status" + (f" of {status['champion']}" if status["champion"] else ""),
           STATUS_ICONS.get(status["status"], status["status"]))
-c2.metric("Open alerts", status["open_alerts"])
+c2.metric("Open alerts" + (f" on {status['champion']}" if status["champion"] else ""), status["open_alerts"])
 c3.metric("Data batches", status["batches"])
 c4.metric("Monitoring runs", status["runs"])
 if status["at"]:
@@ -152,7 +152,13 @@ alerts = alert_table(ws, project.id)
 if alerts.empty:
     st.caption("No alerts so far.")
 else:
-    st.dataframe(alerts.drop(columns=["id"]), hide_index=True, width="stretch", key="monitor.alerts")
+    st.caption(f"{status['open_alerts']} open, {status['superseded_alerts']} superseded, "
+               f"{status['alerts'] - status['open_alerts'] - status['superseded_alerts']} acknowledged. An alert "
+               "closes when someone acknowledges it, or when the model it is about stops being the champion "
+               "(*superseded*: the promotion or rollback in the registry ledger says who and when). Closed alerts "
+               "stay in this log.")
+    st.dataframe(alerts.drop(columns=["id", "state"]), hide_index=True, width="stretch", key="monitor.alerts",
+                 column_config={"closed_by": "closed by", "closed_at": "closed at"})
     pending = open_alerts(ws, project.id)
     if pending and not viewer:
         with st.form("monitor.ack_form"):
