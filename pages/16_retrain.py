@@ -11,7 +11,7 @@ from core.errors import WorkbenchError
 from core.registry.versions import champion
 from core.release.retrain import WINDOWS, decide_retrain, list_retrains, pending_challenger, plan_retrain, retrain
 from core.release.retrain_policy import ON_FAIL, ON_PASS, RetrainPolicy, get_retrain_policy, save_retrain_policy
-from core.release.retrain_views import gain_direction, gain_text, history_table, holdout_cards
+from core.release.retrain_views import gain_direction, gain_note, gain_text, history_table, holdout_cards
 from pages._projects import md_escape, require_project
 from pages._widgets import get_workspace, is_viewer, page_header, page_link, show_error
 
@@ -131,6 +131,4 @@ history = list_retrains(ws, project.id)
 if history:
     st.subheader("Retrains")
     st.dataframe(history_table(history), hide_index=True, width="stretch", key="retrain.history")
-    st.caption("Each retrain judged both models on its holdout batch, which neither trained on; the gain is the "
-               "challenger's improvement in the project's primary metric there (+ = better), with a 95 % paired "
-               "bootstrap interval.")
+    st.caption(md_escape(gain_note([r.holdout for r in history])))

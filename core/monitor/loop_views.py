@@ -106,13 +106,13 @@ def monitoring_status(ws: Workspace, project) -> dict:
 
 
 def alert_table(ws: Workspace, project_id: str) -> pd.DataFrame:
-    """The alert log, newest first: when, batch, check, evidence, the model it was about, and how it stands ("open",
-    "acknowledged", "superseded by v2's promotion") with who closed it and when."""
-    rows = [{"at": a["at"].replace("T", " "), "batch": f"{a['batch_seq']} · {a['batch_label']}", "check": a["check"],
-             "title": a["title"], "evidence": a["evidence"], "model": a.get("model") or "no model",
+    """The alert log, newest first: when, the model it was about, what fired on which batch, how it stands ("open",
+    "acknowledged", "superseded by v2's promotion") with who closed it and when, then the evidence."""
+    rows = [{"at": a["at"].replace("T", " ")[:16], "batch": f"{a['batch_seq']} · {a['batch_label']}",
+             "model": a.get("model") or "no model", "check": CHECKS.get(a["check"], a["check"]),
              "status": a["closed_why"] or a["state"], "closed_by": a["closed_by"] or "",
-             "closed_at": (a["closed_at"] or "").replace("T", " "), "note": a["note"], "id": a["id"],
-             "state": a["state"]}
+             "closed_at": (a["closed_at"] or "").replace("T", " ")[:16], "evidence": a["evidence"], "note": a["note"],
+             "title": a["title"], "id": a["id"], "state": a["state"]}
             for a in list_alerts(ws, project_id)]
-    return pd.DataFrame(rows, columns=["at", "batch", "check", "title", "evidence", "model", "status", "closed_by",
-                                       "closed_at", "note", "id", "state"])
+    return pd.DataFrame(rows, columns=["at", "model", "title", "status", "closed_by", "closed_at", "evidence", "note",
+                                       "batch", "check", "id", "state"])

@@ -1,7 +1,7 @@
 """What the Retrain page draws, as a stakeholder reads it: the retrain history and the pending challenger's numbers.
 
-- `gain_header(holdouts)`: the gain column's name, with the metric and its direction ("Recall gain on the holdout
-  (challenger − champion, + = better), 95 % CI").
+- `gain_header(holdouts)`: the gain column's name ("Recall gain (95 % CI)"); `gain_note(holdouts)`: the sentence
+  under the table saying what it is (the metric on the holdout batch, its direction, the interval).
 - `gain_text(holdout, with_metric=False)`: "+0.031 (−0.010 to +0.072)"; `gain_direction(holdout)`.
 - `holdout_cards(holdout)`: the champion's and the challenger's primary metric on the holdout, and the gain.
 - `history_table(retrains) -> DataFrame`: one row per retrain, newest first.
@@ -39,12 +39,17 @@ def gain_direction(holdout: dict) -> str:
 
 
 def gain_header(holdouts: list[dict]) -> str:
-    """The gain column's name: the metric when every retrain judged the same one, its direction, the interval."""
+    """The gain column's short name: "Recall gain (95 % CI)" when every retrain judged the same metric."""
     labels = {h.get("metric_label", "") for h in holdouts}
-    directions = {_direction(h) for h in holdouts}
-    metric = f"{next(iter(labels))} gain" if len(labels) == 1 else "Gain"
-    how = f"{next(iter(directions))}, + = challenger better" if len(directions) == 1 else "+ = challenger better"
-    return f"{metric} on the holdout ({how}), 95 % CI"
+    return f"{next(iter(labels))} gain (95 % CI)" if len(labels) == 1 else "Gain (95 % CI)"
+
+
+def gain_note(holdouts: list[dict]) -> str:
+    """The sentence under the table that says what the gain is."""
+    labels = sorted({h.get("metric_label", "") for h in holdouts})
+    directions = sorted({_direction(h) for h in holdouts})
+    return (f"Gain: {' / '.join(labels)} on the holdout batch, which neither model trained on, taken as "
+            f"{' or '.join(directions)}, so + means the challenger did better; 95 % paired bootstrap interval.")
 
 
 def gain_text(holdout: dict, with_metric: bool = False) -> str:
@@ -73,7 +78,8 @@ _DONE = {"promote": "promoted", "discard": "discarded", "keep": "kept testing"}
 
 def history_table(retrains: list[Retrain]) -> pd.DataFrame:
     """One row per retrain, newest first: when, the two models, the window and the holdout, both models' primary
-    metric on it, the gain with its interval (named with its metric and direction), the gate and the decision."""
+    metric on it, the gain with its interval (column named by `gain_header`, explained by `gain_note`), the gate and
+    the decision."""
     holdouts = [r.holdout for r in retrains]
     labels = {h.get("metric_label", "") for h in holdouts}
     one_metric = len(labels) == 1
@@ -82,15 +88,13 @@ def history_table(retrains: list[Retrain]) -> pd.DataFrame:
     for r in retrains:
         h, decision = r.holdout, r.decision or {}
         action = decision.get("action")
+        both = f"{_metric_value(h, 'champion')} → {_metric_value(h, 'challenger')}"
         rows.append({
             "At": r.at.replace("T", " ")[:16],
             "Models": f"{h.get('champion_label', '?')} → {h.get('challenger_label', '?')}",
-            "Trained on batch": ", ".join(str(b["seq"]) for b in r.train_batches),
-            "Holdout batch": f"{r.holdout_batch.get('seq')} · {r.holdout_batch.get('label', '')}".strip(" ·"),
-            f"{metric} · champion": _metric_value(h, "champion") if one_metric else
-            f"{h.get('metric_label', '')} {_metric_value(h, 'champion')}",
-            f"{metric} · challenger": _metric_value(h, "challenger") if one_metric else
-            f"{h.get('metric_label', '')} {_metric_value(h, 'challenger')}",
+            "Trained on": "batch " + ", ".join(str(b["seq"]) for b in r.train_batches),
+            "Judged on": f"batch {r.holdout_batch.get('seq')} · {r.holdout_batch.get('label', '')}".strip(" ·"),
+            f"{metric} (champion → challenger)": both if one_metric else f"{h.get('metric_label', '')} {both}",
             gain_header(holdouts): gain_text(h, with_metric=not one_metric),
             "Challenger wins": "yes" if r.challenger_wins else "no",
             "Launch gate": "passed" if r.gate_passed else "failed" if r.gate else "not run",
