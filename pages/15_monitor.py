@@ -59,7 +59,8 @@ elif status["previous"]:
 # -- batches ----------------------------------------------------------------------------------------------------------
 st.subheader("Data timeline")
 timeline = batch_timeline(ws, project)
-st.dataframe(timeline.assign(added_at=timeline["added_at"].str.replace("T", " ").str[:16])[
+checked = [m or ("training data" if n == 1 else "not checked") for n, m in zip(timeline["batch"], timeline["monitoring"])]
+st.dataframe(timeline.assign(added_at=timeline["added_at"].str.replace("T", " ").str[:16], monitoring=checked)[
                  ["batch", "label", "as_of", "rows", "labelled", "monitoring", "added_at", "added_by", "file", "sha256"]],
              hide_index=True, width="stretch", key="monitor.batches",
              column_config={"as_of": "as of", "monitoring": "newest check", "added_at": "added", "added_by": "by",
