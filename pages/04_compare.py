@@ -108,12 +108,14 @@ st.dataframe(frame.style.apply(_highlight, axis=1), hide_index=True, width="stre
 
 # -- one column, overlaid --------------------------------------------------------------------------------------------------
 names = [c["name"] for c in result["columns"]]
-default = names.index(changed[0]["name"]) if changed else 0
+# the most changed column, else the first that is not an identifier (a chart of ids says nothing)
+readable = [c["name"] for c in result["columns"] if c["kind"] != "id"]
+default = names.index(changed[0]["name"] if changed else (readable or names)[0])
 chosen = st.selectbox("Column to overlay", names, index=default, key="compare.view_column")
 entry = next(c for c in result["columns"] if c["name"] == chosen)
 for reason in entry["reasons"]:
     st.warning(md_escape(reason), icon=":material/compare_arrows:")
-chart_col, stats_col = st.columns([3, 2])
+chart_col, stats_col = st.columns(2)
 if entry["chart"]:
     chart_col.plotly_chart(charts.overlay_figure(entry["chart"], result["left"]["label"], result["right"]["label"],
                                                  f"{chosen}: left vs right"),

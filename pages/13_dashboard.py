@@ -124,7 +124,7 @@ if loop is not None:
         checked_note = "no run yet"
     cards = [("Monitoring", {"healthy": "Healthy", "alert": "Alert", "error": "Error",
                              "not checked": "Not yet"}.get(loop.status, "No runs"), checked_note),
-             ("Open alerts", f"{len(loop.open_alerts)}", f"of {loop.alerts} raised"),
+             ("Open alerts", f"{len(loop.open_alerts)}", loop.alerts_caption),
              ("Data batches", f"{len(loop.batches)}", f"{len(loop.monitored)} checked by monitoring"),
              ("Pending challenger", c.challenger.split(" · ")[0] if c is not None and c.is_pending else "None",
               ("gate passed" if c.gate_passed else "gate failed" if c.gate_passed is False else "gate not run")

@@ -34,7 +34,7 @@ status = monitoring_status(ws, project)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Current status" + (f" of {status['champion']}" if status["champion"] else ""),
           STATUS_ICONS.get(status["status"], status["status"]))
-c2.metric("Open alerts", status["open_alerts"])
+c2.metric("Open alerts" + (f" on {status['champion']}" if status["champion"] else ""), status["open_alerts"])
 c3.metric("Data batches", status["batches"])
 c4.metric("Monitoring runs", status["runs"])
 if status["at"]:
@@ -59,7 +59,12 @@ elif status["previous"]:
 # -- batches ----------------------------------------------------------------------------------------------------------
 st.subheader("Data timeline")
 timeline = batch_timeline(ws, project)
-st.dataframe(timeline.drop(columns=["dataset_id", "id"]), hide_index=True, width="stretch", key="monitor.batches")
+checked = [m or ("training data" if n == 1 else "not checked") for n, m in zip(timeline["batch"], timeline["monitoring"])]
+st.dataframe(timeline.assign(added_at=timeline["added_at"].str.replace("T", " ").str[:16], monitoring=checked)[
+                 ["batch", "label", "as_of", "rows", "labelled", "monitoring", "added_at", "added_by", "file", "sha256"]],
+             hide_index=True, width="stretch", key="monitor.batches",
+             column_config={"as_of": "as of", "monitoring": "newest check", "added_at": "added", "added_by": "by",
+                            "sha256": "SHA-256"})
 
 if not viewer:
     with st.expander("Append a batch", icon=":material/upload_file:", expanded=len(timeline) < 2):
@@ -113,7 +118,9 @@ else:
         shown[col] = shown[col].map(lambda s: STATUS_ICONS.get(s, s))
     shown["champion"] = shown["champion"].map(lambda s: CHAMPION_MARKS.get(s, s))
     st.caption("Each run checked the champion of its day; *champion* says whether that is still the current one.")
-    st.dataframe(shown, hide_index=True, width="stretch", key="monitor.matrix")
+    st.dataframe(shown, hide_index=True, width="stretch", key="monitor.matrix",
+                 column_config={CHECKS["performance"]: st.column_config.TextColumn(
+                     "Performance", help="Performance against the success criteria, on the batch's labelled rows")})
 
 queue = queue_status(ws.home, get_policy(ws, project.id))
 st.caption(queue)
@@ -152,7 +159,15 @@ alerts = alert_table(ws, project.id)
 if alerts.empty:
     st.caption("No alerts so far.")
 else:
-    st.dataframe(alerts.drop(columns=["id"]), hide_index=True, width="stretch", key="monitor.alerts")
+    st.caption(f"{status['open_alerts']} open, {status['superseded_alerts']} superseded, "
+               f"{status['alerts'] - status['open_alerts'] - status['superseded_alerts']} acknowledged. An alert "
+               "closes when someone acknowledges it, or when the model it is about stops being the champion "
+               "(*superseded*: the promotion or rollback in the registry ledger says who and when). Closed alerts "
+               "stay in this log.")
+    st.dataframe(alerts.drop(columns=["id", "state", "batch", "check"]), hide_index=True, width="stretch",
+                 key="monitor.alerts", column_config={"title": "alert", "closed_by": "closed by",
+                                                      "closed_at": "closed at",
+                                                      "evidence": st.column_config.TextColumn("evidence", width="large")})
     pending = open_alerts(ws, project.id)
     if pending and not viewer:
         with st.form("monitor.ack_form"):

@@ -11,6 +11,7 @@ from core.errors import WorkbenchError
 from core.registry.versions import champion
 from core.release.retrain import WINDOWS, decide_retrain, list_retrains, pending_challenger, plan_retrain, retrain
 from core.release.retrain_policy import ON_FAIL, ON_PASS, RetrainPolicy, get_retrain_policy, save_retrain_policy
+from core.release.retrain_views import gain_direction, gain_note, gain_text, history_table, holdout_cards
 from pages._projects import md_escape, require_project
 from pages._widgets import get_workspace, is_viewer, page_header, page_link, show_error
 
@@ -100,10 +101,11 @@ if pending is not None:
     st.subheader("Pending challenger")
     h = pending.holdout
     st.markdown(md_escape(h.get("sentence", "")))
-    col1, col2 = st.columns(2)
-    col1.metric(f"{h['metric_label']} · champion", f"{h['champion'].get(h['metric']) or 0:.3f}")
-    col2.metric(f"{h['metric_label']} · challenger", f"{h['challenger'].get(h['metric']) or 0:.3f}",
-                f"{h['gain']:+.3f}")
+    for col, (label, value, delta) in zip(st.columns(2), holdout_cards(h)):
+        col.metric(label, value, delta)
+    st.caption(f"Both measured on {md_escape(h.get('batch', 'the holdout batch'))} ({h.get('rows', 0):,} labelled "
+               f"rows neither model trained on). Gain {md_escape(gain_text(h, with_metric=True))}: "
+               f"{md_escape(gain_direction(h))}, 95 % paired bootstrap interval.")
     st.markdown("**Launch gate: " + ("passed" if pending.gate_passed else "failed") + "**")
     for c in pending.gate.get("checks") or ():
         st.markdown(f"{_STATUS.get(c['status'], '')} {md_escape(c['label'])} — {md_escape(c['evidence'])}")
@@ -128,9 +130,5 @@ if pending is not None:
 history = list_retrains(ws, project.id)
 if history:
     st.subheader("Retrains")
-    st.dataframe([{"at": r.at.replace("T", " "), "window": ", ".join(str(b["seq"]) for b in r.train_batches),
-                   "holdout batch": r.holdout_batch["seq"], "gain": round(r.holdout.get("gain", 0.0), 3),
-                   "challenger wins": r.challenger_wins, "gate passed": r.gate_passed,
-                   "decision": (r.decision or {}).get("action", "pending"),
-                   "reason": (r.decision or {}).get("reason", ""), "by": (r.decision or {}).get("by", r.by)}
-                  for r in history], hide_index=True, width="stretch", key="retrain.history")
+    st.dataframe(history_table(history), hide_index=True, width="stretch", key="retrain.history")
+    st.caption(md_escape(gain_note([r.holdout for r in history])))

@@ -26,7 +26,24 @@ def demo(args):
         print(f"[{last[0]:4.0%}] {text}", file=sys.stderr, flush=True)
 
     result = build_demo(ws, progress=progress)
-    out = {"project_id": result.project_id, "seconds": round(result.seconds, 1), "steps": result.steps}
+    steps = [*result.steps, _alerts_step(ws, result.project_id)]
+    out = {"project_id": result.project_id, "seconds": round(result.seconds, 1), "steps": [s for s in steps if s]}
     if args.json:
         return out
-    return f"Demo ready in {result.seconds:.0f} s: " + "; ".join(result.steps) + "."
+    return f"Demo ready in {result.seconds:.0f} s: " + "; ".join(out["steps"]) + "."
+
+
+def _alerts_step(ws, project_id: str) -> str:
+    """How the demo's alerts stand: those raised on the first champion close as superseded when it is replaced."""
+    from collections import Counter
+
+    from core.monitor.alertlog import OPEN, SUPERSEDED, list_alerts
+
+    alerts = list_alerts(ws, project_id)
+    if not alerts:
+        return ""
+    why = Counter((a["model"] or "no model", a["closed_why"]) for a in alerts if a["state"] == SUPERSEDED)
+    still = sum(a["state"] == OPEN for a in alerts)
+    closed = "; ".join(f"{n} on {model} {text}" for (model, text), n in why.items())
+    return (f"{len(alerts)} alert{'s' if len(alerts) != 1 else ''} in the log, {still} open"
+            + (f" ({closed}, kept in the log)" if closed else ""))

@@ -112,4 +112,5 @@ def alerts(args):
     if not rows:
         return "No alerts yet."
     return "\n".join(f"{a['at']}  batch {a['batch_seq']}  {a['title']}  "
-                     f"[{'ack ' + a['acknowledged_by'] if a['acknowledged_by'] else 'OPEN'}]  {a['id']}" for a in rows)
+                     f"[{'OPEN' if a['state'] == 'open' else a['closed_why'] + ' by ' + str(a['closed_by'])}]  "
+                     f"{a['id']}" for a in rows)

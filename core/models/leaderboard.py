@@ -47,7 +47,8 @@ class RunResult:
     tuning: dict | None = None
     is_baseline: bool = False
     total_seconds: float | None = None  # all of this model's work: CV folds plus the final fit, summed over workers
-    extras: dict = field(default_factory=dict)  # clustering: k_table, profiles, descriptions, explained variance
+    extras: dict = field(default_factory=dict)  # clustering: k_table, profiles, descriptions, explained variance;
+    # a comparison that left models out: "left_out_models" [{key, label, code, reason}] (see left_out_models)
     cv_scheme: dict = field(default_factory=dict)  # core.models.folds.CvScheme.to_dict(): which CV was used
     feature_choice: dict = field(default_factory=dict)  # core.models.features.FeatureChoice.to_dict()
     evidence: list[dict] = field(default_factory=list)  # the comparison's single-column leak evidence (see below)
@@ -97,6 +98,7 @@ class ComparisonResult:
     cv_scheme: dict = field(default_factory=dict)  # which cross-validation the folds followed (core.models.folds)
     feature_choice: dict = field(default_factory=dict)  # features used and left out, with why
     evidence: list[dict] = field(default_factory=list)  # single columns that alone reach EVIDENCE_LEVEL on validation
+    left_out: list[dict] = field(default_factory=list)  # models not trained: [{key, label, code, reason}]
 
     def leaderboard(self, primary_metric: str | None = None, criteria=None) -> pd.DataFrame:
         """The runs as a table sorted by the primary metric, with warnings and the meets-criteria badge."""
@@ -231,6 +233,35 @@ def best_run(runs, metric: str):
     return (max if _higher(metric) else min)(scored, key=lambda vr: vr[0])[1]
 
 
+READS_NO_TEXT = "reads_no_text"  # why a model was left out: every feature is free text and it reads no text
+
+
+def left_out_models(runs) -> list[dict]:
+    """The models a comparison did not train, with why ({key, label, code, reason}), from its runs' records."""
+    out: dict[str, dict] = {}
+    for r in runs:
+        for m in (getattr(r, "extras", None) or {}).get("left_out_models") or ():
+            out.setdefault(str(m.get("key")), dict(m))
+    return list(out.values())
+
+
+def left_out_line(runs) -> str:
+    """One sentence naming the models a comparison did not train and why; "" when it trained every one asked for."""
+    left = left_out_models(runs)
+    if not left:
+        return ""
+    no_text = [m["label"] for m in left if m.get("code") == READS_NO_TEXT]
+    parts = []
+    if no_text:
+        many = len(no_text) > 1
+        names = no_text[0] if not many else ", ".join(no_text[:-1]) + " and " + no_text[-1]
+        parts.append(f"{names} {'were' if many else 'was'} not trained: every feature is free text, which "
+                     f"{'they do' if many else 'it does'} not read (linear models and naive Bayes read it as word and "
+                     "character n-grams).")
+    parts += [f"{m['label']} was not trained: {m.get('reason', '')}." for m in left if m.get("code") != READS_NO_TEXT]
+    return " ".join(parts)
+
+
 def leaderboard_frame(runs, task: str, metric: str, criteria=None) -> pd.DataFrame:
     """One row per run, best first: primary metric CV mean / SD / validation / gap, other validation metrics, costs,
     warnings and `meets_criteria` (None without criteria or for a failed run)."""
@@ -263,7 +294,7 @@ def leaderboard_frame(runs, task: str, metric: str, criteria=None) -> pd.DataFra
     df.insert(0, "rank", range(1, len(df) + 1))
     schemes = list(dict.fromkeys((getattr(r, "cv_scheme", None) or {}).get("description", "") for r in runs))
     df.attrs.update(metric=metric, metric_label=_label(metric), higher_is_better=higher,
-                    cv_scheme=" / ".join(s for s in schemes if s))
+                    cv_scheme=" / ".join(s for s in schemes if s), left_out=left_out_line(runs))
     return df.reset_index(drop=True)
 
 
@@ -369,7 +400,14 @@ def paired_comparison(run_a, run_b, metric: str) -> PairedComparison:
 
 
 def verdict(runs, metric: str, criteria=None) -> str:
-    """One sentence naming the best model against the primary metric and, when given, the success criteria."""
+    """One sentence naming the best model against the primary metric and, when given, the success criteria; then,
+    when the comparison left models out, the sentence that names them (`left_out_line`)."""
+    left = left_out_line(runs)
+    text = _verdict(runs, metric, criteria)
+    return f"{text} {left}" if left else text
+
+
+def _verdict(runs, metric: str, criteria=None) -> str:
     best = best_run(runs, metric)
     if best is None:
         return "No model trained successfully, so there is no best model yet. Read the errors on each row."

@@ -7,6 +7,8 @@
 
 - Every model is assembled by `core.models.pipeline.build_pipeline` (preprocessing plus the catalog estimator).
 - `compare(train_df, val_df, target, task, specs, columns, ...) -> ComparisonResult` (see core.models.leaderboard).
+  A model that can read none of the features (every feature free text, a model that reads no text) is not trained
+  and has no row: `ComparisonResult.left_out` names it with why, and so does each saved run.
 - `tune(train_df, target, task, spec, columns, ...) -> dict`: random or grid search within a budget (the
   trials, the best settings and their gain over the defaults; stored as a run's `tuning`).
 The test set is never read here. Work runs in two worker processes (one core each, so nothing oversubscribes) when
@@ -44,7 +46,14 @@ from core.errors import (
 from core.models import workers
 from core.models.features import FeatureChoice, choose_features
 from core.models.folds import NO_CV, CvPlan, CvScheme, make_folds
-from core.models.leaderboard import EVIDENCE_LEVEL, PERFECT, ComparisonResult, RunResult, annotate_warnings
+from core.models.leaderboard import (
+    EVIDENCE_LEVEL,
+    PERFECT,
+    READS_NO_TEXT,
+    ComparisonResult,
+    RunResult,
+    annotate_warnings,
+)
 from core.models.pipeline import build_pipeline, library_versions
 from core.models.preprocess import TEXT_KIND
 from core.store.workspace import new_id
@@ -196,6 +205,11 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
     started, cpu = time.perf_counter(), time.process_time()
     n_workers = workers.worker_count(len(train), n_jobs)
     skipped = _unreadable(ctx, specs)
+    if skipped and all(i in skipped or model_entry(s.key).is_baseline for i, s in enumerate(specs)):
+        names = [model_entry(specs[i].key).label for i in skipped]
+        raise SpecInvalid(f"Nothing to train: every feature of this table is free text, which {_names(names)} "
+                          f"{'does' if len(names) == 1 else 'do'} not read. Choose a model that reads text (linear "
+                          "models, naive Bayes), or add a column that is not free text.")
     text = _text_counts(ctx, train, val, [s for i, s in enumerate(specs) if i not in skipped], n_workers)
     with workers.shared_frames(train[ctx.features], y, val, target, n_workers, text) as source:
         ctx.source = source
@@ -227,8 +241,10 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
                 progress(done / len(tasks), f"Model {t['model'] + 1} of {len(specs)} ({label}): {where} done")
         if cancel is not None and cancel.is_set():
             raise TrainingCancelled("Training was cancelled; nothing was saved. Start it again when ready.")
+    left_out = [{"key": specs[i].key, "label": model_entry(specs[i].key).label, "code": READS_NO_TEXT, "reason": why}
+                for i, why in sorted(skipped.items())]
     runs = [_assemble(ctx, spec, i, [(tasks[k], results[k]) for k in range(len(tasks)) if tasks[k]["model"] == i],
-                      tuned.get(i), skipped.get(i)) for i, spec in enumerate(specs)]
+                      tuned.get(i), left_out) for i, spec in enumerate(specs) if i not in skipped]
     result = ComparisonResult(id=new_id("cmp"), task=task, target=target, primary_metric=metric,
                               positive_class=ctx.positive_class, classes=ctx.classes, cv=len(ctx.folds), seed=ctx.seed,
                               runs=runs, notes=ctx.notes, class_counts=ctx.class_counts, train_rows=len(train),
@@ -237,7 +253,8 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
                               cpu_seconds=time.process_time() - cpu + (sum(o.get("cpu_seconds", 0.0)
                                                                            for o in results.values())
                                                                        if n_workers > 1 else 0.0),
-                              cv_scheme=ctx.cv_scheme.to_dict(), feature_choice=ctx.feature_choice.to_dict())
+                              cv_scheme=ctx.cv_scheme.to_dict(), feature_choice=ctx.feature_choice.to_dict(),
+                              left_out=left_out)
     _time_predictions(result.runs, val if val is not None else train, ctx)
     if any(_looks_perfect(r) for r in runs if not r.is_baseline and not r.error) and val is not None:
         result.evidence = single_column_evidence(train, y, val, ctx)
@@ -249,7 +266,8 @@ def compare(train_df: pd.DataFrame, val_df: pd.DataFrame | None, target: str, ta
 def _unreadable(ctx: _Context, specs: list[ModelSpec]) -> dict[int, str]:
     """The models that can read none of the features (only free text, for a model that reads no text): {index: why}.
 
-    They get no tasks, so a text-only table costs them nothing; their row says why.
+    They get no tasks and no row, so a text-only table costs them nothing; the comparison's `left_out` (and each
+    saved run's `extras["left_out_models"]`) names them and says why.
     """
     out = {}
     for i, spec in enumerate(specs):
@@ -257,8 +275,8 @@ def _unreadable(ctx: _Context, specs: list[ModelSpec]) -> dict[int, str]:
         if entry.is_baseline or entry.reads_text:
             continue
         if all(ctx.columns.get(c) == TEXT_KIND for c in ctx.features):
-            out[i] = ("it does not read free text, and every feature is free text. Linear models and naive Bayes "
-                      "read text as word and character n-grams.")
+            out[i] = (f"every feature is free text, which {entry.label} does not read (linear models and naive "
+                      "Bayes read it as word and character n-grams)")
     return out
 
 
@@ -355,15 +373,21 @@ def _scaled(progress: Progress | None, i: int, n: int, text: str) -> Progress | 
     return lambda frac, msg: progress(None, f"{text} (model {i + 1} of {n}): {msg}")
 
 
+def _names(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
 def _assemble(ctx: _Context, spec: ModelSpec, i: int, pairs: list[tuple[dict, dict]], tuning: dict | None,
-              skipped: str | None = None) -> RunResult:
+              left_out: list[dict] | None = None) -> RunResult:
     entry = model_entry(spec.key)
     run = RunResult(key=spec.key, label=entry.label, task=ctx.task, params=resolve_params(entry, spec.params, ctx.task),
                     seed=ctx.seed, cv_folds=len(ctx.folds), versions=library_versions(), features=list(ctx.features),
                     classes=list(ctx.classes), positive_class=ctx.positive_class, tuning=tuning,
                     is_baseline=entry.is_baseline, train_rows_total=len(ctx.y), cv_scheme=ctx.cv_scheme.to_dict(),
                     feature_choice=ctx.feature_choice.to_dict() if ctx.feature_choice else {})
-    errors = [skipped] if skipped else [out["error"] for _, out in pairs if out.get("error")]
+    if left_out:  # the comparison's record of the models it could not train, kept with every run it saved
+        run.extras = {**run.extras, "left_out_models": [dict(m) for m in left_out]}
+    errors = [out["error"] for _, out in pairs if out.get("error")]
     caught = sorted({w for _, out in pairs for w in out.get("warnings", ())})
     run.notes = [n for t, out in pairs if t["fold"] is None for n in out.get("notes", ())] + caught
     text = [c for c in ctx.features if ctx.columns.get(c) == TEXT_KIND]
@@ -377,9 +401,6 @@ def _assemble(ctx: _Context, spec: ModelSpec, i: int, pairs: list[tuple[dict, di
                                       {"column": c, "reason": f"free text, which {entry.label} does not read (linear "
                                                               "models and naive Bayes read it as n-grams)"}
                                       for c in text]}
-    if skipped:
-        run.error = f"{entry.label} was not trained: {skipped}"
-        return run
     if errors:
         run.error = f"{entry.label} failed: {errors[0]}"
         trace = next((out["traceback"] for _, out in pairs if out.get("traceback")), "")

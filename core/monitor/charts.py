@@ -124,7 +124,7 @@ def batch_quality_figure(batches: pd.DataFrame, metric_label: str, target: float
     high = max(float(rows["high"].max()) if has_ci.any() else 0.0, float(value.max()), target)
     pad = max(0.05, (high - low) * 0.15)
     axis = f"{metric_label} ({threshold_note})" if threshold_note else metric_label
-    fig.update_layout(title=f"{metric_label} of the live model per batch",
+    fig.update_layout(title=f"{metric_label} per batch, of the model live then",
                       height=320, margin={"l": 10, "r": 10, "t": 50, "b": 10}, showlegend=False,
                       xaxis={"title": "Data batch (the month it describes)", "type": "category"},
                       yaxis={"title": axis if len(axis) <= 48 else metric_label,

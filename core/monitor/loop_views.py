@@ -8,8 +8,9 @@
   "none").
 - `monitoring_status(ws, project) -> dict`: the current status is about the CURRENT champion: its newest run, or
   "not checked" (with the newest run of an earlier champion as `previous`) right after a promotion or rollback;
-  open alerts, batches, and batches newer than the champion's newest check.
-- `alert_table(ws, project_id) -> DataFrame`: the alert log, newest first.
+  open alerts (only those about the live champion can be open: core.monitor.alertlog closes the others as
+  superseded), batches, and batches newer than the champion's newest check.
+- `alert_table(ws, project_id) -> DataFrame`: the alert log, newest first, with how each alert stands.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import pandas as pd
 
 from core.data.batches import describe, list_batches
-from core.monitor.alertlog import list_alerts, open_alerts
+from core.monitor.alertlog import OPEN, SUPERSEDED, list_alerts
 from core.monitor.policy import CHECKS, MonitorRun, list_monitor_runs
 from core.registry.versions import champion
 from core.store.workspace import Workspace
@@ -90,7 +91,10 @@ def monitoring_status(ws: Workspace, project) -> dict:
     mine = next((r for r in runs if r.version_id == current_id), None)
     other = runs[0] if runs and runs[0] is not mine else None
     batches = list_batches(ws, project)
-    base = {"open_alerts": len(open_alerts(ws, project.id)), "runs": len(runs), "batches": len(batches),
+    alerts = list_alerts(ws, project.id)
+    base = {"open_alerts": sum(a["state"] == OPEN for a in alerts),
+            "superseded_alerts": sum(a["state"] == SUPERSEDED for a in alerts), "alerts": len(alerts),
+            "runs": len(runs), "batches": len(batches),
             "champion": current.label if current else None, "champion_id": current_id,
             "checked": mine is not None,
             "previous": _run_summary(other) if other is not None and other.version_id != current_id else None,
@@ -102,10 +106,13 @@ def monitoring_status(ws: Workspace, project) -> dict:
 
 
 def alert_table(ws: Workspace, project_id: str) -> pd.DataFrame:
-    """The alert log, newest first: when, batch, check, evidence, who acknowledged it."""
-    rows = [{"at": a["at"].replace("T", " "), "batch": f"{a['batch_seq']} · {a['batch_label']}", "check": a["check"],
-             "title": a["title"], "evidence": a["evidence"], "model": a.get("model", ""),
-             "acknowledged_by": a["acknowledged_by"] or "", "note": a["note"], "id": a["id"]}
+    """The alert log, newest first: when, the model it was about, what fired on which batch, how it stands ("open",
+    "acknowledged", "superseded by v2's promotion") with who closed it and when, then the evidence."""
+    rows = [{"at": a["at"].replace("T", " ")[:16], "batch": f"{a['batch_seq']} · {a['batch_label']}",
+             "model": a.get("model") or "no model", "check": CHECKS.get(a["check"], a["check"]),
+             "status": a["closed_why"] or a["state"], "closed_by": a["closed_by"] or "",
+             "closed_at": (a["closed_at"] or "").replace("T", " ")[:16], "evidence": a["evidence"], "note": a["note"],
+             "title": a["title"], "id": a["id"], "state": a["state"]}
             for a in list_alerts(ws, project_id)]
-    return pd.DataFrame(rows, columns=["at", "batch", "check", "title", "evidence", "model", "acknowledged_by",
-                                       "note", "id"])
+    return pd.DataFrame(rows, columns=["at", "model", "title", "status", "closed_by", "closed_at", "evidence", "note",
+                                       "batch", "check", "id", "state"])

@@ -16,7 +16,8 @@ Public API (`workbench monitor`, the Monitoring page and the dashboard build on 
 Record "monitor_policy" (id "mpol_<project id>"), record "monitor_run" (id "mon_<12 hex>", project_id): schema,
 batch_id, batch_seq, batch_label, version_id, version_label, status ("healthy" | "alert" | "error"), checks (key,
 label, status "healthy" | "alert" | "not-run" | "error", evidence, details), alerts (id, check, title, evidence,
-severity, batch_id, batch_label), started_at, finished_at, by, policy.
+severity, batch_id, batch_label), started_at, finished_at, by, policy, request_id, ledger_seq (the registry ledger's
+last entry when the run began, so the alert log knows which champion changes came after it).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from core.models.workers import predict_scores
 from core.monitor.checks import DriftOptions, check_drift, check_prediction_drift
 from core.profile.profiling import profile_dataset
 from core.project.criteria import OP_SYMBOLS, evaluate_criteria, metric_label
-from core.registry.versions import champion, load_version_model
+from core.registry.versions import get_version, load_version_model, registry_state
 from core.split.splitting import get_split, split_frames
 from core.store.workspace import Workspace, new_id, now_utc
 
@@ -113,6 +114,7 @@ class MonitorRun:
     finished_at: str
     by: str = ""
     request_id: str | None = None  # the queued request (core.monitor.queue) or schedule slot it answers
+    ledger_seq: int | None = None  # the registry ledger's last entry when the run began (None: saved before it was kept)
 
     @property
     def exit_code(self) -> int:
@@ -128,14 +130,15 @@ class MonitorRun:
                    version_label=rec.get("version_label", ""), status=rec["status"],
                    checks=tuple(CheckResult(**c) for c in rec.get("checks") or ()),
                    alerts=tuple(rec.get("alerts") or ()), started_at=rec.get("started_at", ""),
-                   finished_at=rec.get("finished_at", ""), by=rec.get("by", ""), request_id=rec.get("request_id"))
+                   finished_at=rec.get("finished_at", ""), by=rec.get("by", ""), request_id=rec.get("request_id"),
+                   ledger_seq=rec.get("ledger_seq"))
 
     def to_dict(self) -> dict:
         return {"id": self.id, "project_id": self.project_id, "batch_id": self.batch_id, "batch_seq": self.batch_seq,
                 "batch_label": self.batch_label, "version_id": self.version_id, "version_label": self.version_label,
                 "status": self.status, "checks": [asdict(c) for c in self.checks], "alerts": list(self.alerts),
                 "started_at": self.started_at, "finished_at": self.finished_at, "by": self.by,
-                "request_id": self.request_id}
+                "request_id": self.request_id, "ledger_seq": self.ledger_seq}
 
 
 # -- policy --------------------------------------------------------------------------------------------------------------
@@ -174,7 +177,8 @@ def run_monitor(ws: Workspace, project, batch: Batch | None = None, policy: Moni
     batches = list_batches(ws, project)
     batch = batch or batches[-1]
     started = now_utc().isoformat(timespec="seconds")
-    version = champion(ws, project.id)
+    registry = registry_state(ws, project.id)  # its seq tells the alert log which promotions came after this run
+    version = get_version(ws, registry.champion) if registry.champion else None
     ctx = _Context(ws, project, batch, batches[0], version, policy)
     checks = []
     for key, label in CHECKS.items():
@@ -197,7 +201,7 @@ def run_monitor(ws: Workspace, project, batch: Batch | None = None, policy: Moni
     status = ERROR if any(c.status == ERROR for c in checks) else ALERT if alerts else HEALTHY
     run = MonitorRun(run_id, project.id, batch.id, batch.seq, batch.label, version.id if version else None,
                      version.label if version else "", status, tuple(checks), tuple(alerts), started,
-                     now_utc().isoformat(timespec="seconds"), str(by or "")[:80], request_id)
+                     now_utc().isoformat(timespec="seconds"), str(by or "")[:80], request_id, registry.seq)
     payload = {"schema": SCHEMA, **run.to_dict(), "policy": policy.to_dict()}
     for k in ("id", "project_id"):
         payload.pop(k)

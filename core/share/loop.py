@@ -4,9 +4,11 @@
 data batches over time (rows, the day each describes, when it arrived), per batch the newest monitoring run's data
 drift and the live model's measured primary metric against the success criteria (at that model's saved threshold,
 with a 95 % Wilson interval for rates), which version was champion on each batch, the open alerts, and the pending
-challenger of a retrain with its gate result (else the latest decided retrain). Everything comes from the saved
-records of core.monitor (policy runs, the alert log, loop views) and core.release.retrain, so a scoped viewer sees
-only its project's loop: the workspace filters every read by the view's scope.
+challenger of a retrain with its gate result (else the latest decided retrain). Open alerts are those about the live
+champion: core.monitor.alertlog closes an earlier champion's alerts as superseded (counted in `superseded`).
+Everything comes from the saved records of core.monitor (policy runs, the alert log, loop views) and
+core.release.retrain, so a scoped viewer sees only its project's loop: the workspace filters every read by the
+view's scope.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from core.errors import NotFound
-from core.monitor.alertlog import list_alerts
+from core.monitor.alertlog import OPEN, SUPERSEDED, list_alerts
 from core.monitor.loop_views import batch_timeline, monitoring_status
 from core.monitor.policy import get_policy, list_monitor_runs
 from core.project.criteria import OP_SYMBOLS, metric_label
@@ -84,11 +86,20 @@ class LoopSection:
     drift_line: float  # the policy's share of drifted inputs that raises a data-drift alert
     open_alerts: tuple[dict, ...] = ()
     alerts: int = 0  # every alert raised so far
+    superseded: int = 0  # alerts closed because the model they were about is no longer champion
     served: dict = field(default_factory=dict)  # version id -> labels of the batches monitored with it as champion
     challenger: ChallengerStatus | None = None  # the pending one, else the latest decided retrain
     sentence: str = ""
     champion: str | None = None  # the current champion's label, for "not checked yet"
     previous_check: str = ""  # when not checked: which earlier champion the newest run checked, on which batch
+
+    @property
+    def alerts_caption(self) -> str:
+        """What the open-alert count leaves out: "of 7 raised; 5 closed when their model was replaced"."""
+        text = f"of {self.alerts} raised"
+        if self.superseded:
+            text += f"; {self.superseded} closed when {'its' if self.superseded == 1 else 'their'} model was replaced"
+        return text
 
     @property
     def monitored(self) -> pd.DataFrame:
@@ -115,7 +126,7 @@ def loop_section(ws: Workspace, project) -> LoopSection | None:
             if run.batch_label not in labels:
                 labels.append(run.batch_label)
     alerts = list_alerts(ws, project.id)
-    open_ = tuple(a for a in alerts if not a["acknowledged_by"])
+    open_ = tuple(a for a in alerts if a["state"] == OPEN)
     status = monitoring_status(ws, project)
     section = LoopSection(
         status=status["status"], status_at=status["at"], batches=pd.DataFrame(rows, columns=BATCH_COLUMNS),
@@ -127,6 +138,7 @@ def loop_section(ws: Workspace, project) -> LoopSection | None:
         op=crit.op, threshold_note=("at its saved threshold"
                                     if project.task == "binary" else ""),
         drift_line=float(get_policy(ws, project.id).drift_share), open_alerts=open_, alerts=len(alerts),
+        superseded=sum(a["state"] == SUPERSEDED for a in alerts),
         served={k: tuple(v) for k, v in served.items()}, challenger=_challenger(ws, project, retrains))
     return _with_sentence(section)
 
@@ -213,7 +225,11 @@ def _with_sentence(s: LoopSection) -> LoopSection:
         parts.append(text)
     else:
         parts.append("no monitoring run yet")
-    parts.append(f"{len(s.open_alerts)} open alert{'s' if len(s.open_alerts) != 1 else ''}")
+    alerts = f"{len(s.open_alerts)} open alert{'s' if len(s.open_alerts) != 1 else ''}"
+    if s.superseded:
+        alerts += (f" ({s.superseded} about an earlier champion closed as superseded when it was replaced; they stay "
+                   "in the alert log)")
+    parts.append(alerts)
     if s.challenger is None:
         parts.append("no retrain yet")
     elif s.challenger.is_pending:

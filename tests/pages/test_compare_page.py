@@ -46,6 +46,19 @@ def test_compares_this_month_with_next_month(seeded_workspace):
         assert stats.loc["Distinct", side].startswith(f"{ws.frame(name)['region'].nunique():,} (")
 
 
+def test_with_nothing_changed_the_overlay_opens_on_a_readable_column_not_an_identifier(seeded_workspace):
+    churn = open_workspace(seed_samples=False).dataset("churn").id
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.selectbox(key="compare.left").set_value(churn).run()
+    at.selectbox(key="compare.right").set_value(churn).run()
+    _ok(at)
+    assert next(m.value for m in at.markdown if "shared columns changed" in m.value).startswith("**0 of")
+    frame = at.dataframe[0].value
+    first = at.selectbox(key="compare.view_column").value
+    assert first != "customer_id" and set(frame.loc[frame["Column"] == first, "Type"]) != {"id"}
+    assert _chart_title(at) == f"{first}: left vs right"
+
+
 def _chart_title(at: AppTest) -> str:
     [chart] = at.get("plotly_chart")
     return json.loads(chart.proto.spec)["layout"]["title"]["text"]

@@ -75,6 +75,14 @@ def test_retrain_page_retrains_and_promotes_or_holds(champ):
     at.button(key="retrain.keep").click().run()
     assert list_retrains(ws, project.id)[0].decision["action"] == "keep"
     assert registry_state(ws, project.id).challenger == r.challenger_version_id
+    # the history names what the gain is: the primary metric on the holdout, its direction and interval
+    history = at.dataframe[-1].value
+    assert history["Decision"].tolist() == ["kept testing by analyst"]
+    low, high = r.holdout["ci"]
+    assert history["Recall gain (95 % CI)"].iloc[0] == f"{r.holdout['gain']:+.3f} ({low:+.3f} to {high:+.3f})"
+    assert history["Judged on"].tolist() == ["batch 3 · 2026-03"] and history["Models"].tolist() == ["v1 → v2"]
+    assert any(c.value.startswith("Gain: Recall on the holdout batch") and "challenger − champion" in c.value
+               for c in at.caption)
 
 
 def test_viewers_see_the_timeline_but_cannot_change_it(champ):
@@ -114,6 +122,13 @@ def test_monitoring_page_says_a_new_champion_is_not_checked_yet(trained_workspac
         assert at.metric[0].label == "Current status of v2" and at.metric[0].value == "Not checked"
         assert "has not been checked yet" in at.warning[0].value and "v1, an earlier champion" in at.warning[0].value
         assert at.dataframe[1].value["champion"].tolist() == ["earlier champion"]
+        # v1's alerts closed when v2 was promoted: none open on v2, each still in the log saying why, by whom
+        assert at.metric[1].label == "Open alerts on v2" and int(at.metric[1].value) == 0
+        log = at.dataframe[2].value
+        assert len(log) == len(list_monitor_runs(ws, project.id)[0].alerts) > 0
+        assert list(log.columns[:4]) == ["at", "model", "title", "status"]
+        assert set(log["status"]) == {"superseded by v2's promotion"} and set(log["closed_by"]) == {"test"}
+        assert set(log["model"]) == {"v1"} and not any(s.key == "monitor.ack" for s in at.selectbox)
         assert not any("Retrain the champion" in str(getattr(p, "label", "")) for p in at.get("page_link"))
         at.button(key="monitor.run").click().run()
         assert_clean(at)

@@ -99,3 +99,18 @@ def test_dashboard_and_report_tell_the_story(demo_ws):
     assert snap.value is not None and snap.value.model > snap.value.no_model and not snap.notes
     html = build_report(ws, result.project_id)
     assert "Aborted at step" in html and "Customer churn" in html
+
+
+def test_the_first_champions_alerts_close_when_the_retrained_one_is_promoted(demo_ws):
+    from core.commands.demo import _alerts_step
+    from core.monitor.alertlog import list_alerts, open_alerts
+    from core.registry.versions import ledger
+
+    ws, result = demo_ws
+    alerts = list_alerts(ws, result.project_id)
+    promoted = ledger(ws, result.project_id)[-1]
+    assert alerts and open_alerts(ws, result.project_id) == []  # the dashboard shows no alert about a retired model
+    assert {(a["model"], a["state"], a["closed_why"], a["closed_by"], a["closed_at"]) for a in alerts} == {
+        ("v1", "superseded", "superseded by v2's promotion", promoted.by, promoted.at)}
+    assert _alerts_step(ws, result.project_id) == (f"{len(alerts)} alerts in the log, 0 open ({len(alerts)} on v1 "
+                                                   "superseded by v2's promotion, kept in the log)")

@@ -99,15 +99,25 @@ def test_a_text_comparison_counts_each_vectorizer_once_and_keeps_cv_honest(passe
 
 
 def test_models_that_read_no_text_skip_a_text_only_table_and_say_why(passes):
+    from core.models.leaderboard import left_out_line, verdict
+
     df = _tickets()[["text", "urgent"]]
-    result = compare(df.iloc[:400], df.iloc[400:], "urgent", "binary", ["tree", "logreg"], KINDS, cv=3,
+    result = compare(df.iloc[:400], df.iloc[400:], "urgent", "binary", ["tree", "rf", "logreg"], KINDS, cv=3,
                      positive_class="yes", n_jobs=1)
-    tree = result.run("tree")
-    assert "does not read free text" in tree.error and not tree.fold_metrics and tree.pipeline is None
-    assert result.run("logreg").error is None
-    # Each run's feature record (receipt, model card) says which columns that model read, and why not the text.
-    assert tree.feature_choice["used"] == [] and "does not read" in tree.feature_choice["left_out"][-1]["reason"]
-    assert result.run("logreg").feature_choice["used"] == ["text"]
+    # The leaderboard lists only the models that ran; the two that read no text are named once, with why.
+    board = result.leaderboard()
+    assert board["key"].tolist() == ["logreg", "dummy"] and (board["error"] == "").all()
+    assert [m["key"] for m in result.left_out] == ["tree", "rf"]
+    line = left_out_line(result.runs)
+    assert line == ("Decision tree and Random forest were not trained: every feature is free text, which they do "
+                    "not read (linear models and naive Bayes read it as word and character n-grams).")
+    assert board.attrs["left_out"] == line and verdict(result.runs, "roc_auc").endswith(line)
+    # Every saved run keeps the comparison's record of what it left out, and its own feature record (receipt,
+    # model card) says which columns it read.
+    logreg = result.run("logreg")
+    assert logreg.error is None and logreg.feature_choice["used"] == ["text"]
+    assert [m["key"] for m in logreg.extras["left_out_models"]] == ["tree", "rf"]
+    assert "Decision tree does not read" in logreg.extras["left_out_models"][0]["reason"]
     assert _vocabularies(passes) == 2
 
 

@@ -211,7 +211,13 @@ def test_bad_requests_are_refused_with_a_clear_message():
         compare(df, None, "y", "clustering", ["kmeans"], columns)
     only_text = {"x1": "id", "x2": "text", "noise": "id", "plan": "text"}
     result = compare(df, None, "y", "binary", ["logreg", "tree"], only_text, cv=2, n_jobs=1)
-    assert "does not read free text" in result.run("tree").error  # a tree cannot read text ...
+    # a tree cannot read text: it gets no row, and the comparison says it left it out and why ...
+    assert [r.key for r in result.runs] == ["dummy", "logreg"]
+    assert [(m["key"], m["code"]) for m in result.left_out] == [("tree", "reads_no_text")]
+    assert "Decision tree was not trained: every feature is free text" in result.leaderboard().attrs["left_out"]
     assert result.run("logreg").error is None  # ... logistic regression reads it as n-grams
+    with pytest.raises(SpecInvalid, match="Nothing to train: every feature of this table is free text, which "
+                                          "Decision tree does not read"):
+        compare(df, None, "y", "binary", ["tree"], only_text, cv=2, n_jobs=1)
     with pytest.raises(SpecInvalid, match="No column is left"):
         compare(df, None, "y", "binary", ["logreg"], {"x1": "id", "noise": "id"}, cv=2, n_jobs=1)
