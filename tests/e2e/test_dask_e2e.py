@@ -16,7 +16,6 @@ import psutil
 import pytest
 
 from tests.e2e.conftest import ROOT, AppServer, assert_page_clean, screenshot, wait_for_app
-from tests.e2e.test_golden_path_e2e import _choose_models, _nav
 
 WORKERS = 2
 SCORED = ROOT / "sample_data" / "churn_next_month.csv"  # 2,000 rows with the model's columns
@@ -47,6 +46,29 @@ def _counts(status_url: str) -> dict:
     """The scheduler's task and worker counts (its JSON route, served with or without the bokeh dashboard)."""
     with urllib.request.urlopen(urljoin(status_url, "/json/counts.json"), timeout=5) as r:
         return json.loads(r.read())
+
+
+def _nav(page, title: str) -> None:
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
+    wait_for_app(page)
+
+
+def _choose_models(page, labels: list[str]) -> None:
+    """Leaves exactly `labels` chosen in the Models box, by keyboard (a click on an option can land on a rerun)."""
+    box = page.locator("[data-testid='stMultiSelect']").filter(has_text="Models").first
+    clear = box.get_by_role("button", name="Clear all")
+    if clear.count():
+        clear.first.click()
+        wait_for_app(page)
+    for label in labels:
+        box.locator("input").fill(label)
+        page.get_by_role("option", name=label, exact=True).wait_for()
+        page.keyboard.press("Enter")
+        wait_for_app(page)
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+    chosen = box.inner_text()
+    assert all(label in chosen for label in labels), chosen
 
 
 def _train(page, done_text: str = "Training finished", timeout: int = 120_000) -> None:
@@ -150,10 +172,11 @@ def test_train_tune_cancel_and_score_on_the_cluster(page, app_server):
     # Batch-score an uploaded file on the cluster and download every row.
     _nav(page, "Batch scoring")
     page.locator("input[type='file']").set_input_files(str(SCORED))
-    page.get_by_text(re.compile(r"All 2,000 rows match")).first.wait_for(timeout=60_000)
+    go = page.get_by_role("button", name="Score 2,000 rows")  # the rows passed the model's schema check
+    go.wait_for(timeout=60_000)
     wait_for_app(page)
     page.get_by_text(re.compile(rf"Scoring runs on a Dask cluster on this machine: {WORKERS} worker")).first.wait_for()
-    page.get_by_role("button", name="Score 2,000 rows").click()
+    go.click()
     page.get_by_text(re.compile(r"Scored on the Dask cluster in \d+ partition")).first.wait_for(timeout=120_000)
     wait_for_app(page)
     assert_page_clean(page)
