@@ -53,8 +53,9 @@ def compute_panel(what: str = "training", key: str = "train") -> None:
         return
     where = "a Dask cluster on this machine" if info["backend"] == compute.DASK_LOCAL else \
         f"the Dask cluster at {info['address']}"
-    text = (f"**{noun} runs on {md_escape(where)}**: {info['workers']} worker(s), {info['threads']} thread(s) · "
-            f"dask {md_escape(info['versions'].get('distributed', '?'))}.  \n{_ON_CLUSTER[what]}")
+    text = (f"**{noun} runs on {md_escape(where)}**: {_count(info['workers'], 'worker')}, "
+            f"{_count(info['threads'], 'thread')} in all · dask {md_escape(info['versions'].get('distributed', '?'))}."
+            f"  \n{_ON_CLUSTER[what]}")
     left, right = st.columns([4, 1])
     left.info(text, icon=":material/hub:")
     if info.get("dashboard"):
@@ -68,6 +69,10 @@ def compute_panel(what: str = "training", key: str = "train") -> None:
                                    "The full Dask dashboard needs the bokeh package where the scheduler runs.")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def ran_on(versions: dict) -> str:
     """Where a saved run or version was computed, from the compute fields recorded with its library versions."""
     backend = versions.get("compute") or compute.LOCAL
@@ -75,5 +80,5 @@ def ran_on(versions: dict) -> str:
         return "this machine"
     workers = versions.get("compute_workers")
     where = "a Dask cluster on this machine" if backend == compute.DASK_LOCAL else "a Dask cluster"
-    return (f"{where} ({backend}" + (f", {workers} workers" if workers else "")
+    return (f"{where} ({backend}" + (f", {_count(int(workers), 'worker')}" if str(workers).isdigit() else "")
             + (f", dask {versions['distributed']}" if versions.get("distributed") else "") + ")")

@@ -55,7 +55,7 @@ def test_a_cluster_names_its_workers_and_links_a_page_that_answers(seeded_worksp
         at = _app(seeded_workspace)
         assert_clean(at)
         [panel] = [i.value for i in at.info if "Dask cluster" in i.value]
-        assert "Training runs on a Dask cluster on this machine**: 1 worker(s)" in panel
+        assert "Training runs on a Dask cluster on this machine**: 1 worker, 1 thread in all" in panel
         assert "nothing is saved" in panel  # what happens when the cluster fails
         [link] = at.get("link_button")
         with urllib.request.urlopen(link.proto.url, timeout=10) as r:
