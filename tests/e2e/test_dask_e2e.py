@@ -71,7 +71,7 @@ def _choose_models(page, labels: list[str]) -> None:
     assert all(label in chosen for label in labels), chosen
 
 
-def _train(page, done_text: str = "Training finished", timeout: int = 120_000) -> None:
+def _train(page, done_text: str = "Training finished", timeout: int = 240_000) -> None:
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text(done_text).first.wait_for(timeout=timeout)
     wait_for_app(page)
@@ -122,10 +122,12 @@ def test_train_tune_cancel_and_score_on_the_cluster(page, app_server):
     seen = _seen_progress(page)
     assert any(re.search(r"fold [1-3] of 3 done · on the Dask cluster", s) for s in seen), seen
     page.get_by_text("Leaderboard").first.wait_for()
-    page.get_by_text(f"Trained on a Dask cluster on this machine (dask-local, {WORKERS} workers").first.wait_for()
+    ran = page.get_by_text(f"Trained on a Dask cluster on this machine (dask-local, {WORKERS} workers").first
+    ran.wait_for()
     assert page.get_by_text("Random forest").count()
     assert page.get_by_label("Cross-validation folds", exact=True).input_value() == "3"  # the form kept its choices
     assert_page_clean(page)
+    ran.scroll_into_view_if_needed()
     screenshot(page, "dask_train_leaderboard")
 
     # Tuning: every trial's folds run on the cluster; the leaderboard reports the search.
@@ -142,13 +144,13 @@ def test_train_tune_cancel_and_score_on_the_cluster(page, app_server):
     _set_number(page, "Trials per model", 200)  # tuning is still on: the form kept it
     page.evaluate("() => window.__progress && window.__progress.clear()")
     page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text(re.compile(r"trial [1-9]\d* of 200")).first.wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"trial [1-9]\d* of 200")).first.wait_for(timeout=240_000)
     assert _counts(status_url)["processing"] > 0  # the trials run on the workers
     screenshot(page, "dask_train_running")
     page.get_by_role("button", name="Cancel").click()
-    page.get_by_text("Tuning was cancelled; nothing was saved").first.wait_for(timeout=60_000)
+    page.get_by_text("Tuning was cancelled; nothing was saved").first.wait_for(timeout=120_000)
     wait_for_app(page)
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while (left := _counts(status_url))["processing"] + left["waiting"] and time.monotonic() < deadline:
         time.sleep(0.25)
     assert left["processing"] == 0 and left["waiting"] == 0, left
@@ -177,7 +179,7 @@ def test_train_tune_cancel_and_score_on_the_cluster(page, app_server):
     wait_for_app(page)
     page.get_by_text(re.compile(rf"Scoring runs on a Dask cluster on this machine: {WORKERS} worker")).first.wait_for()
     go.click()
-    page.get_by_text(re.compile(r"Scored on the Dask cluster in \d+ partition")).first.wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"Scored on the Dask cluster in \d+ partition")).first.wait_for(timeout=240_000)
     wait_for_app(page)
     assert_page_clean(page)
     screenshot(page, "dask_score")
@@ -188,8 +190,12 @@ def test_train_tune_cancel_and_score_on_the_cluster(page, app_server):
     assert {"predicted_class", "score", "decision"} <= set(rows[0]), rows[0]
 
 
-def test_the_cluster_goes_with_the_server(app_server):
+def test_the_cluster_goes_with_the_server(page, app_server):
     """No worker process outlives the server: the cluster it started is torn down when it stops."""
+    page.goto(app_server.url)  # the Train page starts the cluster, if the test above did not get that far
+    wait_for_app(page)
+    _nav(page, "Train & compare")
+    page.get_by_text("Training runs on a Dask cluster").first.wait_for(timeout=60_000)
     server = psutil.Process(app_server.proc.pid)
     children = server.children(recursive=True)
     workers = [p for p in children if "spawn_main" in " ".join(p.cmdline())]
