@@ -89,7 +89,7 @@ def _seen_progress(page) -> list[str]:
 
 
 def _download(page, button: str) -> bytes:
-    with page.expect_download(timeout=60_000) as info:
+    with page.expect_download(timeout=180_000) as info:
         page.get_by_role("button", name=button).click()
     return Path(info.value.path()).read_bytes()
 
