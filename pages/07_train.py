@@ -11,12 +11,16 @@ from core.models.leaderboard import (comparable_runs, comparison_choices, compar
                                     leaderboard_frame, paired_comparison, verdict)
 from core.models.runs import (choose_project_features, cluster_and_save, feature_candidates, latest_comparison,
                               list_runs, run_predictions, train_and_save)
-from pages._compute_views import compute_panel
+from core.models import compute
+from pages._compute_views import compute_panel, ran_on
 from pages._projects import criteria_banner, md_escape, require_project, require_split
 from pages._widgets import get_workspace, is_viewer, page_header, page_link, param_inputs, show_error
 
 EVALUATE_PAGE, REGISTRY_PAGE = "pages/08_evaluate.py", "pages/09_registry.py"
 JOB = "train.job_id"
+# The form is not drawn while a job runs: its widgets keep their values meanwhile (Streamlit forgets a widget's value
+# in a run that does not draw it, unless it persists).
+KEEP = "page"
 
 ws = get_workspace()
 page_header("Train and compare models", "Cross-validated on the train set, scored once on validation; the test set "
@@ -47,6 +51,11 @@ def _start(fn, *args, **kw) -> None:
     st.rerun()
 
 
+def _on_cluster() -> bool:
+    """Whether this page's jobs go to a Dask cluster (finding groups always runs here)."""
+    return not is_clustering and not compute.current_config().is_local
+
+
 def _features():
     """The input columns: the default choice (with why each other column is out), editable; returns the train kwargs."""
     default = choose_project_features(ws, project)
@@ -56,7 +65,7 @@ def _features():
     st.session_state["train.features"] = [c for c in st.session_state["train.features"] if c in candidates]
     with st.expander(f"Features · {len(st.session_state['train.features'])} of {len(candidates)} columns",
                      icon=":material/view_column:"):
-        picked = st.multiselect("Input columns", candidates, key="train.features",
+        picked = st.multiselect("Input columns", candidates, key="train.features", persist_state=KEEP,
                                 help="The columns every model reads. Identifiers, leak suspects from the profile and "
                                      "the project's sensitive attributes are left out by default.")
         for d in default.left_out:
@@ -65,6 +74,7 @@ def _features():
         reason = None
         if sensitive:
             reason = st.text_input(f"Why use {', '.join(sensitive)} as an input?", key="train.sensitive_reason",
+                                   persist_state=KEEP,
                                    help="A sensitive attribute is checked for fairness, not used to decide, unless "
                                         "you state why; the reason is saved on the runs and the model card.")
         st.button("Back to the default choice", key="train.features_reset", icon=":material/restart_alt:",
@@ -80,25 +90,29 @@ def _form() -> None:
     with st.container(border=True):
         if is_clustering:
             low, high = st.slider("Numbers of groups to try (k)", 2, 12, (2, 8), key="train.k_range",
+                                  persist_state=KEEP,
                                   help="k-means runs once per k; the k whose groups are most clearly separated "
                                        "(highest silhouette) is kept.")
-            seed = int(st.number_input("Seed", 0, 2**31 - 1, 42, 1, key="train.seed"))
+            seed = int(st.number_input("Seed", 0, 2**31 - 1, 42, 1, key="train.seed", persist_state=KEEP))
             if st.button("Find groups", type="primary", key="train.go", icon=":material/bubble_chart:"):
                 _start(cluster_and_save, ws, project, split, range(low, high + 1), seed)
             return
-        chosen = st.multiselect("Models", list(by_key), default=list(by_key), key="train.models",
+        chosen = st.multiselect("Models", list(by_key), default=list(by_key), key="train.models", persist_state=KEEP,
                                 format_func=lambda k: by_key[k].label,
                                 help="The baseline (a guess that ignores every column) is always included.")
+        on_cluster = _on_cluster()
         for key in chosen:
             if by_key[key].notes:
-                st.caption(f"**{md_escape(by_key[key].label)}:** {md_escape(by_key[key].notes)}")
+                uncapped = " On the Dask cluster it trains on every row (no cap)." \
+                    if on_cluster and by_key[key].on_cluster and by_key[key].max_rows else ""
+                st.caption(f"**{md_escape(by_key[key].label)}:** {md_escape(by_key[key].notes + uncapped)}")
         left, mid, right = st.columns(3)
-        cv = int(left.number_input("Cross-validation folds", 2, 10, 5, 1, key="train.cv",
+        cv = int(left.number_input("Cross-validation folds", 2, 10, 5, 1, key="train.cv", persist_state=KEEP,
                                    help="The train set is cut into this many parts; each model trains on all but one "
                                         "and is scored on the one left out, in turn."))
-        seed = int(mid.number_input("Seed", 0, 2**31 - 1, 42, 1, key="train.seed",
+        seed = int(mid.number_input("Seed", 0, 2**31 - 1, 42, 1, key="train.seed", persist_state=KEEP,
                                     help="The same seed gives the same folds and the same numbers."))
-        tuning = right.toggle("Tune settings automatically", key="train.tune",
+        tuning = right.toggle("Tune settings automatically", key="train.tune", persist_state=KEEP,
                               help="Tries other settings within each model's ranges and keeps the best.")
         specs = []
         for key in chosen:
@@ -112,10 +126,13 @@ def _form() -> None:
         budget = {}
         if tuning:
             a, b, c = st.columns(3)
-            budget["tune_trials"] = int(a.number_input("Trials per model", 2, 200, 10, 1, key="train.tune_trials"))
-            minutes = b.number_input("Minutes per model (0 = no limit)", 0.0, 120.0, 2.0, 0.5, key="train.tune_minutes")
+            budget["tune_trials"] = int(a.number_input("Trials per model", 2, 200, 10, 1, key="train.tune_trials",
+                                                       persist_state=KEEP))
+            minutes = b.number_input("Minutes per model (0 = no limit)", 0.0, 120.0, 2.0, 0.5, key="train.tune_minutes",
+                                     persist_state=KEEP)
             budget["tune_seconds"] = minutes * 60 or None
-            budget["tune_method"] = c.radio("Search", ["random", "grid"], horizontal=True, key="train.tune_method")
+            budget["tune_method"] = c.radio("Search", ["random", "grid"], horizontal=True, key="train.tune_method",
+                                            persist_state=KEEP)
         if st.button("Train", type="primary", key="train.go", icon=":material/model_training:", disabled=not chosen):
             try:  # a bad feature list is refused here, before a job starts
                 choose_project_features(ws, project, chosen_features.get("features"),
@@ -132,10 +149,16 @@ def _progress(job_id: str) -> None:
     if job is None or job.done:
         st.rerun()  # the whole page picks up the result
     fraction, text = job.progress
-    st.progress(fraction, text=md_escape(text))
-    if st.button("Cancel", key="train.cancel", icon=":material/cancel:"):
+    on_cluster = _on_cluster()
+    st.progress(fraction, text=md_escape(text) + (" · on the Dask cluster" if on_cluster else ""))
+    if job.cancel_event.is_set():
+        st.caption("Cancelling: no new fold or trial starts" + (" on the cluster" if on_cluster else "")
+                   + "; the ones running finish and are thrown away. Nothing is saved.")
+    elif st.button("Cancel", key="train.cancel", icon=":material/cancel:",
+                   help="Stops the job: nothing of it is saved." + (" Its queued tasks on the cluster are dropped."
+                                                                    if on_cluster else "")):
         job.cancel()
-        st.caption("Cancelling after the current fold…")
+        st.rerun(scope="fragment")
 
 
 def _finished_job() -> None:
@@ -159,6 +182,7 @@ def _leaderboard(runs) -> None:
     st.markdown(md_escape(verdict(runs, metric, project.criteria)))
     if board.attrs.get("cv_scheme"):
         st.caption(f"Cross-validation: {md_escape(board.attrs['cv_scheme'])}")
+    st.caption(f"Trained on {md_escape(ran_on(runs[0].versions))}.")
     used = next((r.feature_choice for r in runs if r.feature_choice), None)
     if used:
         st.caption(f"Features ({len(used['used'])}): {md_escape(', '.join(used['used']))}"
@@ -274,7 +298,10 @@ def _clusters(run) -> None:
         show_error(err)
 
 
-compute_panel()
+if is_clustering:
+    st.caption("Finding groups runs on this machine.")
+else:
+    compute_panel()
 if not is_viewer() and st.session_state.get(JOB):
     _finished_job()
 flash = st.session_state.pop("train.flash", None)

@@ -11,6 +11,7 @@ from core.errors import WorkbenchError
 from core.registry.versions import list_versions, registry_state
 from core.release.scoring import PREVIEW_ROWS, check_input, load_scoring_file, output_file, score
 from core.release.views import scorable_versions
+from pages._compute_views import compute_panel
 from pages._projects import md_escape, require_project
 from pages._widgets import dataset_picker, empty_state, get_workspace, page_header, show_error, table
 
@@ -83,6 +84,7 @@ if report.is_blocking:
 if not report.tolerated:
     st.success(f"All {report.rows:,} rows match the model's columns and types.", icon=":material/check_circle:")
 
+compute_panel("scoring", key="score")
 key = (version.id, dataset.id)
 if st.button(f"Score {report.rows:,} rows", key="score.go", type="primary", icon=":material/bolt:"):
     bar = st.progress(0.0, text="Starting…")
@@ -106,6 +108,8 @@ if done and done["key"] == key:
         cols[2].metric("Threshold", f"{s['threshold']:g}")
     elif "mean_prediction" in s:
         cols[1].metric("Average prediction", f"{s['mean_prediction']:,.4g}")
+    if result.tasks:
+        st.caption(f"Scored on the Dask cluster in {len(result.tasks)} partition(s), {result.seconds:.1f} s in all.")
     table(result.frame.head(PREVIEW_ROWS), key="score.preview")
     if s["rows"] > PREVIEW_ROWS:
         st.caption(f"The first {PREVIEW_ROWS} of {s['rows']:,} rows; the download has them all.")

@@ -6,8 +6,9 @@
   scheduler address `tcp://host:8786` / `tls://host:8786` (TLS with the cluster's CA, certificate and key files).
 - `client(config=None)`: the Dask client of the configured cluster (started or connected once per process and
   kept); `None` for local. Raises ComputeUnavailable with a plain message when the cluster does not answer.
-- `describe(config=None, connect=True) -> dict`: backend, address, workers, threads, dashboard link and versions,
-  as shown on the Train page and recorded on every run (`stamp`).
+- `describe(config=None, connect=True) -> dict`: backend, address, workers, threads, dashboard link (and whether
+  the scheduler can draw it: `dashboard_ready`) and versions, as shown on the Train page and recorded on every run
+  (`stamp`).
 - `cluster_error(err)`: turns a Dask failure (a worker lost, the scheduler gone) into a ComputeFailed message.
 Workers never open the workspace: they get rows scattered by the app (core.models.workers) or Parquet partitions
 (core.release.scoring), and return results to it.
@@ -290,8 +291,10 @@ def describe(config: ComputeConfig | None = None, connect: bool = True) -> dict:
         c = client(config)
         info = c.scheduler_info(n_workers=-1) if _takes_n_workers(c) else c.scheduler_info()
         workers = info.get("workers", {})
+        dashboard = _dashboard(c, config)
         out.update(workers=len(workers), threads=sum(w.get("nthreads", 1) for w in workers.values()),
-                   dashboard=_dashboard(c, config), address=config.address or c.scheduler.address)
+                   dashboard=dashboard, dashboard_ready=bool(dashboard) and _has_bokeh(c),
+                   address=config.address or c.scheduler.address)
     except ComputeUnavailable as err:
         out.update(workers=None, threads=None, dashboard=None, error=str(err))
     except Exception as err:  # noqa: BLE001 — a cluster that drops while asked is unreachable, said plainly
@@ -311,6 +314,26 @@ def _dashboard(c, config: ComputeConfig) -> str | None:
     except Exception:  # noqa: BLE001 — a scheduler without the dashboard (bokeh missing) has no link
         return None
     return link if link and link.startswith("http") else None
+
+
+_BOKEH: dict[str, bool] = {}  # by scheduler address: whether it can draw its dashboard
+
+
+def _has_bokeh(c) -> bool:
+    """Whether the scheduler has bokeh: without it the dashboard link opens a page that only says "Dask needs bokeh"
+    (its plain status pages, info/main/workers.html, still work)."""
+    address = c.scheduler.address
+    if address not in _BOKEH:
+        def probe():  # defined here so that it travels by value: the scheduler need not have the workbench's code
+            import importlib.util
+
+            return importlib.util.find_spec("bokeh") is not None
+
+        try:
+            _BOKEH[address] = bool(c.run_on_scheduler(probe))
+        except Exception:  # noqa: BLE001 — a scheduler that refuses to say keeps its link
+            return True
+    return _BOKEH[address]
 
 
 def stamp(config: ComputeConfig | None = None) -> dict[str, str]:
