@@ -67,6 +67,12 @@ def viewer_scope() -> str:
     return str(st.session_state.get("project_id") or "")
 
 
+def cache_scope() -> str:
+    """The first part of a shared-cache key for what is not one project's (a dataset): the one project a viewer may
+    read, or "*" for an editor, who may read the whole workspace (pages/_cache.py)."""
+    return f"viewer:{viewer_scope()}" if is_viewer() else "*"
+
+
 def signed_in_name() -> str | None:
     """The signed-in user's e-mail (or name) when this editor came through OpenID Connect sign-in, else None."""
     if st.session_state.get("editor_via") != "sign-in":
@@ -167,17 +173,66 @@ def param_inputs(entry, task: str, key: str) -> dict:
     return values
 
 
-def table(df: pd.DataFrame, *, key: str, download: str | None = None,
+def table(df, *, key: str, download: str | None = None,
           full: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, height: int | str = "auto", **kwargs) -> None:
     """Shows a table with missing cells empty (not "None"), and with `download` (a file name) our formula-safe CSV
     beside it, of `full` when the table shows only a preview of it (a callable: built only when downloaded).
 
+    `df` is a DataFrame, or what `shown_frame` made of one (shared across sessions: pages/_cache.shown_table).
     Streamlit's own table download is off (client.disableDataExport): it writes cells raw, formulas included.
     """
-    st.dataframe(blank_missing(df), hide_index=True, width="stretch", height=height, key=key, **kwargs)
+    prepared = _is_prepared(df)
+    st.dataframe(df if prepared else blank_missing(df), hide_index=True, width="stretch", height=height, key=key,
+                 **kwargs)
     if download:
-        csv_download_button(full if full is not None else df, download, key=f"{key}.download",
-                            label="Download all rows (CSV)" if full is not None else "Download CSV")
+        if full is None and prepared:
+            full = (lambda: df.to_pandas()) if isinstance(df, _arrow_table()) else (lambda: df.data)
+            label = "Download CSV"
+        else:
+            label = "Download all rows (CSV)" if full is not None else "Download CSV"
+        csv_download_button(full if full is not None else df, download, key=f"{key}.download", label=label)
+
+
+def _arrow_table():
+    import pyarrow as pa
+
+    return pa.Table
+
+
+def _is_prepared(df) -> bool:
+    return isinstance(df, _arrow_table()) or type(df).__name__ == "Styler"
+
+
+def arrow_frame(data):
+    """The Arrow table Streamlit makes of `data` (a DataFrame, a list of records, …) to draw it: immutable, so it can
+    be shared by every session, and st.dataframe sends it as it is (no conversion on each run)."""
+    from streamlit import dataframe_util
+
+    return dataframe_util.convert_pandas_df_to_arrow_table(
+        dataframe_util.convert_anything_to_pandas_df(data, ensure_copy=False))
+
+
+def shown_frame(df: pd.DataFrame):
+    """What `table` draws for `df`, prepared once so that it can be shared by every session and redrawn cheaply.
+
+    A table without missing cells becomes the Arrow table Streamlit would make of it (immutable; Streamlit sends it
+    as is). One with missing cells stays the Styler of `blank_missing`, its styles and display texts worked out now:
+    Streamlit asks a Styler for them on every draw (`_compute`, `_translate`: about 30 ms for 200 rows × 13
+    columns), so this one answers from what it computed here. Either way the browser receives the same table.
+    The result is read-only: Streamlit only reads it, and nobody else is handed it.
+    """
+    from streamlit import dataframe_util
+
+    shown = blank_missing(df)
+    if isinstance(shown, pd.DataFrame):
+        return arrow_frame(shown)
+    if not dataframe_util.is_pandas_styler(shown):
+        return shown
+    shown._compute()
+    translated = shown._translate(False, False)  # what Streamlit's marshall_styler asks for
+    shown._compute = lambda: shown
+    shown._translate = lambda *args, **kwargs: translated
+    return shown
 
 
 def blank_missing(df: pd.DataFrame):
