@@ -66,7 +66,24 @@ def run_predictions(ws, run):
 
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _figure(project_id: str, key: tuple, _build: Callable, _args: tuple):
-    return _build(*_args)
+    return _drawn_once(_build(*_args))
+
+
+def _drawn_once(fig):
+    """A Plotly figure whose `to_dict()` answers from one dict made now.
+
+    st.plotly_chart asks a figure for `to_dict()` (a deep copy of all its data: a fifth of the Evaluate page's run)
+    and only reads the result (besides dropping trace uids, done here once), so a cached figure hands out the same
+    dict to every session. The figure itself is never modified afterwards (cached objects are read-only)."""
+    from plotly.basedatatypes import BaseFigure
+
+    if not isinstance(fig, BaseFigure):
+        return fig
+    drawn = fig.to_dict()
+    for trace in drawn.get("data", []):
+        trace.pop("uid", None)  # what plotly.io.to_json drops: done now, so concurrent draws never change the dict
+    fig.to_dict = lambda: drawn
+    return fig
 
 
 def figure(project_id: str, key: tuple, build: Callable, *args: Any):
@@ -76,7 +93,7 @@ def figure(project_id: str, key: tuple, build: Callable, *args: Any):
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _derived(project_id: str, name: str, generation: int, _build: Callable, _ws):
-    return _build(_ws, project_id)
+    return _drawn_once(_build(_ws, project_id))
 
 
 def derived(ws, project_id: str, name: str, build: Callable):
@@ -111,3 +128,9 @@ def shown_table(project_id: str, key: tuple, build: Callable, *args: Any):
     """`pages._widgets.shown_frame(build(*args))`, made once per server for this project and key (a tuple naming all
     that the table shows), for `pages._widgets.table`: an immutable Arrow table, or a Styler nobody else is handed."""
     return _shown_table(project_id, tuple(key) + (getattr(build, "__qualname__", str(build)),), build, args)
+
+
+def shared(project_id: str, key: tuple, build: Callable, *args: Any):
+    """`build(*args)` for anything drawn from immutable inputs (a saved report's table, a dataset's date columns by
+    its content hash), built once per server for this project and key; shared, so only read. Same cache as figures."""
+    return figure(project_id, key, build, *args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 
@@ -229,10 +230,46 @@ def shown_frame(df: pd.DataFrame):
     if not dataframe_util.is_pandas_styler(shown):
         return shown
     shown._compute()
-    translated = shown._translate(False, False)  # what Streamlit's marshall_styler asks for
+    translated = _Translated(shown._translate(False, False))  # what Streamlit's marshall_styler asks for
     shown._compute = lambda: shown
     shown._translate = lambda *args, **kwargs: translated
+    _remember_display_values()
     return shown
+
+
+class _Translated(dict):
+    """A prepared Styler's translated styles, which also keep the display texts Streamlit made of them once."""
+
+    display_values: bytes | None = None
+
+
+@functools.cache
+def _remember_display_values() -> None:
+    """Lets Streamlit's Styler marshalling reuse the display texts of a prepared Styler (see shown_frame).
+
+    Streamlit turns a Styler's translated styles into a table of display texts (a Python loop over every cell, then
+    an Arrow conversion) on every draw. For the translated styles of a prepared Styler, which never change, the bytes
+    made the first time are kept on them and handed out again; any other Styler is marshalled as before.
+    tests/pages/test_shared_caches.py checks that a prepared table draws byte for byte what a fresh one draws.
+    """
+    from streamlit.elements.lib import pandas_styler_utils as styler_utils
+
+    original = getattr(styler_utils, "_marshall_display_values", None)
+    if original is None or getattr(original, "remembers", False):
+        return
+
+    def marshall_display_values(proto, df, styles):
+        if isinstance(styles, _Translated):
+            if styles.display_values is None:
+                original(proto, df, styles)
+                styles.display_values = proto.styler.display_values
+            else:
+                proto.styler.display_values = styles.display_values
+            return
+        original(proto, df, styles)
+
+    marshall_display_values.remembers = True
+    styler_utils._marshall_display_values = marshall_display_values
 
 
 def blank_missing(df: pd.DataFrame):

@@ -118,3 +118,21 @@ def test_shared_tables_are_keyed_by_project_and_bounded():
         _cache.shown_table("p1", ("t", i + 10), build, 1)
     _cache.shown_table("p1", ("t", 3), build, 3)
     assert built.count(3) == 3  # evicted by the bound, built again
+
+
+def test_a_cached_figure_draws_what_a_fresh_one_draws():
+    import plotly.graph_objects as go
+    import plotly.io
+
+    def build(n):
+        fig = go.Figure(go.Scatter(x=list(range(n)), y=[i * i for i in range(n)], uid="trace-uid"))
+        fig.update_layout(title="squares")
+        return fig
+
+    cached = _cache.figure("p1", ("squares", 5), build, 5)
+    assert _cache.figure("p1", ("squares", 5), build, 5) is cached
+    fresh = build(5)
+    assert plotly.io.to_json(cached, validate=False) == plotly.io.to_json(fresh, validate=False)
+    first = cached.to_dict()
+    assert cached.to_dict() is first and "uid" not in first["data"][0]  # one dict for every draw, uids dropped once
+    assert _cache.figure("p2", ("squares", 5), build, 5) is not cached  # another project: its own figure
