@@ -181,7 +181,9 @@ with ledger_tab:
     else:
         log = ledger_table(entries)
         st.dataframe(log, hide_index=True, width="stretch")
-        csv_download_button(log, f"{project.name}_ledger.csv", key="registry.ledger_csv", label="Download ledger")
+        # Built when pressed, not on every run (formula-safe CSV of the whole ledger: a fifth of a Registry run).
+        csv_download_button(lambda: log, f"{project.name}_ledger.csv", key="registry.ledger_csv",
+                            label="Download ledger")
         # Drawn once per server until the next write (pages/_cache.py), not on every rerun of every session.
         if (fig := derived(ws, project.id, "registry.timeline",
                            lambda w, pid: charts.champion_timeline_figure(champion_timeline(w, pid)))) is not None:
@@ -207,7 +209,7 @@ with card_tab:
                          mime="text/markdown", key="registry.card_md", icon=":material/description:")
     mid.download_button("Model card (HTML)", data=lambda v=vid: model_card_html(ws, v), file_name=f"{stem}_card.html",
                         mime="text/html", key="registry.card_html", icon=":material/description:")
-    right.download_button("Receipt (JSON)", data=receipt_json(get_version(ws, vid).receipt),
+    right.download_button("Receipt (JSON)", data=lambda v=vid: receipt_json(get_version(ws, v).receipt),
                           file_name=f"{stem}_receipt.json", mime="application/json", key="registry.receipt",
                           icon=":material/receipt_long:")
     if not viewer:
