@@ -79,6 +79,10 @@ def dataset_dates(ws: Workspace, info) -> list[str]:
     return shared(cache_scope(), ("drift.dates", info.id, info.content_hash), date_columns, info, ws)
 
 
+def _windows(ws: Workspace, dataset_id: str, column: str, freq: str) -> tuple:
+    return tuple(time_windows(ws, dataset_id, column, freq))  # frozen windows in a tuple: shared, read-only
+
+
 def source_picker(ws: Workspace, project, side: str, default: SourceSpec | None) -> SourceSpec | None:
     """Radio, pickers and window choice for one side of a check (`side` is "reference" or "current")."""
     key = f"drift.{side}"
@@ -112,7 +116,8 @@ def source_picker(ws: Workspace, project, side: str, default: SourceSpec | None)
     column = st.selectbox("Date column", dates, key=f"{key}.time_column",
                           index=dates.index(default.time_column) if default and default.time_column in dates else 0)
     freq = st.radio("Window", list(FREQS), index=2, key=f"{key}.freq", format_func=FREQS.get, horizontal=True)
-    windows = time_windows(ws, info.id, column, freq)
+    windows = shared(cache_scope(), ("drift.windows", info.id, info.content_hash, column, freq), _windows, ws, info.id,
+                     column, freq)
     starts = [w.start.isoformat() for w in windows]
     chosen = st.selectbox("Which one", range(len(windows)), key=f"{key}.window",
                           index=starts.index(default.start) if default and default.start in starts
