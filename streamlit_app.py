@@ -18,6 +18,7 @@ from pages._router import (
     PageEntry,
     SessionRole,
     announce_editor_key,
+    navigation_pages,
     page_file_exists,
     warm_up,
 )
@@ -58,11 +59,7 @@ def visible_pages(viewer: bool) -> list[PageEntry]:
 
 
 def _navigation(viewer: bool) -> dict[str, list]:
-    sections: dict[str, list] = {}
-    for p in visible_pages(viewer):
-        sections.setdefault(p.section, []).append(
-            st.Page(p.path, title=p.title, icon=p.icon, default=p.path.endswith("00_home.py")))
-    return sections
+    return navigation_pages(tuple(visible_pages(viewer)))
 
 
 UNCHECKED_SHARE_LINK = ("This share link could not be checked just now, so nothing is shown. Try the link again in a "

@@ -137,8 +137,28 @@ class Session:
 
 
 def _prepare(home: Path, attempts: int = 3) -> str:
-    """Builds the demo project in `home`. The demo's canary judges latency measured live, so on a busy machine it
-    can roll back and the gate refuses the promotion; then the demo is built again in a fresh folder (said so)."""
+    """Builds the demo project in `home`, or copies one built before when LOADTEST_DEMO_COPY names a folder (it is
+    filled on the first run: the demo takes minutes to build, a copy seconds; artifact checksums name relative paths,
+    so a copied workspace loads). The demo's canary judges latency measured live, so on a busy machine it can roll
+    back and the gate refuses the promotion; then the demo is built again in a fresh folder (said so)."""
+    import shutil
+
+    saved = os.environ.get("LOADTEST_DEMO_COPY")
+    if saved:
+        saved_ws, saved_id = Path(saved) / "ws", Path(saved) / "project_id.txt"
+        if saved_id.is_file():
+            shutil.copytree(saved_ws, home)
+            print(f"  demo workspace copied from {saved}", flush=True)
+            return saved_id.read_text().strip()
+        project_id = _build_demo(home, attempts)
+        shutil.rmtree(saved_ws, ignore_errors=True)
+        shutil.copytree(home, saved_ws)
+        saved_id.write_text(project_id)
+        return project_id
+    return _build_demo(home, attempts)
+
+
+def _build_demo(home: Path, attempts: int) -> str:
     import shutil
 
     from core.data.samples import open_workspace

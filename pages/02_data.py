@@ -8,8 +8,16 @@ import streamlit as st
 from core.errors import AlreadyLoaded, WorkbenchError
 from core.data.ingest import KINDS, BadLines, confirm_ingest, preview_upload, stage_upload
 from core.data.staging import UPLOAD_TYPES, UploadLease, upload_name
-from pages._widgets import (dataset_picker, get_workspace, human_bytes, is_viewer, md_escape, page_header, show_error,
-                            table)
+from pages._cache import shown_table
+from pages._widgets import (cache_scope, dataset_picker, get_workspace, human_bytes, is_viewer, md_escape, page_header,
+                            show_error, table)
+
+PREVIEW_ROWS = 200
+
+
+def _first_rows(ws_, dataset_id: str):
+    return ws_.frame(dataset_id, limit=PREVIEW_ROWS)
+
 
 ws = get_workspace()
 page_header("Data", "Upload CSV (comma, semicolon, tab, pipe; any common encoding), gzipped CSV, Parquet or Excel.")
@@ -123,9 +131,11 @@ if selected is None:
     st.stop()
 tab_rows, tab_schema, tab_manage = st.tabs(["Preview", "Columns", "Rename / delete"])
 with tab_rows:
-    table(ws.frame(selected.id, limit=200), key="data.rows", height=380, download=f"{selected.name}.csv",
-          full=lambda: ws.frame(selected.id))
-    st.caption(f"First {min(200, selected.rows):,} of {selected.rows:,} rows.")
+    # The first rows as drawn, prepared once per server for this dataset's content (pages/_cache.py).
+    rows = shown_table(cache_scope(), ("data.rows", selected.id, selected.content_hash, PREVIEW_ROWS), _first_rows,
+                       ws, selected.id)
+    table(rows, key="data.rows", height=380, download=f"{selected.name}.csv", full=lambda: ws.frame(selected.id))
+    st.caption(f"First {min(PREVIEW_ROWS, selected.rows):,} of {selected.rows:,} rows.")
 with tab_schema:
     st.dataframe(pd.DataFrame([{"Column": c.name, "Type": c.kind, "Stored as": c.dtype} for c in selected.columns]),
                  hide_index=True, width="stretch")

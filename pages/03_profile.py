@@ -18,7 +18,9 @@ from core.profile.profiling import (
     summary_items,
     visible_datasets,
 )
-from pages._widgets import dataset_picker, empty_state, get_workspace, is_viewer, md_escape, page_header, show_error
+from pages._cache import clear_profiles, dataset_profile, figure
+from pages._widgets import (dataset_picker, empty_state, get_workspace, is_viewer, md_escape, page_header, show_error,
+                            viewer_scope)
 
 _SEVERITY = {"problem": (st.error, ":material/error:", "Problems"),
              "warning": (st.warning, ":material/warning:", "Warnings"),
@@ -26,13 +28,21 @@ _SEVERITY = {"problem": (st.error, ":material/error:", "Problems"),
 _NO_TARGET = "— none —"
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _profile(_ws, dataset_id: str, content_hash: str, target: str | None) -> dict:
-    # Keyed by the dataset's content hash: a changed dataset can never be served an old profile.
-    return profile_dataset(_ws, dataset_id, target)
+def _profile(info, target: str | None):
+    # Shared by every session of this project (pages/_cache.py), keyed by the dataset's content hash: a changed
+    # dataset can never be served an old profile. Frozen: read-only mappings and tuples.
+    return dataset_profile(ws, project_id, info, target)
+
+
+def _chart(name: str, build, *args):
+    """A figure of this profile, built once per server (the key names the dataset content, target and computation)."""
+    return figure(project_id, ("profile", info.id, info.content_hash, target, profile.get("computed_at"), name),
+                  build, *args)
 
 
 ws = get_workspace()
+# Cached profiles and figures are keyed by the project the session works in (a viewer: the one its link shares).
+project_id = viewer_scope() if is_viewer() else str(st.session_state.get("project_id") or "")
 page_header("Profile", "What is in a dataset, and can you trust it? Statistics, quality alerts, correlations and "
                        "leakage checks, computed in the workspace and kept until the data changes.")
 info = dataset_picker(ws, key="profile.dataset",
@@ -46,7 +56,7 @@ target = left.selectbox("Target column (optional)", [_NO_TARGET] + info.column_n
                              "with it, and leakage suspects.")
 target = None if target == _NO_TARGET else target
 if not is_viewer() and right.button("Recompute", key="profile.refresh", icon=":material/refresh:"):
-    _profile.clear()
+    clear_profiles()
     try:
         with st.spinner("Profiling…"):
             profile_dataset(ws, info.id, target, refresh=True)
@@ -55,11 +65,11 @@ if not is_viewer() and right.button("Recompute", key="profile.refresh", icon=":m
 
 try:
     with st.spinner(f"Profiling {info.name}…"):
-        profile = _profile(ws, info.id, info.content_hash, target)
+        profile = _profile(info, target)
 except WorkbenchError as err:
     show_error(err)
     target = None
-    profile = _profile(ws, info.id, info.content_hash, None)
+    profile = _profile(info, None)
 
 # -- summary ---------------------------------------------------------------------------------------------------------
 items = summary_items(profile)
@@ -111,16 +121,20 @@ with tab_columns:
     stats_col, chart_col = st.columns([2, 3])
     stats_col.dataframe(column_details(stat), hide_index=True, width="stretch")
     if stat["family"] == "numeric":
-        fig = charts.histogram_figure(stat.get("histogram"), f"Distribution of {chosen}", chosen)
+        fig = _chart(("column", chosen), charts.histogram_figure, stat.get("histogram"), f"Distribution of {chosen}",
+                     chosen)
     elif stat["family"] == "datetime":
-        fig = charts.period_figure(stat.get("by_period"), f"Rows per {(stat.get('by_period') or {}).get('period', 'month')}")
+        fig = _chart(("column", chosen), charts.period_figure, stat.get("by_period"),
+                     f"Rows per {(stat.get('by_period') or {}).get('period', 'month')}")
     elif stat["family"] == "text":
-        fig = charts.histogram_figure(stat.get("length_histogram"), "Text length", "characters")
+        fig = _chart(("column", chosen), charts.histogram_figure, stat.get("length_histogram"), "Text length",
+                     "characters")
     else:
-        fig = charts.bar_figure(stat, f"Most common values of {chosen}")
+        fig = _chart(("column", chosen), charts.bar_figure, stat, f"Most common values of {chosen}")
     chart_col.plotly_chart(fig, key="profile.chart.column", width="stretch", config={"displayModeBar": False})
     if stat["family"] == "text" and stat.get("top"):
-        chart_col.plotly_chart(charts.bar_figure(stat, "Most common values"), key="profile.chart.text_top",
+        chart_col.plotly_chart(_chart(("text top", chosen), charts.bar_figure, stat, "Most common values"),
+                               key="profile.chart.text_top",
                                width="stretch", config={"displayModeBar": False})
 
 # -- correlations ------------------------------------------------------------------------------------------------------
@@ -143,7 +157,8 @@ with tab_corr:
         else:
             st.caption(f"Computed on all {corr['rows']:,} rows.")
         if len(cols) >= 2:
-            st.plotly_chart(charts.heatmap_figure(cols, matrix, measure, signed), key="profile.chart.heatmap",
+            st.plotly_chart(_chart(("heatmap", measure), charts.heatmap_figure, cols, matrix, measure, signed),
+                            key="profile.chart.heatmap",
                             width="stretch", config={"displayModeBar": False})
         if corr["pairs"]:
             st.markdown("**Strongest pairs**")
@@ -166,13 +181,14 @@ with tab_target:
                        "looks like an identifier.", icon=":material/check_circle:")
         dist, assoc = st.columns(2)
         if view["task"] == "classification":
-            dist.plotly_chart(charts.class_figure(view["classes"], f"Classes of {view['target']}"),
+            dist.plotly_chart(_chart("classes", charts.class_figure, view["classes"], f"Classes of {view['target']}"),
                               key="profile.chart.classes", width="stretch", config={"displayModeBar": False})
         else:
-            dist.plotly_chart(charts.histogram_figure(view.get("histogram"), f"Distribution of {view['target']}",
-                                                      view["target"]),
+            dist.plotly_chart(_chart("target", charts.histogram_figure, view.get("histogram"),
+                                     f"Distribution of {view['target']}", view["target"]),
                               key="profile.chart.target", width="stretch", config={"displayModeBar": False})
-        assoc.plotly_chart(charts.association_figure(view["associations"], "Association with the target"),
+        assoc.plotly_chart(_chart("associations", charts.association_figure, view["associations"],
+                                  "Association with the target"),
                            key="profile.chart.assoc", width="stretch", config={"displayModeBar": False})
         if view["sample_rows"] < view["rows"]:
             st.caption(f"Associations computed on a fixed random sample of {view['sample_rows']:,} of "

@@ -17,10 +17,10 @@ from core.data.batches import list_batches
 from core.registry.versions import get_version, ledger, list_versions, registry_state, version_batches
 from core.release.actions import archive_version, promote, register_run, rollback, set_challenger
 from core.models.runs import list_runs
-from pages._cache import derived, figure
+from pages._cache import derived, figure, shared
 from pages._projects import criteria_banner, md_escape, require_project
-from pages._widgets import (csv_download_button, empty_state, get_workspace, is_viewer, ledger_name, page_header,
-                            page_link, show_error)
+from pages._widgets import (arrow_frame, csv_download_button, empty_state, get_workspace, is_viewer, ledger_name,
+                            page_header, page_link, show_error)
 
 TRAIN_PAGE = "pages/07_train.py"
 RETRAIN_PAGE = "pages/16_retrain.py"
@@ -181,7 +181,9 @@ with ledger_tab:
     else:
         log = ledger_table(entries)
         st.dataframe(log, hide_index=True, width="stretch")
-        csv_download_button(log, f"{project.name}_ledger.csv", key="registry.ledger_csv", label="Download ledger")
+        # Built when pressed, not on every run (formula-safe CSV of the whole ledger: a fifth of a Registry run).
+        csv_download_button(lambda: log, f"{project.name}_ledger.csv", key="registry.ledger_csv",
+                            label="Download ledger")
         # Drawn once per server until the next write (pages/_cache.py), not on every rerun of every session.
         if (fig := derived(ws, project.id, "registry.timeline",
                            lambda w, pid: charts.champion_timeline_figure(champion_timeline(w, pid)))) is not None:
@@ -192,7 +194,10 @@ with compare_tab:
     chosen = st.multiselect("Versions to compare", list(by_id), default=default, key="registry.compare",
                             format_func=lambda i: f"{by_id[i].label} · {by_id[i].model_label}")
     if chosen:
-        st.dataframe(comparison_table(ws, project.id, chosen), hide_index=True, width="stretch")
+        # Built once per server until the next write for these versions (pages/_cache.py), as the table draws it.
+        compared = shared(project.id, ("registry.compare", ws.generation, tuple(chosen)),
+                          lambda: arrow_frame(comparison_table(ws, project.id, chosen)))
+        st.dataframe(compared, hide_index=True, width="stretch")
         trend = figure(project.id, ("registry.trend", ws.generation, tuple(chosen), metric),
                        lambda: charts.metric_trend_figure(metric_trend(versions, chosen, metric), metric))
         st.plotly_chart(trend, key="registry.trend")
@@ -207,7 +212,7 @@ with card_tab:
                          mime="text/markdown", key="registry.card_md", icon=":material/description:")
     mid.download_button("Model card (HTML)", data=lambda v=vid: model_card_html(ws, v), file_name=f"{stem}_card.html",
                         mime="text/html", key="registry.card_html", icon=":material/description:")
-    right.download_button("Receipt (JSON)", data=receipt_json(get_version(ws, vid).receipt),
+    right.download_button("Receipt (JSON)", data=lambda v=vid: receipt_json(get_version(ws, v).receipt),
                           file_name=f"{stem}_receipt.json", mime="application/json", key="registry.receipt",
                           icon=":material/receipt_long:")
     if not viewer:

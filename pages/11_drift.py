@@ -8,14 +8,16 @@ from core.errors import WorkbenchError
 from core.monitor import charts
 from core.monitor.checks import METHODS, DriftOptions
 from core.monitor.model import check_over_time, model_choices, run_whatif, whatif_choices
-from core.monitor.reports import (SourceSpec, current_user, date_columns, default_current, default_reference,
+from core.monitor.reports import (SourceSpec, current_user, default_current, default_reference,
                                   list_drift_reports, report_html, reports_table, run_check, save_drift_report)
 from core.monitor.views import retrain_window, window_table
 from core.monitor.windows import FREQS
-from pages._drift_views import (DRIFT_NUMBERS, drift_table, evidently_report, histograms, kpi_tiles, load_batch,
-                          source_picker, verdict_card)
+from pages._cache import derived, shared
+from pages._drift_views import (DRIFT_NUMBERS, dataset_dates, drift_table, evidently_report, histograms, kpi_tiles,
+                                load_batch, source_picker, verdict_card)
 from pages._projects import criteria_banner, require_project
-from pages._widgets import dataset_picker, get_workspace, is_viewer, md_escape, page_header, page_link, show_error
+from pages._widgets import (arrow_frame, dataset_picker, get_workspace, is_viewer, md_escape, page_header, page_link,
+                            show_error)
 
 TRAIN_PAGE = "pages/07_train.py"
 
@@ -31,26 +33,37 @@ if st.session_state.get("drift.project") != project.id:  # choices of another pr
 
 
 # -- history (all roles) ---------------------------------------------------------------------------------------------
+def _reports_table(reports):
+    return arrow_frame(reports_table(reports))
+
+
+def _result_table(result):
+    return arrow_frame(result.table())
+
+
 def _history() -> None:
-    reports = list_drift_reports(ws, project.id)
+    # Saved reports never change: read back once per write, their tables once per report (pages/_cache.py).
+    reports = derived(ws, project.id, "drift.reports", list_drift_reports)
     if not reports:
         st.info("No saved drift report yet. " + ("An analyst runs the check on the Drift page." if is_viewer()
                                                  else "Run a check on the first tab: every check is saved here."),
                 icon=":material/history:")
         return
-    st.dataframe(reports_table(reports), hide_index=True, width="stretch",
+    st.dataframe(shared(project.id, ("drift.reports", tuple(r.id for r in reports)), _reports_table, reports),
+                 hide_index=True, width="stretch",
                  column_config={"drifted share": st.column_config.NumberColumn(format="percent")})
     by_id = {r.id: r for r in reports}
     chosen = st.selectbox("Open a report", list(by_id), key="drift.history.pick",
                           format_func=lambda i: f"{by_id[i].created_at:%Y-%m-%d %H:%M} · {by_id[i].by} · "
                                                 f"{'drift' if by_id[i].is_drifted else 'no dataset drift'}")
     report = by_id[chosen]
-    result = report.result()
+    result = shared(project.id, ("drift.result", report.id), report.result)
     verdict_card(result, f"{report.reference} against {report.current} · by {report.by} on "
                           f"{report.created_at:%Y-%m-%d %H:%M}" + (f" · model {report.model_label}"
                                                                    if report.model_label else ""))
     kpi_tiles(result, report.payload.get("model_quality"))
-    drift_table(result, report.payload.get("notes") or [])
+    drift_table(result, report.payload.get("notes") or [],
+                shared(project.id, ("drift.table", report.id), _result_table, result))
     # The saved report is a few MB: sent only to who asks for it, so the History tab stays fast for a whole team.
     if not st.toggle("Show Evidently's full report", key="drift.history.evidently",
                      help="Evidently's own HTML report of this check, with a download button."):
@@ -167,7 +180,7 @@ with time_tab:
     st.caption("Splits data into day, week or month windows and compares each with the reference chosen on the "
                "first tab; with a model and labels, its success metric per window too.")
     info = dataset_picker(ws, key="drift.time.dataset", label="Data to split into windows", default=project.dataset_id)
-    dates = date_columns(info, ws) if info else []
+    dates = dataset_dates(ws, info) if info else []
     if reference is None or not dates:
         st.info("Pick a reference on the first tab and a dataset with a date column here.")
     else:

@@ -11,7 +11,7 @@ from core.launch import rehearsal as launch
 from core.launch.ab import simulate_peeking
 from core.launch.rollout import STRATEGIES, validate_spec
 from core.launch.sim import RolloutSpec
-from core.launch.views import LaunchSetup, shown_simulation
+from core.launch.views import LaunchSetup
 from core.project.projects import get_project
 from pages._launch_views import (
     LaunchContext,
@@ -20,6 +20,7 @@ from pages._launch_views import (
     setup_form,
     spec_form,
 )
+from pages._cache import derived
 from pages._projects import criteria_banner, require_project
 from pages._widgets import (
     empty_state,
@@ -78,6 +79,22 @@ if project.task not in ("binary", "multiclass", "regression"):
     empty_state("A clustering project has no outcome to replay, so a launch cannot be simulated.", TRAIN_PAGE,
                 "Train & compare")
 ctx = LaunchContext(ws, project, viewer=is_viewer())
+
+
+def _sims():
+    """The saved simulations, newest first, read back (frames and all) once per server until the next write
+    (pages/_cache.py), so a Simulate press shows its own at once. Shared: only read. A page run used to rebuild
+    every one of them four times."""
+    return derived(ws, project.id, "launch.simulations", launch.list_simulations)
+
+
+def _shown(strategy: str, wanted: str | None):
+    """The simulation a strategy's tab opens: the one this session ran or opened, else the strategy's newest (the
+    choice of core.launch.views.shown_simulation, over the shared list)."""
+    sims = _sims()
+    return next((s for s in sims if s.id == wanted), None) or next((s for s in sims if s.strategy == strategy), None)
+
+
 setup = None
 if not ctx.viewer:
     contenders = launch.list_contenders(ws, project)
@@ -94,7 +111,7 @@ for tab, entry in zip(st.tabs([s.label for s in STRATEGIES]), STRATEGIES, strict
             if st.button("Simulate", key=f"launch.{entry.key}.run", type="primary", icon=":material/play_arrow:",
                          disabled=spec is None):
                 _simulate(ctx, entry.key, setup, spec)
-        shown = shown_simulation(ws, project.id, entry.key, st.session_state.get(f"launch.{entry.key}.shown"))
+        shown = _shown(entry.key, st.session_state.get(f"launch.{entry.key}.shown"))
         if shown is None:
             st.info(f"No {entry.label} simulation saved yet." + ("" if ctx.viewer else " Press Simulate."),
                     icon=":material/info:")
@@ -102,7 +119,7 @@ for tab, entry in zip(st.tabs([s.label for s in STRATEGIES]), STRATEGIES, strict
             render(shown, entry.key)
 
 st.subheader("History")
-sims = launch.list_simulations(ws, project.id)
+sims = _sims()
 if not sims:
     st.caption("Saved simulations appear here; the registry's launch gate reads the newest verdict for a challenger.")
 else:

@@ -9,7 +9,11 @@ who looks at it. So it is built once per server and handed to every session:
 - figures: `figure(project_id, key, build, *args)`, keyed by the project and a key naming everything the figure is
   drawn from (ids of immutable records, thresholds, the workspace generation for views of mutable records);
 - anything else derived from the workspace's records: `derived(project_id, name, build, ws)`, keyed by the project
-  and `ws.generation`, which changes after every write, so the next run after a write recomputes it.
+  and `ws.generation`, which changes after every write, so the next run after a write recomputes it;
+- dataset profiles: `dataset_profile(ws, project_id, info, target)`, keyed by the project, the dataset and its
+  content hash, frozen (`freeze`: read-only mappings and tuples), so no session can change what another reads;
+- tables as drawn: `shown_table(project_id, key, build, *args)`, for `pages._widgets.table` (an Arrow table, or a
+  Styler with its display texts worked out once), keyed like figures.
 
 Rules: every entry is keyed by the project it belongs to first, so one project's viewer is never handed another's
 objects; every cache is bounded (`max_entries`), the oldest entry goes first; and a cached object is shared, so
@@ -20,12 +24,23 @@ frames or models they are given).
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 import streamlit as st
 
 from core.models.runs import load_run_model
 from core.models.runs import run_predictions as _read_predictions
+from core.profile.profiling import profile_dataset
+
+
+def freeze(value):
+    """A read-only deep copy of JSON-like data: dicts become read-only mappings, lists and tuples tuples."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
@@ -51,7 +66,24 @@ def run_predictions(ws, run):
 
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _figure(project_id: str, key: tuple, _build: Callable, _args: tuple):
-    return _build(*_args)
+    return _drawn_once(_build(*_args))
+
+
+def _drawn_once(fig):
+    """A Plotly figure whose `to_dict()` answers from one dict made now.
+
+    st.plotly_chart asks a figure for `to_dict()` (a deep copy of all its data: a fifth of the Evaluate page's run)
+    and only reads the result (besides dropping trace uids, done here once), so a cached figure hands out the same
+    dict to every session. The figure itself is never modified afterwards (cached objects are read-only)."""
+    from plotly.basedatatypes import BaseFigure
+
+    if not isinstance(fig, BaseFigure):
+        return fig
+    drawn = fig.to_dict()
+    for trace in drawn.get("data", []):
+        trace.pop("uid", None)  # what plotly.io.to_json drops: done now, so concurrent draws never change the dict
+    fig.to_dict = lambda: drawn
+    return fig
 
 
 def figure(project_id: str, key: tuple, build: Callable, *args: Any):
@@ -61,9 +93,44 @@ def figure(project_id: str, key: tuple, build: Callable, *args: Any):
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _derived(project_id: str, name: str, generation: int, _build: Callable, _ws):
-    return _build(_ws, project_id)
+    return _drawn_once(_build(_ws, project_id))
 
 
 def derived(ws, project_id: str, name: str, build: Callable):
     """`build(ws, project_id)`, recomputed only after the workspace changed (any write bumps `ws.generation`)."""
     return _derived(project_id, name, ws.generation, build, ws)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _profile(project_id: str, dataset_id: str, content_hash: str, target: str | None, _ws):
+    return freeze(profile_dataset(_ws, dataset_id, target))
+
+
+def dataset_profile(ws, project_id: str, info, target: str | None):
+    """The profile of a dataset the session may read (`info` comes from its own role's catalogue), read once per
+    server for this project, dataset content and target, frozen. Raises what `profile_dataset` raises (not cached)."""
+    return _profile(project_id, info.id, info.content_hash, target, ws)
+
+
+def clear_profiles() -> None:
+    """Drops every shared profile (the Profile page's Recompute)."""
+    _profile.clear()
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _shown_table(project_id: str, key: tuple, _build: Callable, _args: tuple):
+    from pages._widgets import shown_frame
+
+    return shown_frame(_build(*_args))
+
+
+def shown_table(project_id: str, key: tuple, build: Callable, *args: Any):
+    """`pages._widgets.shown_frame(build(*args))`, made once per server for this project and key (a tuple naming all
+    that the table shows), for `pages._widgets.table`: an immutable Arrow table, or a Styler nobody else is handed."""
+    return _shown_table(project_id, tuple(key) + (getattr(build, "__qualname__", str(build)),), build, args)
+
+
+def shared(project_id: str, key: tuple, build: Callable, *args: Any):
+    """`build(*args)` for anything drawn from immutable inputs (a saved report's table, a dataset's date columns by
+    its content hash), built once per server for this project and key; shared, so only read. Same cache as figures."""
+    return figure(project_id, key, build, *args)

@@ -15,7 +15,8 @@ from core.monitor.windows import FREQS
 from core.split.spec import PART_LABELS
 from core.split.splitting import list_splits
 from core.store.workspace import Workspace
-from pages._widgets import dataset_picker, md_escape
+from pages._cache import shared
+from pages._widgets import cache_scope, dataset_picker, md_escape
 
 REPORT_HEIGHT = 900
 NUMBER = st.column_config.NumberColumn(format="%.4g")
@@ -36,9 +37,11 @@ def kpi_tiles(result, quality: dict | None) -> None:
         col.metric(k.label, k.value, k.delta, delta_color=k.delta_color, help=k.help)
 
 
-def drift_table(result, notes: list[str]) -> None:
+def drift_table(result, notes: list[str], shown=None) -> None:
+    """The per-column table (`shown`: the same, prepared once for a saved report) and its notes."""
     st.markdown("**Per column**")
-    st.dataframe(result.table(), hide_index=True, width="stretch", column_config=DRIFT_NUMBERS)
+    st.dataframe(result.table() if shown is None else shown, hide_index=True, width="stretch",
+                 column_config=DRIFT_NUMBERS)
     for note in [*result.notes, *notes, result.false_alarm_note]:
         st.caption(md_escape(note))
 
@@ -71,6 +74,15 @@ def evidently_report(html: str | None, notes: list[str], error: str | None, key:
                        icon=":material/download:")
 
 
+def dataset_dates(ws: Workspace, info) -> list[str]:
+    """A dataset's date columns, fewest distinct dates first (a query over the data), once per server per content."""
+    return shared(cache_scope(), ("drift.dates", info.id, info.content_hash), date_columns, info, ws)
+
+
+def _windows(ws: Workspace, dataset_id: str, column: str, freq: str) -> tuple:
+    return tuple(time_windows(ws, dataset_id, column, freq))  # frozen windows in a tuple: shared, read-only
+
+
 def source_picker(ws: Workspace, project, side: str, default: SourceSpec | None) -> SourceSpec | None:
     """Radio, pickers and window choice for one side of a check (`side` is "reference" or "current")."""
     key = f"drift.{side}"
@@ -97,14 +109,15 @@ def source_picker(ws: Workspace, project, side: str, default: SourceSpec | None)
         return None
     if kind == "dataset":
         return SourceSpec("dataset", info.id)
-    dates = date_columns(info, ws)
+    dates = dataset_dates(ws, info)
     if not dates:
         st.info(f"{md_escape(info.name)} has no date column, so it has no time windows. Pick another dataset.")
         return None
     column = st.selectbox("Date column", dates, key=f"{key}.time_column",
                           index=dates.index(default.time_column) if default and default.time_column in dates else 0)
     freq = st.radio("Window", list(FREQS), index=2, key=f"{key}.freq", format_func=FREQS.get, horizontal=True)
-    windows = time_windows(ws, info.id, column, freq)
+    windows = shared(cache_scope(), ("drift.windows", info.id, info.content_hash, column, freq), _windows, ws, info.id,
+                     column, freq)
     starts = [w.start.isoformat() for w in windows]
     chosen = st.selectbox("Which one", range(len(windows)), key=f"{key}.window",
                           index=starts.index(default.start) if default and default.start in starts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 
@@ -65,6 +66,12 @@ def viewer_scope() -> str:
     if "share_scope" in st.session_state:
         return str(st.session_state.share_scope or "")
     return str(st.session_state.get("project_id") or "")
+
+
+def cache_scope() -> str:
+    """The first part of a shared-cache key for what is not one project's (a dataset): the one project a viewer may
+    read, or "*" for an editor, who may read the whole workspace (pages/_cache.py)."""
+    return f"viewer:{viewer_scope()}" if is_viewer() else "*"
 
 
 def signed_in_name() -> str | None:
@@ -167,17 +174,102 @@ def param_inputs(entry, task: str, key: str) -> dict:
     return values
 
 
-def table(df: pd.DataFrame, *, key: str, download: str | None = None,
+def table(df, *, key: str, download: str | None = None,
           full: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, height: int | str = "auto", **kwargs) -> None:
     """Shows a table with missing cells empty (not "None"), and with `download` (a file name) our formula-safe CSV
     beside it, of `full` when the table shows only a preview of it (a callable: built only when downloaded).
 
+    `df` is a DataFrame, or what `shown_frame` made of one (shared across sessions: pages/_cache.shown_table).
     Streamlit's own table download is off (client.disableDataExport): it writes cells raw, formulas included.
     """
-    st.dataframe(blank_missing(df), hide_index=True, width="stretch", height=height, key=key, **kwargs)
+    prepared = _is_prepared(df)
+    st.dataframe(df if prepared else blank_missing(df), hide_index=True, width="stretch", height=height, key=key,
+                 **kwargs)
     if download:
-        csv_download_button(full if full is not None else df, download, key=f"{key}.download",
-                            label="Download all rows (CSV)" if full is not None else "Download CSV")
+        if full is None and prepared:
+            full = (lambda: df.to_pandas()) if isinstance(df, _arrow_table()) else (lambda: df.data)
+            label = "Download CSV"
+        else:
+            label = "Download all rows (CSV)" if full is not None else "Download CSV"
+        csv_download_button(full if full is not None else df, download, key=f"{key}.download", label=label)
+
+
+def _arrow_table():
+    import pyarrow as pa
+
+    return pa.Table
+
+
+def _is_prepared(df) -> bool:
+    return isinstance(df, _arrow_table()) or type(df).__name__ == "Styler"
+
+
+def arrow_frame(data):
+    """The Arrow table Streamlit makes of `data` (a DataFrame, a list of records, …) to draw it: immutable, so it can
+    be shared by every session, and st.dataframe sends it as it is (no conversion on each run)."""
+    from streamlit import dataframe_util
+
+    return dataframe_util.convert_pandas_df_to_arrow_table(
+        dataframe_util.convert_anything_to_pandas_df(data, ensure_copy=False))
+
+
+def shown_frame(df: pd.DataFrame):
+    """What `table` draws for `df`, prepared once so that it can be shared by every session and redrawn cheaply.
+
+    A table without missing cells becomes the Arrow table Streamlit would make of it (immutable; Streamlit sends it
+    as is). One with missing cells stays the Styler of `blank_missing`, its styles and display texts worked out now:
+    Streamlit asks a Styler for them on every draw (`_compute`, `_translate`: about 30 ms for 200 rows × 13
+    columns), so this one answers from what it computed here. Either way the browser receives the same table.
+    The result is read-only: Streamlit only reads it, and nobody else is handed it.
+    """
+    from streamlit import dataframe_util
+
+    shown = blank_missing(df)
+    if isinstance(shown, pd.DataFrame):
+        return arrow_frame(shown)
+    if not dataframe_util.is_pandas_styler(shown):
+        return shown
+    shown._compute()
+    translated = _Translated(shown._translate(False, False))  # what Streamlit's marshall_styler asks for
+    shown._compute = lambda: shown
+    shown._translate = lambda *args, **kwargs: translated
+    _remember_display_values()
+    return shown
+
+
+class _Translated(dict):
+    """A prepared Styler's translated styles, which also keep the display texts Streamlit made of them once."""
+
+    display_values: bytes | None = None
+
+
+@functools.cache
+def _remember_display_values() -> None:
+    """Lets Streamlit's Styler marshalling reuse the display texts of a prepared Styler (see shown_frame).
+
+    Streamlit turns a Styler's translated styles into a table of display texts (a Python loop over every cell, then
+    an Arrow conversion) on every draw. For the translated styles of a prepared Styler, which never change, the bytes
+    made the first time are kept on them and handed out again; any other Styler is marshalled as before.
+    tests/pages/test_shared_caches.py checks that a prepared table draws byte for byte what a fresh one draws.
+    """
+    from streamlit.elements.lib import pandas_styler_utils as styler_utils
+
+    original = getattr(styler_utils, "_marshall_display_values", None)
+    if original is None or getattr(original, "remembers", False):
+        return
+
+    def marshall_display_values(proto, df, styles):
+        if isinstance(styles, _Translated):
+            if styles.display_values is None:
+                original(proto, df, styles)
+                styles.display_values = proto.styler.display_values
+            else:
+                proto.styler.display_values = styles.display_values
+            return
+        original(proto, df, styles)
+
+    marshall_display_values.remembers = True
+    styler_utils._marshall_display_values = marshall_display_values
 
 
 def blank_missing(df: pd.DataFrame):
