@@ -23,6 +23,7 @@ class DistinctValues:
 
     def __init__(self, pipe, widths: list[int]):
         self.pipe, self.widths = pipe, widths
+        self.lookup = _lookup(pipe.steps[1][1])
 
     def transform(self, X, **params):
         text = np.asarray(self.pipe[0].transform(X), dtype=object)  # as_text: strings only, missing as a word
@@ -36,7 +37,7 @@ class DistinctValues:
         for j, u in enumerate(uniques):
             probe[:, j] = u[0]
             probe[:len(u), j] = u
-        out = np.asarray(_transform(rest, probe))
+        out = np.asarray(_transform(rest, probe, self.lookup))
         if out.ndim != 2 or out.shape[1] != sum(self.widths):  # not the layout expected: the plain way
             return rest.transform(text)
         result = np.empty((n, out.shape[1]), dtype=out.dtype)
@@ -50,18 +51,30 @@ class DistinctValues:
         return self.pipe.get_feature_names_out(input_features)
 
 
-def _transform(rest, X: np.ndarray):
-    """rest.transform(X) for [encoder, scalers...]; a TargetEncoder finds each value's category with a pandas hash
-    index instead of scikit-learn's Python sets, then fills in its encodings with its own `_transform_X_ordinal`."""
-    encoder = rest.steps[0][1]
-    fill = getattr(encoder, "_transform_X_ordinal", None)
-    if type(encoder).__name__ != "TargetEncoder" or fill is None or \
+def _lookup(encoder) -> list[pd.Index] | None:
+    """A TargetEncoder's categories as pandas hash indexes, built once per loaded model (its table of 100,000
+    customer ids took a third of each batch's encoding to rebuild), or None for any other encoder."""
+    if type(encoder).__name__ != "TargetEncoder" or getattr(encoder, "_transform_X_ordinal", None) is None or \
             any(np.asarray(c).dtype != object for c in encoder.categories_):
+        return None
+    indexes = [pd.Index(categories) for categories in encoder.categories_]
+    for index in indexes:
+        index.get_indexer(index[:1])  # builds its hash table now, so concurrent batches only read it
+    return indexes
+
+
+def _transform(rest, X: np.ndarray, lookup: list[pd.Index] | None = None):
+    """rest.transform(X) for [encoder, scalers...]; a TargetEncoder finds each value's category with a pandas hash
+    index (`lookup`) instead of scikit-learn's Python sets, then fills in its encodings with its own
+    `_transform_X_ordinal`."""
+    encoder = rest.steps[0][1]
+    if lookup is None:
         return rest.transform(X)
+    fill = encoder._transform_X_ordinal
     ordinal = np.zeros(X.shape, dtype=np.int64)
     known = np.zeros(X.shape, dtype=bool)
-    for j, categories in enumerate(encoder.categories_):
-        at = pd.Index(categories).get_indexer(X[:, j])
+    for j, index in enumerate(lookup):
+        at = index.get_indexer(X[:, j])
         known[:, j] = at >= 0
         ordinal[:, j] = np.where(at >= 0, at, 0)
     per = len(encoder.classes_) if encoder.target_type_ == "multiclass" else 1

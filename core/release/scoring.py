@@ -1,10 +1,7 @@
 """Batch scoring: checks new rows against a version's input schema, then predicts them in batches with progress.
 
-- `capture_schema(ws, run, split) -> dict` records, at registration, the columns a model reads: name, kind, the
-  DuckDB and pandas types seen in training, and the category values of the training rows.
-- `check_input(ws, version, source) -> SchemaReport` reads the rows once and lists every problem: missing columns
-  and values of the wrong type block scoring; extra columns and categories the model never saw are tolerated
-  (the encoder groups them with the rare values) and explained with counts.
+- `capture_schema` (at registration) and `check_input(ws, version, source) -> SchemaReport` (before scoring) live in
+  core.release.inputschema and are importable from here too.
 - `score(ws, version, source, progress=None, out=None) -> ScoreResult`: the predicted class, the score and the
   decision at the version's saved threshold, in partitions of up to `BATCH_ROWS` rows. With `out` (a path) the rows
   go to a formula-safe CSV there, partition by partition, and the result holds the first `PREVIEW_ROWS` only, so a
@@ -38,54 +35,21 @@ import pandas as pd
 
 from core.data.exporting import safe_csv_bytes
 from core.data.ingest import ingest_upload
-from core.errors import AlreadyLoaded, SchemaMismatch, did_you_mean
+from core.errors import AlreadyLoaded, SchemaMismatch
 from core.models import compute
 from core.models.distinct import for_scoring
-from core.models.preprocess import as_text
 from core.project.criteria import format_class
 from core.release.gate import predict_frame
-from core.split.splitting import split_frames
+from core.release.inputschema import (  # noqa: F401 — capture_schema, Finding: imported from here by callers
+    CHECK_ROWS, Finding, SchemaReport, capture_schema, check_input, conform_category)
 from core.store.artifacts import load_model
 from core.store.workspace import DatasetInfo, Workspace, quote_ident
 
 BATCH_ROWS = 250_000  # rows per partition at most: fewer, larger calls amortise each encoder's per-call work
 MIN_BATCH_ROWS = 20_000  # a file is cut into at least PARTS partitions, but none smaller than this
 PARTS = 4
-CHECK_ROWS = 50_000  # the schema check reads the rows in the app: small batches keep its memory flat
 PREVIEW_ROWS = 200
-MAX_CATEGORY_VALUES = 2_000  # beyond this many training values a column is not checked for unseen ones
-EXAMPLES = 3
 Progress = Callable[[float, str], None]
-_TRUE = frozenset({"true", "yes", "y", "1", "t", "1.0"})
-_FALSE = frozenset({"false", "no", "n", "0", "f", "0.0"})
-_KIND_WORDS = {"number": "numbers", "datetime": "dates", "boolean": "yes/no values"}
-
-
-@dataclass(frozen=True)
-class Finding:
-    level: str  # "error" blocks scoring | "tolerated" is explained and scoring goes on
-    kind: str  # missing | extra | type | unseen | empty
-    column: str | None
-    message: str
-    count: int = 0
-
-
-@dataclass(frozen=True)
-class SchemaReport:
-    rows: int
-    findings: tuple[Finding, ...] = ()
-
-    @property
-    def is_blocking(self) -> bool:
-        return any(f.level == "error" for f in self.findings)
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.level == "error"]
-
-    @property
-    def tolerated(self) -> list[Finding]:
-        return [f for f in self.findings if f.level == "tolerated"]
 
 
 @dataclass(frozen=True)
@@ -98,34 +62,11 @@ class ScoreResult:
     tasks: tuple = ()  # on a cluster, each partition's seconds on its worker: model (load), read, score, cpu
 
 
-# -- the schema, captured at registration ------------------------------------------------------------------------------
-def capture_schema(ws: Workspace, run, split) -> dict:
-    """Returns the input schema of a run's model: its columns with kinds, types and training category values."""
-    info = ws.dataset(run.dataset_id)
-    kinds, dtypes = info.kinds(), {c.name: c.dtype for c in info.columns}
-    train = split_frames(ws, split, parts=("train",), columns=list(run.features))["train"]
-    columns = []
-    for name in run.features:
-        col = {"name": name, "kind": kinds.get(name, "text"), "dtype": dtypes.get(name, ""),
-               "pandas_dtype": str(train[name].dtype), "categories": None, "categories_truncated": False}
-        if col["kind"] == "category":
-            seen = sorted(set(as_text(train[[name]]).ravel().tolist()))
-            col["categories"] = seen[:MAX_CATEGORY_VALUES]
-            col["categories_truncated"] = len(seen) > MAX_CATEGORY_VALUES
-        columns.append(col)
-    return {"schema": 1, "target": run.target, "task": run.task, "features": list(run.features),
-            "id_columns": [c.name for c in info.columns if c.kind == "id"], "columns": columns}
-
-
 # -- reading the rows in batches ---------------------------------------------------------------------------------------
 def _source_columns(ws: Workspace, source: Any) -> list[str]:
     if isinstance(source, pd.DataFrame):
         return [str(c) for c in source.columns]
     return ws.dataset(source).column_names
-
-
-def _source_rows(ws: Workspace, source: Any) -> int:
-    return len(source) if isinstance(source, pd.DataFrame) else ws.dataset(source).rows
 
 
 def _batches(ws: Workspace, source: Any, columns: list[str], batch_rows: int,
@@ -157,110 +98,6 @@ def _to_pandas(table, ids) -> pd.DataFrame:
     return frame
 
 
-# -- checking ----------------------------------------------------------------------------------------------------------
-def check_input(ws: Workspace, version, source: Any, batch_rows: int = CHECK_ROWS) -> SchemaReport:
-    """Checks rows against a version's schema: missing, extra and mistyped columns, unseen categories, empty cells."""
-    schema = version.schema
-    have = _source_columns(ws, source)
-    expected = [c["name"] for c in schema["columns"]]
-    findings: list[Finding] = []
-    missing = [c for c in expected if c not in have]
-    if missing:
-        for name in missing:
-            findings.append(Finding("error", "missing", name, f"Column {name!r} is missing; the model needs it."
-                                    f"{did_you_mean(name, [h for h in have if h not in expected])} Add it to the "
-                                    "file (empty cells are allowed) and load it again.", 0))
-    ids = [c for c in schema.get("id_columns", []) if c in have and c not in expected]
-    ignored = [c for c in have if c not in expected and c not in ids]
-    if ids or ignored:
-        parts = []
-        if ignored:
-            parts.append(f"{len(ignored)} column(s) the model does not use are ignored: {_names(ignored)}"
-                         + (" (including the outcome it predicts)" if schema.get("target") in ignored else ""))
-        if ids:
-            parts.append(f"identifier column(s) {_names(ids)} are copied to the output so you can match rows")
-        text = "; ".join(parts) + "."
-        findings.append(Finding("tolerated", "extra", None, text[0].upper() + text[1:], len(ignored) + len(ids)))
-    present = [c for c in schema["columns"] if c["name"] in have]
-    tally = {c["name"]: {"bad": 0, "bad_examples": {}, "unseen": {}, "empty": 0} for c in present}
-    rows = 0
-    for batch in _batches(ws, source, [c["name"] for c in present], batch_rows):
-        rows += len(batch)
-        for col in present:
-            _tally(batch[col["name"]], col, tally[col["name"]])
-    for col in present:
-        findings += _column_findings(col, tally[col["name"]])
-    return SchemaReport(rows=rows if present else _source_rows(ws, source), findings=tuple(findings))
-
-
-def _names(names: list[str], limit: int = 8) -> str:
-    return ", ".join(map(repr, names[:limit])) + (" …" if len(names) > limit else "")
-
-
-def _tally(values: pd.Series, col: dict, t: dict) -> None:
-    filled = values.notna()
-    t["empty"] += int((~filled).sum())
-    kind = col["kind"]
-    if kind == "number":
-        bad = filled & pd.to_numeric(values, errors="coerce").isna()
-    elif kind == "datetime":
-        bad = filled & pd.to_datetime(values, errors="coerce", utc=True, format="mixed").isna()
-    elif kind == "boolean" and not (pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values)):
-        text = values.astype(str).str.strip().str.lower()
-        bad = filled & ~text.isin(_TRUE | _FALSE) & ~values.map(lambda v: isinstance(v, (bool, np.bool_)))
-    elif kind == "category" and col.get("categories") is not None and not col.get("categories_truncated"):
-        text = pd.Series(as_text(_conform_category(values.to_frame(), col)).ravel())
-        unseen = text[filled.to_numpy() & ~text.isin(set(col["categories"])).to_numpy()]
-        for value, n in unseen.value_counts().items():
-            t["unseen"][value] = t["unseen"].get(value, 0) + int(n)
-        return
-    else:
-        return
-    t["bad"] += int(bad.sum())
-    for value in values[bad].astype(str).unique()[:EXAMPLES]:
-        if len(t["bad_examples"]) < EXAMPLES:
-            t["bad_examples"][value] = True
-
-
-def _column_findings(col: dict, t: dict) -> list[Finding]:
-    name, kind, out = col["name"], col["kind"], []
-    if t["bad"]:
-        shown = ", ".join(repr(v[:30]) for v in t["bad_examples"])
-        out.append(Finding("error", "type", name, f"Column {name!r} should hold {_KIND_WORDS.get(kind, kind)}, but "
-                           f"{t['bad']:,} row(s) hold something else, such as {shown}. Fix those cells or leave them "
-                           "empty (the model fills in empty cells as it did in training), then load the file again.",
-                           t["bad"]))
-    if t["unseen"]:
-        top = sorted(t["unseen"].items(), key=lambda kv: -kv[1])
-        total = sum(t["unseen"].values())
-        shown = ", ".join(f"{v[:30]!r} in {n:,} row(s)" for v, n in top[:EXAMPLES])
-        out.append(Finding("tolerated", "unseen", name, f"Column {name!r} has {len(top)} value(s) the model never saw "
-                           f"in training ({shown}{' …' if len(top) > EXAMPLES else ''}; {total:,} row(s) in all). The "
-                           "model treats them like the rare values it grouped in training; predictions for those rows "
-                           "are less certain.", total))
-    if t["empty"]:
-        how = {"number": "the training median", "datetime": "the training median",
-               "boolean": "the most common training value"}.get(kind, "a '(missing)' category")
-        out.append(Finding("tolerated", "empty", name, f"Column {name!r} has {t['empty']:,} empty cell(s); the model "
-                           f"fills them with {how}, as in training.", t["empty"]))
-    return out
-
-
-def _conform_category(frame: pd.DataFrame, col: dict) -> pd.DataFrame:
-    """Gives a category column the pandas type it had in training, so 3 and 3.0 name the same category."""
-    name, trained = col["name"], col.get("pandas_dtype", "")
-    s = frame[name]
-    if trained.startswith(("int", "Int")) and pd.api.types.is_float_dtype(s):
-        whole = s.dropna()
-        if (whole == np.round(whole)).all():
-            frame = frame.copy()
-            frame[name] = s.astype("Int64")
-    elif trained == "float64" and pd.api.types.is_integer_dtype(s):
-        frame = frame.copy()
-        frame[name] = s.astype("float64")
-    return frame
-
-
 def _conform(batch: pd.DataFrame, schema: dict) -> pd.DataFrame:
     out = batch.copy()
     for col in schema["columns"]:
@@ -268,7 +105,7 @@ def _conform(batch: pd.DataFrame, schema: dict) -> pd.DataFrame:
         if col["kind"] == "number":
             out[name] = pd.to_numeric(out[name], errors="coerce").astype(float)
         elif col["kind"] == "category":
-            out[name] = _conform_category(out[[name]], col)[name]
+            out[name] = conform_category(out[[name]], col)[name]
     return out
 
 
@@ -396,17 +233,16 @@ class _Collected:
     def __init__(self, version, ids: list[str], out: str | None):
         self.version, self.ids, self.out = version, ids, out
         self.rows, self.frames, self.heads, self.tallies, self.task_seconds = 0, [], [], [], []
-        self.fh = open(out, "wb") if out else None
+        self.fh = open(out, "wb", buffering=0) if out else None  # parts arrive whole: no buffer to copy through
 
     def add(self, part: dict) -> None:
         if self.fh is not None:
             csv_part = part["csv"]
             if isinstance(csv_part, str):  # a path: a dask-local worker wrote the part next to its input
-                with open(csv_part, "rb") as src:
-                    shutil.copyfileobj(src, self.fh, 1 << 20)
+                _append_file(csv_part, self.fh)
                 os.unlink(csv_part)
             else:
-                self.fh.write(csv_part)
+                _write_all(self.fh, csv_part)
         else:
             self.frames.append(part["frame"])
         if self.rows < PREVIEW_ROWS:
@@ -419,7 +255,7 @@ class _Collected:
     def finish(self) -> pd.DataFrame:
         if self.fh is not None:
             if not self.rows:  # no rows: the header alone
-                self.fh.write(safe_csv_bytes(_empty_output(self.version, self.ids)))
+                _write_all(self.fh, safe_csv_bytes(_empty_output(self.version, self.ids)))
             self.fh.close()
             self.fh = None
             parts = self.heads
@@ -458,6 +294,32 @@ class _Collected:
         return out
 
 
+def _write_all(sink, data: bytes) -> None:
+    """Writes all of `data` to an unbuffered file, which may take fewer bytes per call."""
+    view = memoryview(data)
+    while view:
+        view = view[sink.write(view):]
+
+
+def _append_file(path: str, sink) -> None:
+    """Appends a file to an unbuffered binary file, in the kernel when it can (no copy through this process)."""
+    with open(path, "rb") as src:
+        size = os.fstat(src.fileno()).st_size
+        try:
+            done = 0
+            while done < size:
+                n = os.copy_file_range(src.fileno(), sink.fileno(), size - done)
+                if n == 0:
+                    break
+                done += n
+            if done == size:
+                return
+        except (AttributeError, OSError):  # no copy_file_range (an older kernel, another OS, another filesystem)
+            pass
+        src.seek(done)
+        shutil.copyfileobj(src, sink, 1 << 20)
+
+
 def _empty_output(version, ids: list[str]) -> pd.DataFrame:
     names = ["row", *ids] + (["prediction"] if version.task == "regression" else
                              ["predicted_class", "score", "decision"])
@@ -485,11 +347,13 @@ def _score_batch(model, version, ids: list[str], batch: pd.DataFrame, done: int)
     return part
 
 
-def _format_classes(values) -> list:
-    """format_class of every value, computed once per distinct class (a batch holds a handful of classes)."""
-    values = pd.Series(values, dtype=object)
-    labels = {v: format_class(v) for v in pd.unique(values).tolist()}
-    return values.map(labels).tolist()
+def _format_classes(values) -> np.ndarray:
+    """format_class of every value, computed once per distinct class (a batch holds a handful of classes), as an
+    object array: a column takes it as it is, where a list would be converted cell by cell."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
+    labels = np.empty(len(uniques), dtype=object)
+    labels[:] = [format_class(v) for v in uniques.tolist()]
+    return labels.take(codes) if len(labels) else np.empty(0, dtype=object)
 
 
 def _score_on_cluster(c, ws: Workspace, version, source: Any, model_file: bytes, ids: list[str], batch_rows: int,
@@ -558,7 +422,9 @@ def _score_partition(payload, held, start: int, as_csv: bool) -> dict:
     began, cpu = time.perf_counter(), time.process_time()
     model = scoring_model(model_file)
     loaded = time.perf_counter()
-    batch = _to_pandas(pq.read_table(io.BytesIO(payload) if isinstance(payload, bytes) else payload), ids)
+    # One thread, as the worker has: Arrow's pool would only contend with the other worker for the cores.
+    batch = _to_pandas(pq.read_table(io.BytesIO(payload) if isinstance(payload, bytes) else payload,
+                                     use_threads=False), ids)
     read = time.perf_counter()
     part = _score_part(model, version, ids, batch, start, as_csv)
     if as_csv and isinstance(payload, str):

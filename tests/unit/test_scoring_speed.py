@@ -80,3 +80,37 @@ def test_integer_ids_with_gaps_are_written_alike_in_every_partition():
     without = _to_pandas(pa.table({"id": pa.array([4, 5, 6]), "x": [1.0, 2.0, None]}), ("id",))
     assert str(with_gap["id"].dtype) == "Int64" and with_gap["id"].tolist()[::2] == [1, 3]
     assert without["id"].dtype == np.int64 and without["x"].isna().sum() == 1  # features keep pandas' types
+
+
+@pytest.mark.parametrize("values", [
+    np.array([True, False, True]), np.array([1, 0, 1, 1]), np.array([1.0, 2.0, np.nan, 2.5]),
+    np.array(["yes", "no", "yes"]), np.array([None, "a", np.nan, "a"], dtype=object),
+    np.array([np.True_, 1, "x", 3.0], dtype=object), np.array([], dtype=object)])
+def test_class_labels_are_formatted_as_before(values):
+    from core.project.criteria import format_class
+    from core.release.scoring import _format_classes
+
+    series = pd.Series(values, dtype=object)  # the rule before: a dict of labels mapped over the values
+    before = series.map({v: format_class(v) for v in pd.unique(series).tolist()}).tolist()
+    after = _format_classes(values)
+    assert after.dtype == object and after.tolist() == before
+    assert pd.DataFrame({"c": after})["c"].tolist() == pd.DataFrame({"c": before})["c"].tolist()
+
+
+def test_csv_parts_are_appended_byte_for_byte(tmp_path, monkeypatch):
+    import os
+
+    from core.release.scoring import _append_file, _write_all
+
+    parts = [os.urandom(3_000_000), b"", b"a,b\r\n\"\xc3\xa9\"\n"]
+    for kernel in (True, False):
+        if not kernel:  # where the kernel cannot copy between the files, Python copies them
+            monkeypatch.setattr(os, "copy_file_range", lambda *a: (_ for _ in ()).throw(OSError(18, "EXDEV")))
+        out = tmp_path / f"out_{kernel}.csv"
+        with open(out, "wb", buffering=0) as sink:
+            _write_all(sink, b"head\n")
+            for k, data in enumerate(parts):
+                (tmp_path / f"p{k}").write_bytes(data)
+                _append_file(str(tmp_path / f"p{k}"), sink)
+            _write_all(sink, b"tail")
+        assert out.read_bytes() == b"head\n" + b"".join(parts) + b"tail"
