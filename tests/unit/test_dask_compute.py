@@ -294,3 +294,12 @@ def test_a_worker_restarted_by_its_nanny_does_not_rerun_the_page_script(cluster,
     assert len(now) == 2 and now != before, "the nanny did not restart the killed worker"
     assert cluster.submit(lambda: 1 + 1, pure=False).result() == 2
     assert not marker.exists(), f"the restarted worker ran the page script ({marker.read_text()})"
+    # The statistical profiler stays off on the restarted worker too (it cost a quarter of scoring's worker CPU).
+    profiling = cluster.run(lambda: __import__("dask").config.get("distributed.worker.profile.enabled"))
+    assert set(profiling.values()) == {False}, profiling
+
+
+def test_the_workers_of_a_dask_local_cluster_do_not_run_the_statistical_profiler(cluster):
+    cluster = compute.client()
+    profiling = cluster.run(lambda: __import__("dask").config.get("distributed.worker.profile.enabled"))
+    assert len(profiling) == 2 and set(profiling.values()) == {False}, profiling
