@@ -116,6 +116,12 @@ def wait_for_app(page, timeout: int = 60_000) -> None:
         "!document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')", timeout=timeout)
 
 
+def nav(page, title: str) -> None:
+    """Opens a page by its title in the sidebar's navigation and waits for its script to finish."""
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
+    wait_for_app(page)
+
+
 def assert_page_clean(page) -> None:
     """Fails on any exception box, error box or browser console error."""
     assert page.locator("[data-testid='stException']").count() == 0, page.locator("[data-testid='stException']").first.inner_text()

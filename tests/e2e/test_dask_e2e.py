@@ -15,7 +15,14 @@ from urllib.parse import urljoin
 import psutil
 import pytest
 
-from tests.e2e.conftest import ROOT, AppServer, assert_page_clean, screenshot, wait_for_app
+from tests.e2e.conftest import (
+    ROOT,
+    AppServer,
+    assert_page_clean,
+    nav,
+    screenshot,
+    wait_for_app,
+)
 
 WORKERS = 2
 SCORED = ROOT / "sample_data" / "churn_next_month.csv"  # 2,000 rows with the model's columns
@@ -46,11 +53,6 @@ def _counts(status_url: str) -> dict:
     """The scheduler's task and worker counts (its JSON route, served with or without the bokeh dashboard)."""
     with urllib.request.urlopen(urljoin(status_url, "/json/counts.json"), timeout=5) as r:
         return json.loads(r.read())
-
-
-def _nav(page, title: str) -> None:
-    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
-    wait_for_app(page)
 
 
 def _choose_models(page, labels: list[str]) -> None:
@@ -100,7 +102,7 @@ def test_train_tune_cancel_and_score_on_the_cluster(page, app_server):
     page.get_by_text("Customer churn").first.wait_for(timeout=60_000)
 
     # Where the job runs: the cluster, its two workers, and a link to its pages that really answers.
-    _nav(page, "Train & compare")
+    nav(page, "Train & compare")
     page.get_by_text(re.compile(rf"Training runs on a Dask cluster on this machine: {WORKERS} worker")).first.wait_for(
         timeout=60_000)
     link = page.get_by_role("link", name=re.compile("Dask dashboard|Cluster status"))
@@ -157,7 +159,7 @@ def test_train_tune_cancel_and_score_on_the_cluster(page, app_server):
     assert_page_clean(page)
 
     # Register a version; its receipt names the backend and the worker count.
-    _nav(page, "Registry")
+    nav(page, "Registry")
     who = page.get_by_label("Your name, for the ledger")
     who.fill("Browser test")
     who.press("Enter")
@@ -172,7 +174,7 @@ def test_train_tune_cancel_and_score_on_the_cluster(page, app_server):
     assert receipt["libraries"]["distributed"]
 
     # Batch-score an uploaded file on the cluster and download every row.
-    _nav(page, "Batch scoring")
+    nav(page, "Batch scoring")
     page.locator("input[type='file']").set_input_files(str(SCORED))
     go = page.get_by_role("button", name="Score 2,000 rows")  # the rows passed the model's schema check
     go.wait_for(timeout=60_000)
@@ -194,7 +196,7 @@ def test_the_cluster_goes_with_the_server(page, app_server):
     """No worker process outlives the server: the cluster it started is torn down when it stops."""
     page.goto(app_server.url)  # the Train page starts the cluster, if the test above did not get that far
     wait_for_app(page)
-    _nav(page, "Train & compare")
+    nav(page, "Train & compare")
     page.get_by_text("Training runs on a Dask cluster").first.wait_for(timeout=60_000)
     server = psutil.Process(app_server.proc.pid)
     children = server.children(recursive=True)

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import assert_page_clean, screenshot, wait_for_app
-
-
-def _nav(page, title: str) -> None:
-    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
-    wait_for_app(page)
+from tests.e2e.conftest import assert_page_clean, nav, screenshot, wait_for_app
 
 
 def _query(page, sql: str) -> None:
@@ -20,15 +15,15 @@ def _query(page, sql: str) -> None:
 def test_profile_compare_and_sql(page, app_server):
     page.goto(app_server.url)
     wait_for_app(page)
-    _nav(page, "Profile")
+    nav(page, "Profile")
     page.get_by_text("Missing cells").first.wait_for(timeout=60_000)
     assert_page_clean(page)
     screenshot(page, "data_profile")
 
-    _nav(page, "Compare datasets")
+    nav(page, "Compare datasets")
     assert_page_clean(page)
 
-    _nav(page, "SQL")
+    nav(page, "SQL")
     _query(page, "SELECT region, count(*) AS customers FROM churn GROUP BY region ORDER BY customers DESC")
     page.get_by_text("rows", exact=False).first.wait_for(timeout=30_000)
     assert_page_clean(page)

@@ -6,12 +6,7 @@ import re
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.conftest import assert_page_clean, screenshot, wait_for_app
-
-
-def _nav(page, title: str) -> None:
-    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
-    wait_for_app(page)
+from tests.e2e.conftest import assert_page_clean, nav, screenshot, wait_for_app
 
 
 def _choose_models(page, labels: list[str]) -> None:
@@ -74,11 +69,11 @@ def test_golden_path(page, app_server):
     wait_for_app(page)
     page.get_by_text("Customer churn").first.wait_for(timeout=60_000)  # the sample project is ready on first start
 
-    _nav(page, "Split")
+    nav(page, "Split")
     page.get_by_text("Stratified 70/15/15").first.wait_for(timeout=30_000)
     assert_page_clean(page)
 
-    _nav(page, "Train & compare")
+    nav(page, "Train & compare")
     _choose_models(page, ["Logistic regression", "Decision tree"])
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Leaderboard").first.wait_for(timeout=240_000)
@@ -86,7 +81,7 @@ def test_golden_path(page, app_server):
     assert_page_clean(page)
     screenshot(page, "golden_train")
 
-    _nav(page, "Registry")
+    nav(page, "Registry")
     who = page.get_by_label("Your name, for the ledger")
     who.fill("Browser test")
     who.press("Enter")
@@ -114,14 +109,14 @@ def test_golden_path(page, app_server):
     assert_page_clean(page)
     screenshot(page, "golden_registry")
 
-    _nav(page, "Drift")
+    nav(page, "Drift")
     page.get_by_role("button", name="Check drift").click()
     page.get_by_text("monthly_charges").first.wait_for(timeout=180_000)
     wait_for_app(page)
     assert_page_clean(page)
     screenshot(page, "golden_drift")
 
-    _nav(page, "Launch simulator")
+    nav(page, "Launch simulator")
     page.get_by_role("tab", name="Canary").click()
     page.get_by_role("button", name="Simulate").last.click()
     page.get_by_text(re.compile(r"\b(Ship|Roll back|Keep testing)\b")).first.wait_for(timeout=180_000)
@@ -129,6 +124,6 @@ def test_golden_path(page, app_server):
     assert_page_clean(page)
     screenshot(page, "golden_launch")
 
-    _nav(page, "Project dashboard")
+    nav(page, "Project dashboard")
     assert_page_clean(page)
     screenshot(page, "golden_dashboard")
