@@ -5,7 +5,8 @@ one session opens each page once (warm-up, not profiled), then PROFILE_REPEATS m
 stopped and this prints the top functions per page (cumulative) and of the event loop.
 
 Run: `python -m bench.profile_server [page ...]` (pages as the load test names them: "", dashboard, evaluate, ...).
-Env: PROFILE_REPEATS (default 5), PROFILE_TOP (default 25), PROFILE_FILTER (a regex on file paths, default all).
+Env: PROFILE_REPEATS (default 5), PROFILE_TOP (default 25), PROFILE_FILTER (a regex on file paths, default all),
+PROFILE_WRITES=1 (on the split page, press "Create split" after each view: the load test's write and its rerun).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REPEATS = int(os.environ.get("PROFILE_REPEATS", "5"))
 TOP = int(os.environ.get("PROFILE_TOP", "25"))
+WRITES = os.environ.get("PROFILE_WRITES", "") == "1"  # split: also press "Create split" after each view
 
 
 def _serve(out_dir: str, port: str) -> None:
@@ -88,6 +90,8 @@ async def _drive(url: str, project_id: str, pages: tuple[str, ...]) -> None:
         for page in pages:
             for _ in range(REPEATS):
                 await session.run_page(ws, page)
+                if page == "split" and WRITES:  # the load test's write: the Split page's button, and its rerun
+                    await session.click(ws, "split", "Create split")
     if session.exceptions:
         print("exceptions:", *session.exceptions, sep="\n  ")
 

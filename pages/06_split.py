@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import WorkbenchError
-from core.split.leakcheck import distribution_differences, id_like_columns, leak_checks, split_summary
+from core.split.leakcheck import distribution_differences, id_like_columns, saved_leak_checks, split_summary
 from core.split.splitting import (
     STRATEGIES,
     default_strategy,
@@ -109,7 +109,7 @@ _OPTIONS = {"time": _time_options, "group": _group_options}  # strategies with s
 def _views(_ws, split_id: str, content_hash: str):
     # A saved split never changes (its content hash covers the dataset and every row's set), so its views can be cached.
     split = get_split(_ws, split_id)
-    return split_summary(_ws, split), leak_checks(_ws, split), distribution_differences(_ws, split)
+    return split_summary(_ws, split), saved_leak_checks(_ws, split), distribution_differences(_ws, split)
 
 
 def _show(split) -> None:

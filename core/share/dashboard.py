@@ -36,6 +36,7 @@ from core.registry.versions import LedgerEntry, Version, ledger, list_versions, 
 from core.split.splitting import get_split, list_splits, split_frames
 from core.share.key_results import KeyResultView, key_results
 from core.share.loop import LoopSection, loop_section
+from core.stats.memo import content_memo
 from core.stats.metric_intervals import rate_interval
 from core.store.workspace import Workspace
 
@@ -229,7 +230,8 @@ def _latest_split(ws: Workspace, project) -> dict | None:
         return None
     s = splits[0]
     return {"name": s.name, "sizes": dict(s.sizes), "hash": s.content_hash,
-            "findings": [getattr(f, "title", str(f)) for f in (s.leak_checks or [])]}
+            "findings": [f.get("title", "") if isinstance(f, dict) else getattr(f, "title", str(f))
+                         for f in (s.leak_checks or [])]}
 
 
 def _best_run(runs, project):
@@ -491,16 +493,23 @@ def _fairness_gap(ws: Workspace, project, run, shown: ShownThreshold) -> dict | 
                         with_row_id=True)["validation"]
     merged = preds.merge(rows, on="_row", how="left")
     scores = merged["score"] if project.task == "binary" else merged["y_pred"]
-    report = fairness_report(merged["y_true"], scores, merged[attrs], positive_class=run.positive_class,
-                             threshold=shown.value if shown.value is not None else 0.5,
-                             tolerance=project.criteria.fairness_tolerance, n_boot=50, intersections=False,
-                             task="classification" if project.task == "binary" else "regression")
-    measure = "equal_opportunity_difference" if project.task == "binary" else "mae_difference"
+    worst = _worst_gap(merged["y_true"], scores, merged[attrs], run.positive_class,
+                       shown.value if shown.value is not None else 0.5, project.criteria.fairness_tolerance,
+                       project.task)
+    return dict(worst) if worst is not None else None
+
+
+@content_memo(maxsize=32)  # a bootstrap with a fixed seed, on every dashboard view: once per champion and threshold
+def _worst_gap(y_true, scores, groups, positive_class, threshold, tolerance, task) -> dict | None:
+    report = fairness_report(y_true, scores, groups, positive_class=positive_class, threshold=threshold,
+                             tolerance=tolerance, n_boot=50, intersections=False,
+                             task="classification" if task == "binary" else "regression")
+    measure = "equal_opportunity_difference" if task == "binary" else "mae_difference"
     rows = report.summary[report.summary["measure"] == measure]
     if rows.empty:
         return None
     worst = rows.sort_values("value", ascending=False).iloc[0]
-    meaning = ("Largest difference in recall between groups" if project.task == "binary"
+    meaning = ("Largest difference in recall between groups" if task == "binary"
                else "Largest difference in mean absolute error between groups")
     out = {"attribute": worst["attribute"], "value": float(worst["value"]), "meaning": meaning}
     for k in ("ci_low", "ci_high"):

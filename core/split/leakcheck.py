@@ -4,6 +4,8 @@ Public API:
 - `leak_checks(ws, split) -> list[LeakFinding]`: exact duplicate rows across sets (ID columns ignored), IDs /
   groups that appear in two sets, and time overlap (latest training time after the earliest validation/test time).
   Each finding has a status ("ok" | "warning" | "problem"), a plain explanation and a fix.
+- `saved_leak_checks(ws, split)`: the findings saved with the split at its creation (run afresh for a split saved
+  without them).
 - `split_summary(ws, split) -> DataFrame`: one row per set with rows, share, date range and the target's balance
   (classification: share of each class) or distribution (regression: mean, median, min, max).
 - `distribution_differences(ws, split, top=10) -> DataFrame`: the columns whose distribution differs most between
@@ -75,6 +77,17 @@ def leak_checks(ws: Workspace, split: Split) -> list[LeakFinding]:
     info, frame = _tables(ws, split)
     findings = [_duplicates(ws, info, frame), _groups(ws, info, frame, split), _time_overlap(ws, info, frame, split)]
     return sorted(findings, key=lambda f: STATUS_ORDER[f.status])
+
+
+def saved_leak_checks(ws: Workspace, split: Split) -> list[LeakFinding]:
+    """The findings saved with the split when it was created (a saved split never changes: its content hash covers
+    the dataset and every row's set), or, for a split saved without them, `leak_checks` run now. Raises: NotFound."""
+    fields = set(LeakFinding.__dataclass_fields__)
+    saved = [d for d in split.leak_checks if isinstance(d, dict) and {"check", "status", "title"} <= set(d)]
+    if not saved or len(saved) != len(split.leak_checks):
+        return leak_checks(ws, split)
+    return [LeakFinding(**{**{k: v for k, v in d.items() if k in fields}, "examples": tuple(d.get("examples") or ())})
+            for d in saved]
 
 
 def _duplicates(ws: Workspace, info: DatasetInfo, frame: str) -> LeakFinding:
@@ -240,12 +253,19 @@ def distribution_differences(ws: Workspace, split: Split, top: int = 10) -> pd.D
                 rows.append({"column": col, "compared": f"train vs {p}", "train": f"mean {m1:,.4g}",
                              "other": f"mean {m2:,.4g}", "difference": f"{score:.2f} standard deviations",
                              "score": float(score)})
-    for col in [c.name for c in columns if c.kind != "number"]:
-        q = f"CAST(d.{quote_ident(col)} AS VARCHAR)"
-        counts = ws.read(_joined(info, frame, f"coalesce({q}, '(missing)') AS v, count(*) AS n") + " GROUP BY ALL")
-        if counts["v"].nunique() > MAX_LEVELS:
+    categorical = [c.name for c in columns if c.kind != "number"]
+    if categorical:  # every column's counts per set in one scan, each column capped at MAX_LEVELS + 1 levels
+        counted = " UNION ALL ".join(
+            f"SELECT {i} AS c, part, v, n FROM (SELECT f.part, coalesce(CAST(d.{quote_ident(col)} AS VARCHAR), "
+            f"'(missing)') AS v, count(*) AS n FROM {quote_ident(info.table)} d JOIN {quote_ident(frame)} f "
+            f"ON d.rowid = f._row GROUP BY ALL)" for i, col in enumerate(categorical))
+        all_counts = ws.read(f"SELECT * FROM ({counted}) ORDER BY c, v, part")
+        by_column = dict(tuple(all_counts.groupby("c", sort=False)))
+    for i, col in enumerate(categorical):
+        counts = by_column.get(i)
+        if counts is None or counts["v"].nunique() > MAX_LEVELS:
             continue
-        shares = counts.pivot_table(index="v", columns="part", values="n", aggfunc="sum", fill_value=0)
+        shares = counts.set_index(["v", "part"])["n"].unstack("part", fill_value=0).sort_index()
         shares = shares / shares.sum()
         for p in others:
             if "train" not in shares or p not in shares:

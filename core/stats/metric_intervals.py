@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from core.stats.intervals import wilson_interval
+from core.stats.memo import content_memo
 
 # (successes, trials) of each rate, as sums of confusion cells
 RATES = {"recall": (("tp",), ("tp", "fn")), "precision": (("tp",), ("tp", "fp")),
@@ -47,6 +48,7 @@ def _auc(positive: np.ndarray, scores: np.ndarray, axis: int = -1) -> np.ndarray
         return ((ranks * positive).sum(axis=axis) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
+@content_memo(maxsize=128)  # deterministic (a fixed seed), and drawn on every dashboard view: computed once per input
 def auc_interval(is_positive, scores, confidence: float = 0.95, n_resamples: int = 1000,
                  seed: int = 0) -> tuple[float, float] | None:
     """Returns a percentile bootstrap interval for ROC-AUC, or None when either outcome has too few rows."""

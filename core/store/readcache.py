@@ -1,10 +1,18 @@
-"""A bounded memo of the workspace's small catalogue reads (records, datasets, frames), dropped on any write.
+"""A bounded memo of the workspace's small catalogue reads (records, datasets, frames), dropped by the writes that
+can change them.
 
 Every page run reads the same few rows: the project, its runs, versions, ledger, reports, the dataset catalogue. In
 DuckDB each such query costs 2-4 ms of parsing and planning, and a page makes 15-30 of them, so with a team on the
-app they dominate. The server process is the only writer of its workspace file (DuckDB locks the file), so a write
-counter is a complete invalidation signal: every cursor handed out for writing bumps the generation when it closes,
-and a memo entry is used only under the generation it was read in.
+app they dominate. The server process is the only writer of its workspace file (DuckDB locks the file), so its own
+writes are a complete invalidation signal, and a memo entry is used only while no write that can change it happened.
+
+Each entry is tagged with what it reads: `record:<kind>` (the records of one kind), `frame:<key>` (one stored
+frame), `datasets` (the dataset catalogue). The store's own writes say what they change (`bump("record:split")`:
+a new split drops the split reads and keeps the runs, versions and ledger); any other write (a cursor handed to
+core code, a transaction) may change anything, so it drops every entry (`bump()`). An untagged entry is dropped by
+every write.
+
+`generation` still changes after every write of either sort: caches of views derived from many reads key by it.
 
 Rows are cached as DuckDB returned them (tuples of str / numbers / datetimes, immutable), frames are copied on the
 way out, so no caller can change what another caller reads.
@@ -16,7 +24,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-MAX_ENTRIES = 512  # distinct catalogue queries of one generation; beyond that the memo starts again
+MAX_ENTRIES = 512  # distinct catalogue queries kept; beyond that the memo starts again
 MAX_FRAME_CELLS = 2_000_000  # stored frames larger than this are not kept in memory
 
 
@@ -25,34 +33,54 @@ class ReadCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._generation = 0
-        self._entries: dict[tuple, Any] = {}
+        self._generation = 0  # every write
+        self._everything = 0  # writes that may have changed anything
+        self._tags: dict[str, int] = {}  # writes per tag
+        self._entries: dict[tuple, tuple[str | None, Any]] = {}
+        self._by_tag: dict[str | None, set[tuple]] = {}
         self.hits = 0
         self.misses = 0
 
     @property
     def generation(self) -> int:
+        """Changes after every write, tagged or not."""
         return self._generation
 
-    def bump(self) -> None:
-        """Called after anything that may have written: every memo entry is dropped."""
+    def bump(self, tag: str | None = None) -> None:
+        """Called after a write: with a tag, the entries of that tag (and untagged ones) are dropped; without one,
+        the write may have changed anything, so every entry is."""
         with self._lock:
             self._generation += 1
-            self._entries.clear()
+            if tag is None:
+                self._everything += 1
+                self._entries.clear()
+                self._by_tag.clear()
+                return
+            self._tags[tag] = self._tags.get(tag, 0) + 1
+            for t in (tag, None):
+                for key in self._by_tag.pop(t, ()):
+                    self._entries.pop(key, None)
 
-    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        """Returns the memo of `key` read in the current generation, or computes and keeps it."""
+    def _stamp(self, tag: str | None) -> tuple:
+        # What must stay unchanged for a value read under `tag` to stay true.
+        return (self._everything, self._tags.get(tag, 0)) if tag is not None else (self._generation,)
+
+    def get(self, key: tuple, compute: Callable[[], Any], tag: str | None = None) -> Any:
+        """Returns the memo of `key`, or computes and keeps it; `tag` names the writes that can change it."""
         with self._lock:
-            generation = self._generation
-            if key in self._entries:
+            stamp = self._stamp(tag)
+            found = self._entries.get(key)
+            if found is not None:
                 self.hits += 1
-                return self._entries[key]
+                return found[1]
         value = compute()  # outside the lock: reads run side by side
         with self._lock:
             self.misses += 1
-            # Kept only if no write happened meanwhile: the value may predate it.
-            if self._generation == generation:
+            # Kept only if no write that can change it happened meanwhile: the value may predate it.
+            if self._stamp(tag) == stamp:
                 if len(self._entries) >= MAX_ENTRIES:
                     self._entries.clear()
-                self._entries[key] = value
+                    self._by_tag.clear()
+                self._entries[key] = (tag, value)
+                self._by_tag.setdefault(tag, set()).add(key)
         return value

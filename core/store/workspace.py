@@ -147,13 +147,19 @@ class Workspace:
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Yields a fresh cursor that is closed afterwards; Streamlit sessions run on separate threads.
 
-        A cursor may write, so closing it drops the memo of catalogue reads (core.store.readcache).
+        A cursor may write anything, so closing it drops the whole memo of catalogue reads (core.store.readcache).
         """
+        with self._write_cursor(None) as cur:
+            yield cur
+
+    @contextmanager
+    def _write_cursor(self, tag: str | None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for the store's own writes: closing it drops the memo entries of `tag` (None: all of them)."""
         try:
             with self._read_cursor() as cur:
                 yield cur
         finally:
-            self._memo.bump()
+            self._memo.bump(tag)
 
     @contextmanager
     def _read_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -164,15 +170,20 @@ class Workspace:
         finally:
             cur.close()
 
-    def _memo_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        """read_rows for the catalogue queries of this class, memoised until the next write."""
-        return self._memo.get(("rows", sql, tuple(params)), lambda: self.read_rows(sql, params))
+    def _memo_rows(self, sql: str, params: Sequence[Any], tag: str | None) -> list[tuple]:
+        """read_rows for the catalogue queries of this class, memoised until a write of `tag` (or any write)."""
+        return self._memo.get(("rows", sql, tuple(params)), lambda: self.read_rows(sql, params), tag)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Yields a cursor inside a transaction: all of its writes land, or none do."""
+        with self._transaction(None) as cur:
+            yield cur
+
+    @contextmanager
+    def _transaction(self, tag: str | None) -> Iterator[duckdb.DuckDBPyConnection]:
         self.require_editor()
-        with self.cursor() as cur:
+        with self._write_cursor(tag) as cur:
             cur.execute("BEGIN TRANSACTION")
             try:
                 yield cur
@@ -209,7 +220,8 @@ class Workspace:
 
     @property
     def generation(self) -> int:
-        """A number that changes after every write to this workspace: key caches of derived views by it."""
+        """A number that changes after every write to this workspace (of any kind): key caches of derived views
+        by it."""
         return self._memo.generation
 
     def close(self) -> None:
@@ -240,18 +252,23 @@ class Workspace:
                     f"AND contains(CAST(r.payload AS VARCHAR), {pre}id))"), [self.scope]
         return "project_id = ?", [self.scope]
 
+    @property
+    def _datasets_tag(self) -> str | None:
+        # A scoped viewer's catalogue also depends on which records name a dataset: any write can change it.
+        return "datasets" if self.scope is None else None
+
     def datasets(self) -> list[DatasetInfo]:
         """Lists the workspace's datasets (a scoped viewer: its project's), newest first."""
         cond, params = self._in_scope("d")
         rows = self._memo_rows(f"SELECT {_DS_COLS_D} FROM wb_datasets d WHERE {cond} ORDER BY created_at DESC, name",
-                              params)
+                               params, self._datasets_tag)
         return [_dataset_from_row(r) for r in rows]
 
     def dataset(self, ref: str) -> DatasetInfo:
         """Returns a dataset by id or by name (exactly, case included). Raises: NotFound."""
         cond, params = self._in_scope("d")
         rows = self._memo_rows(f"SELECT {_DS_COLS_D} FROM wb_datasets d WHERE (id = ? OR name = ?) AND {cond} "
-                              "ORDER BY id = ? DESC", [ref, ref, *params, ref])
+                               "ORDER BY id = ? DESC", [ref, ref, *params, ref], self._datasets_tag)
         if not rows:
             raise unknown("dataset", ref, [d.name for d in self.datasets()])
         return _dataset_from_row(rows[0])
@@ -378,7 +395,7 @@ class Workspace:
         self.require_editor()
         stamp = now_utc()
         body = json.dumps(payload, default=_json_default)
-        with self.cursor() as cur:
+        with self._write_cursor(f"record:{kind}") as cur:
             cur.execute(
                 "INSERT INTO wb_records VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET "
                 "payload = excluded.payload, project_id = excluded.project_id, updated_at = excluded.updated_at",
@@ -390,7 +407,7 @@ class Workspace:
         self.require_editor()
         stamp = now_utc()
         try:
-            with self.cursor() as cur:
+            with self._write_cursor(f"record:{kind}") as cur:
                 cur.execute("INSERT INTO wb_records VALUES (?, ?, ?, ?, ?, ?)",
                             [kind, id, project_id, stamp, stamp, json.dumps(payload, default=_json_default)])
         except duckdb.ConstraintException as err:
@@ -401,7 +418,7 @@ class Workspace:
         """Returns one record, or None (also for a scoped viewer when it belongs to another project)."""
         cond, params = self._record_scope()
         rows = self._memo_rows(f"SELECT {_REC_COLS} FROM wb_records WHERE kind = ? AND id = ? AND {cond}",
-                              [kind, id, *params])
+                               [kind, id, *params], f"record:{kind}")
         return _record_from_row(rows[0]) if rows else None
 
     def _record_scope(self) -> tuple[str, list]:
@@ -419,19 +436,19 @@ class Workspace:
         if project_id is not None:
             sql += " AND project_id = ?"
             params.append(project_id)
-        rows = self._memo_rows(sql + " ORDER BY created_at DESC, id DESC", params)
+        rows = self._memo_rows(sql + " ORDER BY created_at DESC, id DESC", params, f"record:{kind}")
         return [_record_from_row(r) for r in rows]
 
     def delete_record(self, kind: str, id: str) -> None:
         self.require_editor()
-        with self.cursor() as cur:
+        with self._write_cursor(f"record:{kind}") as cur:
             cur.execute("DELETE FROM wb_records WHERE kind = ? AND id = ?", [kind, id])
 
     # -- frames that belong to records ------------------------------------------------------------------------------
     def put_frame(self, key: str, df: pd.DataFrame) -> None:
         """Stores a frame under a key (split assignments, validation scores), replacing an earlier one."""
         table = new_id("f")
-        with self.transaction() as cur:
+        with self._transaction(f"frame:{key}") as cur:
             old = cur.execute("SELECT table_name FROM wb_frames WHERE key = ?", [key]).fetchall()
             cur.register("wb_incoming", df)
             cur.execute(f"CREATE TABLE {quote_ident(table)} AS SELECT * FROM wb_incoming")
@@ -451,7 +468,7 @@ class Workspace:
             return df if df.size <= MAX_FRAME_CELLS else ("too big", None)
         if self.scope is not None and self.frame_table(key) is None:
             return None
-        memo = self._memo.get(("frame", key), load)
+        memo = self._memo.get(("frame", key), load, f"frame:{key}")
         if isinstance(memo, tuple):  # too big to keep: read afresh each time
             table = self.frame_table(key)
             return None if table is None else self.read(f"SELECT * FROM {quote_ident(table)}")
@@ -467,7 +484,7 @@ class Workspace:
             kind, _, rest = str(key).partition(":")
             if self.get_record(kind, rest.split(":", 1)[0]) is None:
                 return None
-        rows = self._memo_rows("SELECT table_name FROM wb_frames WHERE key = ?", [key])
+        rows = self._memo_rows("SELECT table_name FROM wb_frames WHERE key = ?", [key], f"frame:{key}")
         return rows[0][0] if rows else None
 
     # -- artifacts --------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from core.errors import NotFound, SpecInvalid, TargetNotUsable
-from core.split.leakcheck import distribution_differences, leak_checks, split_summary
+from core.split.leakcheck import distribution_differences, leak_checks, saved_leak_checks, split_summary
 from core.project.projects import Project, create_project
 from core.split.splitting import (
     STRATEGIES,
@@ -394,3 +394,38 @@ def test_distribution_differences_rank_the_shifted_column_first(workspace):
     smd = abs(a.mean() - b.mean()) / np.sqrt((a.var() + b.var()) / 2)
     assert top["score"] == pytest.approx(smd, rel=1e-6)
     assert "day" not in set(diffs["column"])
+
+
+def test_category_differences_are_total_variation_distances_per_set(workspace):
+    rng = np.random.default_rng(5)
+    n = 900
+    df = pd.DataFrame({"colour": rng.choice(["r", "g", "b"], size=n), "size": rng.choice(["s", "m", None], size=n),
+                       "many": [f"v{i % 80}" for i in range(n)],  # more levels than are compared: left out
+                       "flag": rng.random(n) < 0.5, "x": rng.normal(size=n), "y": rng.random(n) < 0.3})
+    project = create_project(workspace, "cats", add_frame(workspace, "cats", df).id, "y")
+    split = split_project(workspace, project, SplitSpec("random", seed=3))
+    diffs = distribution_differences(workspace, split, top=50)
+    sets = split_frames(workspace, split, parts=["train", "validation", "test"], columns=["colour", "size", "flag"])
+    assert "many" not in set(diffs["column"])
+    for col in ("colour", "size", "flag"):
+        train = sets["train"][col].astype(object).where(sets["train"][col].notna(), "(missing)").astype(str)
+        for part in ("validation", "test"):
+            other = sets[part][col].astype(object).where(sets[part][col].notna(), "(missing)").astype(str)
+            a, b = train.value_counts(normalize=True), other.value_counts(normalize=True)
+            tvd = float(a.sub(b, fill_value=0).abs().sum() / 2)
+            row = diffs[(diffs["column"] == col) & (diffs["compared"] == f"train vs {part}")]
+            assert len(row) == 1 and row["score"].iloc[0] == pytest.approx(tvd, abs=1e-12)
+
+
+def test_the_saved_leak_checks_are_those_run_now(data):
+    ws, info, _ = data
+    project = _project(ws, info, target="churned")
+    for spec in (SplitSpec("random", seed=1), SplitSpec("group", group_column="customer"),
+                 SplitSpec("time", time_column="day")):
+        split = split_project(ws, project, spec)
+        assert saved_leak_checks(ws, split) == leak_checks(ws, split)
+    old = get_split(ws, split.id)
+    import dataclasses
+
+    unsaved = dataclasses.replace(old, leak_checks=())  # a split saved before findings were kept
+    assert saved_leak_checks(ws, unsaved) == leak_checks(ws, split)
