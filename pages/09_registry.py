@@ -17,7 +17,7 @@ from core.data.batches import list_batches
 from core.registry.versions import get_version, ledger, list_versions, registry_state, version_batches
 from core.release.actions import archive_version, promote, register_run, rollback, set_challenger
 from core.models.runs import list_runs
-from pages._cache import derived, figure, shared
+from pages._cache import derived, tracked
 from pages._projects import criteria_banner, md_escape, require_project
 from pages._widgets import (arrow_frame, csv_download_button, empty_state, get_workspace, is_viewer, ledger_name,
                             page_header, page_link, show_error)
@@ -194,12 +194,13 @@ with compare_tab:
     chosen = st.multiselect("Versions to compare", list(by_id), default=default, key="registry.compare",
                             format_func=lambda i: f"{by_id[i].label} · {by_id[i].model_label}")
     if chosen:
-        # Built once per server until the next write for these versions (pages/_cache.py), as the table draws it.
-        compared = shared(project.id, ("registry.compare", ws.generation, tuple(chosen)),
-                          lambda: arrow_frame(comparison_table(ws, project.id, chosen)))
+        # Built once per server until a write changes what they read (pages/_cache.py), as the table draws it.
+        compared = tracked(ws, project.id, ("registry.compare", tuple(chosen)),
+                           lambda: arrow_frame(comparison_table(ws, project.id, chosen)))
         st.dataframe(compared, hide_index=True, width="stretch")
-        trend = figure(project.id, ("registry.trend", ws.generation, tuple(chosen), metric),
-                       lambda: charts.metric_trend_figure(metric_trend(versions, chosen, metric), metric))
+        trend = tracked(ws, project.id, ("registry.trend", tuple(chosen), metric),
+                        lambda: charts.metric_trend_figure(metric_trend(list_versions(ws, project.id), chosen, metric),
+                                                           metric))
         st.plotly_chart(trend, key="registry.trend")
 
 with card_tab:

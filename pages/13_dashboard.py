@@ -9,7 +9,7 @@ from core.share.dashboard import champion_figure, important_features, project_sn
 from core.share.key_results import key_result_table
 from core.share.lifecycle import lifecycle_status
 from core.share.loop import alert_lines, batch_table
-from pages._cache import derived, figure, shown_table
+from pages._cache import derived, figure, shown_table, tracked_with_stamp
 from pages._projects import require_project
 from pages._widgets import get_workspace, md_escape, page_link, table
 
@@ -23,10 +23,10 @@ def _important(ws_, run):
     return figure(run.project_id, ("dashboard.important", run.id, sha), important_features, ws_, run)
 
 
-generation = ws.generation  # read before the snapshot: what is keyed by it is never older than it says
 with st.spinner("Reading the project…"):
-    snap = derived(ws, project.id, "dashboard.snapshot",
-                   lambda ws_, pid: project_snapshot(ws_, pid, important_features=_important))
+    # Kept until a write changes what it read (pages/_cache.py); the page shows no split, so a new one keeps it.
+    snap, built = tracked_with_stamp(ws, project.id, ("dashboard.snapshot",), project_snapshot, ws, project.id,
+                                     _important, False)
 
 st.title(md_escape(project.name))
 if project.problem:
@@ -151,7 +151,7 @@ if loop is not None:
             st.plotly_chart(drift, width="stretch", key="dashboard.loop.drift")
         else:
             st.info("No monitoring run has checked a batch for drift yet.", icon=":material/monitoring:")
-    table(shown_table(project.id, ("dashboard.loop.batches", generation), batch_table, loop),
+    table(shown_table(project.id, ("dashboard.loop.batches", built), batch_table, loop),
           key="dashboard.loop.batches")
     st.caption(f"Each batch as the newest monitoring run on it found it: the model is the one that was champion "
                f"then, measured on the batch's labelled rows {loop.threshold_note or ''} (95 % Wilson interval); "

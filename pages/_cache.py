@@ -8,8 +8,11 @@ who looks at it. So it is built once per server and handed to every session:
 - validation predictions: `run_predictions(ws, run)`, keyed by the project, the run and its predictions key;
 - figures: `figure(project_id, key, build, *args)`, keyed by the project and a key naming everything the figure is
   drawn from (ids of immutable records, thresholds, the workspace generation for views of mutable records);
-- anything else derived from the workspace's records: `derived(project_id, name, build, ws)`, keyed by the project
-  and `ws.generation`, which changes after every write, so the next run after a write recomputes it;
+- anything else derived from the workspace's records: `derived(ws, project_id, name, build)` (and `tracked(ws,
+  project_id, key, build, *args)`), keyed by the project and a name, kept until a write changes something the build
+  read: the workspace records the tags of every read made during the build (core/store/readcache.py: the records of
+  a kind, one record, one stored frame; raw SQL counts as reading everything), so a new split rebuilds the views
+  that read splits and keeps the others;
 - dataset profiles: `dataset_profile(ws, project_id, info, target)`, keyed by the project, the dataset and its
   content hash, frozen (`freeze`: read-only mappings and tuples), so no session can change what another reads;
 - tables as drawn: `shown_table(project_id, key, build, *args)`, for `pages._widgets.table` (an Arrow table, or a
@@ -23,6 +26,7 @@ frames or models they are given).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
@@ -91,14 +95,45 @@ def figure(project_id: str, key: tuple, build: Callable, *args: Any):
     return _figure(project_id, tuple(key) + (getattr(build, "__qualname__", str(build)),), build, args)
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _derived(project_id: str, name: str, generation: int, _build: Callable, _ws):
-    return _drawn_once(_build(_ws, project_id))
+class _Slot:
+    """One derived view: the newest build with the stamp of what it read, and a lock so one session builds it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.entry: tuple | None = None  # (stamp, value), replaced whole
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def _slot(home: str, project_id: str, key: tuple) -> _Slot:
+    return _Slot()
+
+
+def tracked_with_stamp(ws, project_id: str, key: tuple, build: Callable, *args: Any) -> tuple[Any, tuple]:
+    """`build(*args)` and the stamp of what it read (a tuple that changes when the view would: a key for caches of
+    things drawn from it), built once per server for this project and key, and again only after a write that can
+    change something the build read."""
+    slot = _slot(str(ws.home), project_id, tuple(key))
+    entry = slot.entry
+    if entry is not None and ws.unchanged_since(entry[0]):
+        return entry[1], entry[0]
+    with slot.lock:  # the others wait for the one session that builds it
+        entry = slot.entry
+        if entry is not None and ws.unchanged_since(entry[0]):
+            return entry[1], entry[0]
+        with ws.track_reads() as reads:
+            value = _drawn_once(build(*args))
+        slot.entry = (reads.stamp, value)
+        return value, reads.stamp
+
+
+def tracked(ws, project_id: str, key: tuple, build: Callable, *args: Any):
+    """`tracked_with_stamp` without the stamp."""
+    return tracked_with_stamp(ws, project_id, key, build, *args)[0]
 
 
 def derived(ws, project_id: str, name: str, build: Callable):
-    """`build(ws, project_id)`, recomputed only after the workspace changed (any write bumps `ws.generation`)."""
-    return _derived(project_id, name, ws.generation, build, ws)
+    """`build(ws, project_id)`, built once per server and again only after a write that changes what it read."""
+    return tracked(ws, project_id, ("derived", name), build, ws, project_id)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)

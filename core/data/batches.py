@@ -169,7 +169,7 @@ def _latest_date(ws: Workspace, info: DatasetInfo) -> str | None:
     if not dates:
         return None
     expr = ", ".join(f"max(TRY_CAST({quote_ident(c)} AS DATE))" for c in dates)
-    value = ws.read_rows(f"SELECT greatest({expr}) FROM {quote_ident(info.table)}")[0][0]
+    value = ws.read_rows(f"SELECT greatest({expr}) FROM {quote_ident(info.table)}", frames=())[0][0]  # dataset only
     return value.isoformat()[:10] if value is not None else None
 
 

@@ -177,18 +177,20 @@ def _safe(what: str, fn, *args, default=None, notes: list[str] | None = None):
         return default
 
 
-def project_snapshot(ws: Workspace, project_id: str, important_features=None) -> Snapshot:
+def project_snapshot(ws: Workspace, project_id: str, important_features=None, with_split: bool = True) -> Snapshot:
     """Returns the project's current state across the lifecycle, read-only.
 
     `important_features(ws, run) -> list[str]` names the model's most important inputs, most important first
     (default: permutation importance on the validation rows, `important_features` below); pages pass a cached one.
+    `with_split=False` leaves out the latest split (`split` is None), for a view that does not show it: it then
+    does not read the project's splits, so a cache of it outlives a new split.
     """
     project = get_project(ws, project_id)
     notes: list[str] = []
     info = ws.dataset(project.dataset_id)
     dataset = {"name": info.name, "rows": info.rows, "columns": len(info.columns), "added": info.created_at}
     health = _safe("Data health", data_health, ws, info.id, notes=notes)
-    split = _safe("Split", _latest_split, ws, project, notes=notes)
+    split = _safe("Split", _latest_split, ws, project, notes=notes) if with_split else None
     runs = _safe("Models", latest_comparison, ws, project.id, default=[], notes=notes)
     leaderboard = _safe("Leaderboard", _leaderboard, runs, project, notes=notes) if runs else None
     versions = sorted(list_versions(ws, project.id), key=lambda v: v.number)

@@ -371,5 +371,5 @@ def _rows_of(ws, split, key, column, value, columns, with_row_id, fold=None) -> 
         params.append(int(fold))
     sql = (f"SELECT {select or 'd.rowid AS _row'} FROM {quote_ident(info.table)} d "
            f"JOIN {quote_ident(table)} f ON d.rowid = f._row WHERE {where} ORDER BY d.rowid")
-    return ws.read_arrow(sql, params).to_pandas()
+    return ws.read_arrow(sql, params, frames=(key,)).to_pandas()  # the dataset and the split's rows, nothing else
 

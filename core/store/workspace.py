@@ -147,19 +147,22 @@ class Workspace:
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Yields a fresh cursor that is closed afterwards; Streamlit sessions run on separate threads.
 
-        A cursor may write anything, so closing it drops the whole memo of catalogue reads (core.store.readcache).
+        A cursor may write anything, so closing it drops the whole memo of catalogue reads (core.store.readcache),
+        and may read anything, so a tracked build that opens one depends on every write.
         """
+        self._memo.note(None)
         with self._write_cursor(None) as cur:
             yield cur
 
     @contextmanager
-    def _write_cursor(self, tag: str | None) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor for the store's own writes: closing it drops the memo entries of `tag` (None: all of them)."""
+    def _write_cursor(self, *tags: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for the store's own writes: closing it drops the memo entries of `tags` (None: all of them)."""
+        real = tuple(t for t in tags if t is not None)
         try:
             with self._read_cursor() as cur:
                 yield cur
         finally:
-            self._memo.bump(tag)
+            self._memo.bump(*real)
 
     @contextmanager
     def _read_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -172,7 +175,7 @@ class Workspace:
 
     def _memo_rows(self, sql: str, params: Sequence[Any], tag: str | None) -> list[tuple]:
         """read_rows for the catalogue queries of this class, memoised until a write of `tag` (or any write)."""
-        return self._memo.get(("rows", sql, tuple(params)), lambda: self.read_rows(sql, params), tag)
+        return self._memo.get(("rows", sql, tuple(params)), lambda: self._rows(sql, params), tag)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -224,22 +227,51 @@ class Workspace:
         by it."""
         return self._memo.generation
 
+    def track_reads(self):
+        """A context in which this thread's reads are recorded (core.store.readcache.Reads): its `stamp` tells
+        `unchanged_since` whether a write has changed any of them since."""
+        return self._memo.track()
+
+    def unchanged_since(self, stamp: tuple) -> bool:
+        """Whether nothing that the tracked reads of `stamp` read has been written since."""
+        return self._memo.still_true(stamp)
+
     def close(self) -> None:
         self._con.close()
 
     # -- internal read-only SQL for core modules ----------------------------------------------------------------
-    def read(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    # Raw SQL may read anything, so a tracked build (track_reads) that runs some depends on every write, unless the
+    # caller names what it reads: `frames=(key, ...)` says the query reads only dataset tables (written once) and the
+    # stored frames of those keys.
+    def read(self, sql: str, params: Sequence[Any] = (), *, frames: Sequence[str] | None = None) -> pd.DataFrame:
         """Runs an internal query (identifiers quoted with quote_ident, values bound) and returns a frame."""
-        with self._read_cursor() as cur:
-            return cur.execute(sql, list(params)).df()
+        self._note_raw(frames)
+        return self._df(sql, params)
 
-    def read_arrow(self, sql: str, params: Sequence[Any] = ()):
+    def read_arrow(self, sql: str, params: Sequence[Any] = (), *, frames: Sequence[str] | None = None):
+        self._note_raw(frames)
         with self._read_cursor() as cur:
             return cur.sql(sql, params=list(params)).to_arrow_table()
 
-    def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def read_rows(self, sql: str, params: Sequence[Any] = (), *, frames: Sequence[str] | None = None) -> list[tuple]:
+        self._note_raw(frames)
+        return self._rows(sql, params)
+
+    def _note_raw(self, frames: Sequence[str] | None) -> None:
+        if frames is None:
+            self._memo.note(None)
+            return
+        self._memo.note(self._datasets_tag)
+        for key in frames:
+            self._memo.note(f"frame:{key}")
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._read_cursor() as cur:
             return cur.execute(sql, list(params)).fetchall()
+
+    def _df(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        with self._read_cursor() as cur:
+            return cur.execute(sql, list(params)).df()
 
     # -- datasets ---------------------------------------------------------------------------------------------------
     def _in_scope(self, alias: str = "") -> tuple[str, list]:
@@ -306,6 +338,7 @@ class Workspace:
         cols = ", ".join(quote_ident(n) for n in names)
         select = f"rowid AS {ROW_ID}" + (", " + cols if cols else "") if with_row_id else (cols or "rowid AS " + ROW_ID)
         sql = f"SELECT {select} FROM {quote_ident(info.table)}"
+        self._memo.note(self._datasets_tag)  # a dataset's table is written once; only an untagged write changes it
         with self._read_cursor() as cur:
             if row_ids is not None:
                 import pyarrow as pa
@@ -395,7 +428,7 @@ class Workspace:
         self.require_editor()
         stamp = now_utc()
         body = json.dumps(payload, default=_json_default)
-        with self._write_cursor(f"record:{kind}") as cur:
+        with self._write_cursor(f"record:{kind}", f"record:{kind}:{id}") as cur:
             cur.execute(
                 "INSERT INTO wb_records VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET "
                 "payload = excluded.payload, project_id = excluded.project_id, updated_at = excluded.updated_at",
@@ -407,7 +440,7 @@ class Workspace:
         self.require_editor()
         stamp = now_utc()
         try:
-            with self._write_cursor(f"record:{kind}") as cur:
+            with self._write_cursor(f"record:{kind}", f"record:{kind}:{id}") as cur:
                 cur.execute("INSERT INTO wb_records VALUES (?, ?, ?, ?, ?, ?)",
                             [kind, id, project_id, stamp, stamp, json.dumps(payload, default=_json_default)])
         except duckdb.ConstraintException as err:
@@ -418,7 +451,7 @@ class Workspace:
         """Returns one record, or None (also for a scoped viewer when it belongs to another project)."""
         cond, params = self._record_scope()
         rows = self._memo_rows(f"SELECT {_REC_COLS} FROM wb_records WHERE kind = ? AND id = ? AND {cond}",
-                               [kind, id, *params], f"record:{kind}")
+                               [kind, id, *params], f"record:{kind}:{id}")
         return _record_from_row(rows[0]) if rows else None
 
     def _record_scope(self) -> tuple[str, list]:
@@ -441,7 +474,7 @@ class Workspace:
 
     def delete_record(self, kind: str, id: str) -> None:
         self.require_editor()
-        with self._write_cursor(f"record:{kind}") as cur:
+        with self._write_cursor(f"record:{kind}", f"record:{kind}:{id}") as cur:
             cur.execute("DELETE FROM wb_records WHERE kind = ? AND id = ?", [kind, id])
 
     # -- frames that belong to records ------------------------------------------------------------------------------
@@ -464,14 +497,14 @@ class Workspace:
             table = self.frame_table(key)
             if table is None:
                 return None
-            df = self.read(f"SELECT * FROM {quote_ident(table)}")
+            df = self._df(f"SELECT * FROM {quote_ident(table)}")
             return df if df.size <= MAX_FRAME_CELLS else ("too big", None)
         if self.scope is not None and self.frame_table(key) is None:
             return None
         memo = self._memo.get(("frame", key), load, f"frame:{key}")
         if isinstance(memo, tuple):  # too big to keep: read afresh each time
             table = self.frame_table(key)
-            return None if table is None else self.read(f"SELECT * FROM {quote_ident(table)}")
+            return None if table is None else self._df(f"SELECT * FROM {quote_ident(table)}")
         return None if memo is None else memo.copy()
 
     def frame_table(self, key: str) -> str | None:

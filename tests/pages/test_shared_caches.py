@@ -136,3 +136,102 @@ def test_a_cached_figure_draws_what_a_fresh_one_draws():
     first = cached.to_dict()
     assert cached.to_dict() is first and "uid" not in first["data"][0]  # one dict for every draw, uids dropped once
     assert _cache.figure("p2", ("squares", 5), build, 5) is not cached  # another project: its own figure
+
+
+def test_a_tracked_view_outlives_the_writes_it_did_not_read_and_follows_those_it_did(workspace):
+    ws = workspace
+    ws.put_record("run", "r1", {"v": 1}, project_id="p1")
+    ws.put_record("version", "v1", {"v": 1}, project_id="p1")
+    ws.put_frame("run:r1:preds", pd.DataFrame({"a": [1]}))
+    builds = []
+
+    def view():
+        builds.append(1)
+        return (len(ws.list_records("run", "p1")), ws.get_record("version", "v1")["v"],
+                int(ws.get_frame("run:r1:preds")["a"].iloc[0]))
+
+    def shown():
+        return _cache.tracked(ws, "p1", ("view",), view)
+
+    assert shown() == (1, 1, 1) and shown() == (1, 1, 1) and len(builds) == 1
+    ws.put_record("split", "s1", {"n": 1}, project_id="p1")  # what the view does not read
+    ws.put_frame("split:s1", pd.DataFrame({"b": [1]}))
+    ws.put_record("version", "v2", {"v": 9}, project_id="p1")  # another record of a kind it reads one of
+    assert shown() == (1, 1, 1) and len(builds) == 1
+    for write, expected in ((lambda: ws.put_record("version", "v1", {"v": 2}, project_id="p1"), (1, 2, 1)),
+                            (lambda: ws.put_record("run", "r2", {"v": 1}, project_id="p1"), (2, 2, 1)),
+                            (lambda: ws.put_frame("run:r1:preds", pd.DataFrame({"a": [3]})), (2, 2, 3)),
+                            (lambda: ws.delete_record("run", "r2"), (1, 2, 3))):
+        write()
+        n = len(builds)
+        assert shown() == expected and len(builds) == n + 1
+    with ws.cursor() as cur:  # a write the store cannot name: every view is built again
+        cur.execute("UPDATE wb_records SET payload = '{\"v\": 7}' WHERE kind = 'version' AND id = 'v1'")
+    assert shown() == (1, 7, 3) and len(builds) == 6
+
+
+def test_a_view_that_runs_raw_sql_follows_every_write(workspace):
+    ws = workspace
+    builds = []
+
+    def view():
+        builds.append(1)
+        return ws.read_rows("SELECT count(*) FROM wb_records")[0][0]
+
+    assert _cache.tracked(ws, "p1", ("raw",), view) == 0
+    ws.put_record("split", "s1", {"n": 1}, project_id="p1")
+    assert _cache.tracked(ws, "p1", ("raw",), view) == 1 and len(builds) == 2
+
+
+def test_a_write_during_a_build_makes_the_next_run_build_again(workspace):
+    ws = workspace
+    ws.put_record("run", "r1", {"v": 1}, project_id="p1")
+    calls = []
+
+    def view():
+        value = ws.get_record("run", "r1")["v"]
+        if not calls:  # a write lands after the build read its record
+            ws.put_record("run", "r1", {"v": 2}, project_id="p1")
+        calls.append(value)
+        return value
+
+    assert _cache.tracked(ws, "p1", ("racy",), view) == 1
+    assert _cache.tracked(ws, "p1", ("racy",), view) == 2 and calls == [1, 2]
+
+
+def test_the_dashboard_snapshot_outlives_a_new_split_and_always_equals_a_fresh_one(trained_workspace):
+    from core.models.runs import set_run_threshold
+    from core.release.actions import register_run
+    from core.share.dashboard import project_snapshot
+    from core.split.spec import SplitSpec
+    from core.split.splitting import split_project
+
+    trained = trained_workspace(models=("dummy", "logreg"), register=("logreg",))
+    ws, pid = trained.ws, trained.project_id
+    builds = []
+
+    def snapshot(ws_, pid_):
+        builds.append(1)
+        return project_snapshot(ws_, pid_, important_features=lambda w, run: [], with_split=False)
+
+    def facts(snap):
+        return (snap.decision.verdict, snap.decision.why, [(k.label, k.value, k.threshold) for k in snap.kpis],
+                [(v.id, tuple(v.aliases)) for v in snap.versions], len(snap.ledger),
+                None if snap.value is None else (snap.value.model, snap.value.no_model))
+
+    def check(rebuilt: bool):
+        n = len(builds)
+        cached = _cache.tracked(ws, pid, ("snap",), snapshot, ws, pid)
+        assert len(builds) == n + rebuilt
+        assert facts(cached) == facts(snapshot(ws, pid))
+        builds.pop()  # the fresh one
+
+    check(True)
+    split_project(ws, trained.project, SplitSpec("stratified", seed=7))  # the dashboard shows no split: kept
+    check(False)
+    set_run_threshold(ws, trained.runs["logreg"], 0.3)
+    check(True)
+    register_run(ws, trained.runs["dummy"], by="test")
+    check(True)
+    check(False)
+    trained.close()
