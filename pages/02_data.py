@@ -8,9 +8,9 @@ import streamlit as st
 from core.errors import AlreadyLoaded, WorkbenchError
 from core.data.ingest import KINDS, BadLines, confirm_ingest, preview_upload, stage_upload
 from core.data.staging import UPLOAD_TYPES, UploadLease, upload_name
-from pages._cache import shown_table
-from pages._widgets import (cache_scope, dataset_picker, get_workspace, human_bytes, is_viewer, md_escape, page_header,
-                            show_error, table)
+from pages._cache import shared, shown_table
+from pages._widgets import (arrow_frame, cache_scope, dataset_picker, get_workspace, human_bytes, is_viewer, md_escape,
+                            page_header, show_error, table)
 
 PREVIEW_ROWS = 200
 
@@ -118,10 +118,18 @@ datasets = ws.datasets()
 if not datasets:
     st.info("No datasets yet. Upload a file above to start.", icon=":material/upload:")
     st.stop()
+
+def _catalogue(datasets) -> pd.DataFrame:
+    return pd.DataFrame([{"Dataset": d.name, "Rows": d.rows, "Columns": len(d.columns), "Size": human_bytes(d.size_bytes),
+                          "Source file": d.source_file, "Added": d.created_at, "Content hash": d.content_hash[:12]}
+                         for d in datasets])
+
+
+# Made once per server for this catalogue (the key holds every value the table shows).
 st.dataframe(
-    pd.DataFrame([{"Dataset": d.name, "Rows": d.rows, "Columns": len(d.columns), "Size": human_bytes(d.size_bytes),
-                   "Source file": d.source_file, "Added": d.created_at, "Content hash": d.content_hash[:12]}
-                  for d in datasets]),
+    shared(cache_scope(), ("data.catalogue", tuple((d.id, d.name, d.rows, len(d.columns), d.size_bytes, d.source_file,
+                                                     str(d.created_at), d.content_hash) for d in datasets)),
+           lambda: arrow_frame(_catalogue(datasets))),
     hide_index=True, width="stretch",
     column_config={"Added": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
 
@@ -137,7 +145,9 @@ with tab_rows:
     table(rows, key="data.rows", height=380, download=f"{selected.name}.csv", full=lambda: ws.frame(selected.id))
     st.caption(f"First {min(PREVIEW_ROWS, selected.rows):,} of {selected.rows:,} rows.")
 with tab_schema:
-    st.dataframe(pd.DataFrame([{"Column": c.name, "Type": c.kind, "Stored as": c.dtype} for c in selected.columns]),
+    st.dataframe(shared(cache_scope(), ("data.columns", tuple((c.name, c.kind, c.dtype) for c in selected.columns)),
+                        lambda: arrow_frame(pd.DataFrame([{"Column": c.name, "Type": c.kind, "Stored as": c.dtype}
+                                                          for c in selected.columns]))),
                  hide_index=True, width="stretch")
     if selected.lineage.get("renamed"):
         st.caption(md_escape("Renamed on import: " + ", ".join(f"{a!r} → {b!r}"

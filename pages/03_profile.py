@@ -18,9 +18,9 @@ from core.profile.profiling import (
     summary_items,
     visible_datasets,
 )
-from pages._cache import clear_profiles, dataset_profile, figure
-from pages._widgets import (dataset_picker, empty_state, get_workspace, is_viewer, md_escape, page_header, show_error,
-                            viewer_scope)
+from pages._cache import clear_profiles, dataset_profile, figure, shared
+from pages._widgets import (arrow_frame, dataset_picker, empty_state, get_workspace, is_viewer, md_escape, page_header,
+                            show_error, viewer_scope)
 
 _SEVERITY = {"problem": (st.error, ":material/error:", "Problems"),
              "warning": (st.warning, ":material/warning:", "Warnings"),
@@ -38,6 +38,12 @@ def _chart(name: str, build, *args):
     """A figure of this profile, built once per server (the key names the dataset content, target and computation)."""
     return figure(project_id, ("profile", info.id, info.content_hash, target, profile.get("computed_at"), name),
                   build, *args)
+
+
+def _table(name, build, *args):
+    """A table of this profile as st.dataframe sends it (an Arrow table), made once per server, keyed like figures."""
+    return shared(project_id, ("profile.table", info.id, info.content_hash, target, profile.get("computed_at"), name),
+                  lambda: arrow_frame(build(*args)))
 
 
 ws = get_workspace()
@@ -104,11 +110,11 @@ with tab_alerts:
             box(f"**{md_escape(a['label'])}** — {md_escape(a['evidence'])}  \n{md_escape(a['suggestion'])}", icon=icon)
     if profile["alerts"]:
         with st.expander("All alerts as a table"):
-            st.dataframe(alerts_frame(profile["alerts"]), hide_index=True, width="stretch")
+            st.dataframe(_table("alerts", alerts_frame, profile["alerts"]), hide_index=True, width="stretch")
 
 # -- columns -----------------------------------------------------------------------------------------------------------
 with tab_columns:
-    st.dataframe(columns_frame(profile), hide_index=True, width="stretch",
+    st.dataframe(_table("columns", columns_frame, profile), hide_index=True, width="stretch",
                  column_config={"Missing %": st.column_config.ProgressColumn("Missing %", format="%.1f%%",
                                                                              min_value=0, max_value=100)})
     names = [c["name"] for c in profile["columns"]]
@@ -119,7 +125,7 @@ with tab_columns:
         _SEVERITY[a["severity"]][0](f"**{md_escape(a['label'])}** — {md_escape(a['evidence'])}",
                                     icon=_SEVERITY[a["severity"]][1])
     stats_col, chart_col = st.columns([2, 3])
-    stats_col.dataframe(column_details(stat), hide_index=True, width="stretch")
+    stats_col.dataframe(_table(("column", chosen), column_details, stat), hide_index=True, width="stretch")
     if stat["family"] == "numeric":
         fig = _chart(("column", chosen), charts.histogram_figure, stat.get("histogram"), f"Distribution of {chosen}",
                      chosen)
@@ -162,8 +168,9 @@ with tab_corr:
                             width="stretch", config={"displayModeBar": False})
         if corr["pairs"]:
             st.markdown("**Strongest pairs**")
-            st.dataframe([{"Column A": p["a"], "Column B": p["b"], "Measure": p["method"], "Value": p["value"]}
-                          for p in corr["pairs"][:20]], hide_index=True, width="stretch")
+            st.dataframe(_table("pairs", lambda pairs: [{"Column A": p["a"], "Column B": p["b"], "Measure": p["method"],
+                                                         "Value": p["value"]} for p in pairs[:20]], corr["pairs"]),
+                         hide_index=True, width="stretch")
 
 # -- target view ---------------------------------------------------------------------------------------------------------
 with tab_target:
@@ -193,4 +200,4 @@ with tab_target:
         if view["sample_rows"] < view["rows"]:
             st.caption(f"Associations computed on a fixed random sample of {view['sample_rows']:,} of "
                        f"{view['rows']:,} rows.")
-        st.dataframe(associations_frame(view), hide_index=True, width="stretch")
+        st.dataframe(_table("associations", associations_frame, view), hide_index=True, width="stretch")

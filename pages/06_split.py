@@ -17,7 +17,8 @@ from core.split.splitting import (
 from core.split.spec import PART_LABELS, SplitSpec
 from core.split.timesplit import default_cutoffs
 from pages._projects import criteria_banner, md_escape, require_project, require_split
-from pages._widgets import csv_download_button, get_workspace, is_viewer, page_header, show_error
+from pages._cache import shared
+from pages._widgets import arrow_frame, cache_scope, csv_download_button, get_workspace, is_viewer, page_header, show_error
 
 ws = get_workspace()
 page_header("Split the data", "Train on one part, tune on another, and keep a test set the model never sees, so the "
@@ -105,15 +106,19 @@ def _group_options(entry, ratios) -> dict:
 _OPTIONS = {"time": _time_options, "group": _group_options}  # strategies with settings of their own
 
 
-@st.cache_data(show_spinner="Checking the split…", max_entries=32)
-def _views(_ws, split_id: str, content_hash: str):
-    # A saved split never changes (its content hash covers the dataset and every row's set), so its views can be cached.
-    split = get_split(_ws, split_id)
-    return split_summary(_ws, split), saved_leak_checks(_ws, split), distribution_differences(_ws, split)
+def _views(split_id: str) -> tuple:
+    # A saved split never changes (its content hash covers the dataset and every row's set), so its views are made
+    # once per server (pages/_cache.py), the tables as st.dataframe sends them.
+    split = get_split(ws, split_id)
+    diffs = distribution_differences(ws, split)
+    return (split_summary(ws, split), tuple(saved_leak_checks(ws, split)),
+            None if diffs.empty else arrow_frame(diffs.drop(columns="score")))
 
 
 def _show(split) -> None:
-    summary, findings, diffs = _views(ws, split.id, split.content_hash)
+    with st.spinner("Checking the split…"):
+        summary, findings, diffs = shared(cache_scope(), ("split.views", split.id, split.content_hash), _views,
+                                          split.id)
     st.subheader(md_escape(split.name), anchor=False)
     cols = st.columns(4)
     total = sum(split.sizes.get(p, 0) for p in split.parts)
@@ -126,7 +131,7 @@ def _show(split) -> None:
     st.caption(f"Content hash `{split.content_hash[:16]}` · seed {split.spec.seed} · rows are stored, so this split "
                "is exactly reproducible.")
     shares = {c: st.column_config.NumberColumn(c, format="percent") for c in summary.columns if c.startswith("share")}
-    st.dataframe(summary, hide_index=True, width="stretch", column_config=shares)
+    st.dataframe(summary, hide_index=True, width="stretch", column_config=shares)  # small; configured by its columns
 
     st.subheader("Leak checks", anchor=False)
     for finding in findings:
@@ -140,11 +145,11 @@ def _show(split) -> None:
         st.dataframe(list(split.folds), hide_index=True, width="stretch")
 
     st.subheader("Largest differences between sets", anchor=False)
-    if diffs.empty:
+    if diffs is None:
         st.caption("No columns to compare.")
     else:
         st.caption("Standard deviations for numbers, share of rows for categories; above 0.1 is worth a look.")
-        st.dataframe(diffs.drop(columns="score"), hide_index=True, width="stretch")
+        st.dataframe(diffs, hide_index=True, width="stretch")
     if st.toggle("Prepare a CSV of the row assignments (row number and set)", key="split.prepare"):
         csv_download_button(split_assignments(ws, split), f"split_{split.id}.csv", key="split.download",
                             label="Download row assignments")

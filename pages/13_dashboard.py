@@ -9,9 +9,9 @@ from core.share.dashboard import champion_figure, important_features, project_sn
 from core.share.key_results import key_result_table
 from core.share.lifecycle import lifecycle_status
 from core.share.loop import alert_lines, batch_table
-from pages._cache import derived, figure, shown_table, tracked_with_stamp
+from pages._cache import derived, figure, shared, shown_table, tracked_with_stamp
 from pages._projects import require_project
-from pages._widgets import get_workspace, md_escape, page_link, table
+from pages._widgets import arrow_frame, get_workspace, md_escape, page_link, table
 
 ws = get_workspace()
 project = require_project(ws)
@@ -179,14 +179,16 @@ if loop is not None:
 
 # -- 5. who was champion when ------------------------------------------------------------------------------------------
 st.subheader("Champion over time")
-reigns = snap.champion_reigns()
+reigns = snap.champion_reigns()  # the current reign lasts until now
 if reigns.empty:
     st.info("No version has been promoted yet.", icon=":material/inventory_2:")
 else:
     fig = figure(project.id, ("dashboard.reigns", len(snap.ledger), str(reigns["end"].iloc[-1])[:16]),
                  champion_figure, reigns)
     st.plotly_chart(fig, width="stretch", key="dashboard.reigns")
-    shown_reigns = reigns.drop(columns=["end"] + (["batches monitored"] if loop is None else []))
+    shown_reigns = shared(project.id, ("dashboard.reigns.table", built, str(reigns["end"].iloc[-1])[:16]),
+                          lambda: arrow_frame(reigns.drop(columns=["end"] + (["batches monitored"] if loop is None
+                                                                             else []))))
     st.dataframe(shown_reigns, hide_index=True, width="stretch",
                  column_config={"start": st.column_config.DatetimeColumn("since", format="D MMM YYYY, HH:mm")})
 
@@ -197,6 +199,7 @@ with st.expander("Every lifecycle step and the models compared", icon=":material
         f"{':green[:material/check_circle:]' if s.is_done else ':gray[:material/radio_button_unchecked:]'} "
         f"**{s.title}**: {md_escape(s.fact)}" for s in steps))
     if snap.leaderboard is not None and not snap.leaderboard.empty:
-        st.dataframe(snap.leaderboard.head(8), hide_index=True, width="stretch")
+        st.dataframe(shared(project.id, ("dashboard.leaderboard", built), lambda: arrow_frame(snap.leaderboard.head(8))),
+                     hide_index=True, width="stretch")
         st.caption("Training measures every model at the default threshold 0.50; the champion's figures above are "
                    f"{snap.shown.label or 'threshold-free'}.")

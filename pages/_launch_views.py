@@ -14,8 +14,8 @@ from core.launch.rollout import StrategyEntry, shared_setting
 from core.launch.sim import INJECTIONS, RolloutSpec, Setting
 from core.launch.views import LaunchSetup
 from core.store.workspace import Workspace
-from pages._cache import figure
-from pages._widgets import md_escape, show_error
+from pages._cache import figure, shared
+from pages._widgets import arrow_frame, md_escape, show_error
 
 CHART = {"config": {"displaylogo": False}}
 
@@ -190,6 +190,11 @@ def _shared(sim, name: str, build, *args):
     return figure(sim.project_id, ("launch", sim.id, name), build, *args)
 
 
+def _table(sim, name: str, frame):
+    """A table of a saved simulation as st.dataframe sends it (an Arrow table), made once per server."""
+    return shared(sim.project_id, ("launch.table", sim.id, name), arrow_frame, frame)
+
+
 def _tiles(kpis) -> None:
     for col, k in zip(st.columns(4), kpis):
         col.metric(k.label, k.value, k.delta, delta_color=k.delta_color, help=k.help)
@@ -207,12 +212,12 @@ def shadow(sim, k: str) -> None:
         left, right = st.columns([2, 3])
         left.plotly_chart(_shared(sim, "matrix", charts.disagreement_chart, cells), key=f"{k}.matrix", **CHART)
         right.caption("Example replay rows where the models decided differently")
-        right.dataframe(sim.examples, hide_index=True, key=f"{k}.examples", height=280,
+        right.dataframe(_table(sim, "examples", sim.examples), hide_index=True, key=f"{k}.examples", height=280,
                         column_config={"row": None, "dataset_row": st.column_config.NumberColumn("row in the data")})
     if "latency" in f:
         left, right = st.columns(2)
         left.plotly_chart(_shared(sim, "latency", charts.latency_chart, f["latency"]), key=f"{k}.latency", **CHART)
-        right.dataframe(f["latency"], hide_index=True, key=f"{k}.latency_table",
+        right.dataframe(_table(sim, "latency", f["latency"]), hide_index=True, key=f"{k}.latency_table",
                         column_config={c: st.column_config.NumberColumn(format="%.2f ms")
                                        for c in ("mean_ms", "p50_ms", "p95_ms", "p99_ms")})
 
@@ -266,13 +271,13 @@ def canary(sim, k: str) -> None:
         right.plotly_chart(_shared(sim, ("guardrail", g), charts.guardrail_chart, measures, g, higher, g_scale),
                            key=f"{k}.guardrail_chart", **CHART)
     st.markdown("**Analysis at each step** (Argo Rollouts semantics; the Kayenta-style judge is shown beside it)")
-    st.dataframe(f["steps"], hide_index=True, key=f"{k}.steps", column_config={
+    st.dataframe(_table(sim, "steps", f["steps"]), hide_index=True, key=f"{k}.steps", column_config={
         "share": st.column_config.NumberColumn("share %", format="%g"),
         "judge_score": st.column_config.NumberColumn("judge score", format="%.0f"),
         "challenger_requests": st.column_config.NumberColumn("challenger requests", format="%d")})
     with st.expander("Every guardrail measurement and the judge's metrics"):
-        st.dataframe(measures, hide_index=True, key=f"{k}.measurements")
-        st.dataframe(f["judge"], hide_index=True, key=f"{k}.judge")
+        st.dataframe(_table(sim, "measurements", measures), hide_index=True, key=f"{k}.measurements")
+        st.dataframe(_table(sim, "judge", f["judge"]), hide_index=True, key=f"{k}.judge")
 
 
 RENDERERS = {"shadow": shadow, "ab": ab, "canary": canary}  # one per core.launch.rollout.STRATEGIES entry
@@ -280,7 +285,10 @@ RENDERERS = {"shadow": shadow, "ab": ab, "canary": canary}  # one per core.launc
 
 def history_picker(sims) -> None:
     """The saved simulations, and the one opened from them."""
-    st.dataframe(launch.history_frame(sims), hide_index=True, key="launch.history.table",
+    # Saved simulations never change: the table is made once per server for this list of them.
+    history = shared(sims[0].project_id if sims else "", ("launch.history", tuple(s.id for s in sims)),
+                     lambda: arrow_frame(launch.history_frame(sims)))
+    st.dataframe(history, hide_index=True, key="launch.history.table",
                  column_config={"when": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm"), "id": None})
     by_id = {s.id: s for s in sims}
     opened = st.selectbox("Open a saved simulation", [None, *by_id], key="launch.history.open",
