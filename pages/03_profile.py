@@ -84,9 +84,12 @@ compact = {"Rows": compact_count(summary["rows"]) if summary["rows"] >= 1_000_00
            "In memory": compact_bytes(summary["memory_bytes"]),
            "On disk": compact_bytes(summary.get("stored_bytes") or summary.get("file_bytes") or 0)}
 exact = {"Rows": f"{summary['rows']:,} rows"}
-for col, (label, value) in zip(st.columns(len(items) - 1), items[:-1]):
-    # Compact values (342 MB, 1.2 M) so a card never cuts its figure off; the exact one is in the help.
-    col.metric(label, compact.get(label, value), border=True, help=exact.get(label, value))
+cards = items[:-1]
+per_row = 3  # six cards in one row cut their labels and figures off at 1280 px; two rows of three never do
+for start in range(0, len(cards), per_row):
+    for col, (label, value) in zip(st.columns(per_row), cards[start:start + per_row]):
+        # Compact values (342 MB, 1.2 M) so a card never cuts its figure off; the exact one is in the help.
+        col.metric(label, compact.get(label, value), border=True, help=exact.get(label, value))
 counts = count_by_severity(profile["alerts"])
 st.caption(f"Column types: {md_escape(items[-1][1])} · profiled in {profile['seconds']:.2f} s on "
            f"{md_escape(profile.get('computed_at', ''))} UTC · alerts: "

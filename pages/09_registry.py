@@ -102,9 +102,18 @@ if not viewer and champ is not None and state.rollback_targets():
                 show_error(err)
 
 st.subheader("Versions")
-table = versions_table(versions, state, entries, metric)
+
+
+def _versions_table(project_id: str):
+    entries_ = ledger(ws, project_id)
+    return arrow_frame(versions_table(list_versions(ws, project_id), registry_state(ws, project_id, entries_), entries_,
+                                      metric))
+
+
+# Made once per server until a write changes the versions or the ledger (pages/_cache.py), as the table draws it.
+table = tracked(ws, project.id, ("registry.versions", metric), _versions_table, project.id)
 st.dataframe(table, hide_index=True, width="stretch", column_config={
-    c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if metric_label(metric) in c})
+    c: st.column_config.NumberColumn(format="%.3f") for c in table.column_names if metric_label(metric) in c})
 
 if st.session_state.get("registry.version") not in by_id:
     st.session_state["registry.version"] = default_version(state, versions)
@@ -179,7 +188,7 @@ with ledger_tab:
     if not entries:
         st.info("The ledger is empty.", icon=":material/history:")
     else:
-        log = ledger_table(entries)
+        log = tracked(ws, project.id, ("registry.ledger",), lambda: ledger_table(ledger(ws, project.id)))
         st.dataframe(log, hide_index=True, width="stretch")
         # Built when pressed, not on every run (formula-safe CSV of the whole ledger: a fifth of a Registry run).
         csv_download_button(lambda: log, f"{project.name}_ledger.csv", key="registry.ledger_csv",

@@ -122,6 +122,35 @@ def nav(page, title: str) -> None:
     wait_for_app(page)
 
 
+def register_first_version(page, who: str = "Browser test") -> None:
+    """Opens the Registry, signs the ledger as `who` and registers the project's best run as v1."""
+    nav(page, "Registry")
+    name = page.get_by_label("Your name, for the ledger")
+    name.fill(who)
+    name.press("Enter")
+    wait_for_app(page)
+    page.get_by_role("button", name="Register as a new version").click()
+    page.get_by_text("Registered v1").first.wait_for(timeout=60_000)
+    wait_for_app(page)
+
+
+# Every element inside a metric card's label or value whose text is wider than its box (the ellipsis case).
+_CUT_OFF = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll(
+      "[data-testid='stMetricLabel'], [data-testid='stMetricLabel'] *, [data-testid='stMetricValue'], "
+      + "[data-testid='stMetricValue'] *")) {
+    if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0) out.push(el.innerText.trim());
+  }
+  return out;
+}"""
+
+
+def cut_off_metrics(page) -> list[str]:
+    """The texts of metric-card labels and values that the page cuts off (wider than their box)."""
+    return page.evaluate(_CUT_OFF)
+
+
 def assert_page_clean(page) -> None:
     """Fails on any exception box, error box or browser console error."""
     assert page.locator("[data-testid='stException']").count() == 0, page.locator("[data-testid='stException']").first.inner_text()

@@ -5,18 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import AppServer, assert_page_clean, screenshot, wait_for_app
-
-# Every element inside a metric card's label or value whose text is wider than its box (the ellipsis case).
-_TRUNCATED = """() => {
-  const out = [];
-  for (const el of document.querySelectorAll(
-      "[data-testid='stMetricLabel'], [data-testid='stMetricLabel'] *, [data-testid='stMetricValue'], "
-      + "[data-testid='stMetricValue'] *")) {
-    if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0) out.push(el.innerText.trim());
-  }
-  return out;
-}"""
+from tests.e2e.conftest import AppServer, assert_page_clean, cut_off_metrics, screenshot, wait_for_app
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +63,7 @@ def test_dashboard_reads_at_a_glance_without_cut_labels(browser, champion_server
         assert "no model" in page.get_by_text("Value per 1,000 decisions").locator("xpath=ancestor::div[contains("
                                                                                    "@class,'st-key-dashboard-kpi')]"
                                                                                    ).inner_text()
-        assert page.evaluate(_TRUNCATED) == [], f"cut off at {width} px"
+        assert cut_off_metrics(page) == [], f"cut off at {width} px"
         assert_page_clean(page)
     finally:
         context.close()

@@ -20,6 +20,7 @@ from tests.e2e.conftest import (
     AppServer,
     assert_page_clean,
     nav,
+    register_first_version,
     screenshot,
     wait_for_app,
 )
@@ -159,14 +160,7 @@ def test_train_tune_cancel_and_score_on_the_cluster(page, app_server):
     assert_page_clean(page)
 
     # Register a version; its receipt names the backend and the worker count.
-    nav(page, "Registry")
-    who = page.get_by_label("Your name, for the ledger")
-    who.fill("Browser test")
-    who.press("Enter")
-    wait_for_app(page)
-    page.get_by_role("button", name="Register as a new version").click()
-    page.get_by_text("Registered v1").first.wait_for(timeout=60_000)
-    wait_for_app(page)
+    register_first_version(page)
     page.get_by_role("tab", name="Card & package").click()
     receipt = json.loads(_download(page, "Receipt (JSON)"))
     assert receipt["libraries"]["compute"] == "dask-local", receipt["libraries"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import assert_page_clean, nav, screenshot, wait_for_app
+from tests.e2e.conftest import assert_page_clean, cut_off_metrics, nav, screenshot, wait_for_app
 
 
 def _query(page, sql: str) -> None:
@@ -15,8 +15,11 @@ def _query(page, sql: str) -> None:
 def test_profile_compare_and_sql(page, app_server):
     page.goto(app_server.url)
     wait_for_app(page)
+    page.set_viewport_size({"width": 1280, "height": 1000})  # the narrowest width the cards must fit
     nav(page, "Profile")
     page.get_by_text("Missing cells").first.wait_for(timeout=60_000)
+    wait_for_app(page)
+    assert cut_off_metrics(page) == []
     assert_page_clean(page)
     screenshot(page, "data_profile")
 

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.conftest import assert_page_clean, nav, screenshot, wait_for_app
+from tests.e2e.conftest import assert_page_clean, nav, register_first_version, screenshot, wait_for_app
 
 
 def _choose_models(page, labels: list[str]) -> None:
@@ -81,13 +81,7 @@ def test_golden_path(page, app_server):
     assert_page_clean(page)
     screenshot(page, "golden_train")
 
-    nav(page, "Registry")
-    who = page.get_by_label("Your name, for the ledger")
-    who.fill("Browser test")
-    who.press("Enter")
-    wait_for_app(page)
-    page.get_by_role("button", name="Register as a new version").click()
-    wait_for_app(page)
+    register_first_version(page)
     page.get_by_role("button", name="Propose as champion: run the launch gate").click()
     promote = page.get_by_role("button", name="to champion")
     promote.wait_for(timeout=120_000)
