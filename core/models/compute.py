@@ -167,10 +167,10 @@ def client(config: ComputeConfig | None = None):
 def _unreachable(config: ComputeConfig, err: Exception) -> str:
     why = " ".join(str(err).split())[:200] or type(err).__name__
     if config.mode == DASK_LOCAL:
-        return (f"The local Dask cluster could not start ({why}). Train on this machine instead, or check the "
+        return (f"The local Dask cluster could not start ({why}). Run the job on this machine instead, or check the "
                 "server's memory and free ports.")
     return (f"The Dask cluster at {config.address} did not answer ({why}). Check that its scheduler runs and that "
-            "this server can reach it, or train on this machine instead.")
+            "this server can reach it, or run the job on this machine instead.")
 
 
 def _security(config: ComputeConfig):
@@ -394,8 +394,8 @@ def cluster_error(err: BaseException, what: str = "training") -> ComputeFailed:
         why = "the connection to the cluster's scheduler was lost"
     else:
         why = " ".join(str(err).split())[:200] or name
-    return ComputeFailed(f"The Dask cluster could not finish the {what}: {why}. Nothing was saved. Check the "
-                         "cluster (its dashboard shows the workers), then start again, or train on this machine.")
+    return ComputeFailed(f"The Dask cluster could not finish the {what}: {why}. Nothing was saved. Check the cluster "
+                         f"(its dashboard shows the workers), then start again, or run the {what} on this machine.")
 
 
 def is_cluster_error(err: BaseException) -> bool:

@@ -96,7 +96,7 @@ def test_an_unreachable_scheduler_is_a_plain_message_and_nothing_runs(monkeypatc
     monkeypatch.setattr(compute, "CONNECT_SECONDS", 1)
     train, val, columns = _synthetic(200)
     started = time.perf_counter()
-    with pytest.raises(compute.ComputeUnavailable, match="did not answer.*train on this machine"):
+    with pytest.raises(compute.ComputeUnavailable, match="did not answer.*run the job on this machine"):
         compare(train, val, "y", "binary", ["logreg"], columns, cv=2, positive_class="yes")
     assert time.perf_counter() - started < 30
     info = compute.describe()
