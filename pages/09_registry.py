@@ -83,8 +83,14 @@ by_id = {v.id: v for v in versions}
 champ = by_id.get(state.champion)
 
 cols = st.columns(3)
-cols[0].metric("Champion (live)", f"{champ.label} · {champ.model_label}" if champ else "none yet")
-cols[1].metric("Challenger", by_id[state.challenger].label if state.challenger in by_id else "none")
+# The version alone as the figure (a model's name would be cut off in a third of the page); the model beneath it.
+cols[0].metric("Champion (live)", champ.label if champ else "none yet")
+if champ is not None:
+    cols[0].caption(md_escape(champ.model_label))
+challenger = by_id.get(state.challenger)
+cols[1].metric("Challenger", challenger.label if challenger is not None else "none")
+if challenger is not None:
+    cols[1].caption(md_escape(challenger.model_label))
 cols[2].metric("Versions", f"{len(versions)}", help=f"{len(state.archived)} archived")
 
 if not viewer and champ is not None and state.rollback_targets():

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import assert_page_clean, screenshot, wait_for_app
+from tests.e2e.conftest import assert_page_clean, cut_off_metrics, screenshot, wait_for_app
 
 
 def _url_path(page_file: str) -> str:
@@ -40,9 +40,11 @@ def test_first_visit_to_a_page_url_goes_through_the_router(browser, tmp_path):
 @pytest.mark.parametrize("entry", _pages(), ids=lambda p: _url_path(p.path))
 def test_every_page_opens_without_errors(page, app_server, entry):
     path = "" if entry.path.endswith("00_home.py") else _url_path(entry.path)
+    page.set_viewport_size({"width": 1280, "height": 1000})  # the narrowest width no metric card may cut off
     page.goto(f"{app_server.url}/{path}")
     wait_for_app(page)
     assert_page_clean(page)
+    assert cut_off_metrics(page) == [], "a metric card cuts its label or value off at 1280 px"
     screenshot(page, f"page_{_url_path(entry.path)}")
 
 

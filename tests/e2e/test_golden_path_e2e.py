@@ -6,7 +6,8 @@ import re
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.conftest import assert_page_clean, nav, register_first_version, screenshot, wait_for_app
+from tests.e2e.conftest import (assert_page_clean, cut_off_metrics, nav, register_first_version, screenshot,
+                                wait_for_app)
 
 
 def _choose_models(page, labels: list[str]) -> None:
@@ -101,7 +102,11 @@ def test_golden_path(page, app_server):
     wait_for_app(page)
     page.get_by_text("v1 is champion").first.wait_for(timeout=60_000)
     assert_page_clean(page)
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    wait_for_app(page)
+    assert cut_off_metrics(page) == []  # the champion card names its version, the model beneath
     screenshot(page, "golden_registry")
+    page.set_viewport_size({"width": 1440, "height": 1000})
 
     nav(page, "Drift")
     page.get_by_role("button", name="Check drift").click()
