@@ -145,9 +145,12 @@ with gate_tab:
         st.info(f"The launch gate has not run for {version.label} yet.", icon=":material/pending:")
     else:
         st.markdown(gate_summary(version, gate, by_id))
+        # One paragraph per check, sent as one element (a dozen elements cost the server a dozen messages a run).
+        lines = []
         for c in gate.checks:
             color, icon = _STATUS[c.status]
-            st.markdown(f"{color}[:material/{icon}: **{md_escape(c.label)}**] — {md_escape(c.evidence)}")
+            lines.append(f"{color}[:material/{icon}: **{md_escape(c.label)}**] — {md_escape(c.evidence)}")
+        st.markdown("\n\n".join(lines))
     if not viewer and actions.can_propose:
         st.caption("Proposing a version as champion runs every check. The first time, it also scores the untouched "
                    "test set once (the final check); that result is recorded and reused, never silently repeated.")
