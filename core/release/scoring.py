@@ -59,7 +59,8 @@ class ScoreResult:
     seconds: float
     summary: dict = field(default_factory=dict)
     path: str | None = None  # the formula-safe CSV written, when scored with `out`
-    tasks: tuple = ()  # on a cluster, each partition's seconds on its worker: model (load), read, score, cpu
+    tasks: tuple = ()  # on a cluster, each partition's seconds on its worker: model (load), read, score, cpu;
+    # and where and when (wall clock) it started: worker, started
 
 
 # -- reading the rows in batches ---------------------------------------------------------------------------------------
@@ -414,7 +415,15 @@ def _score_on_cluster(c, ws: Workspace, version, source: Any, model_file: bytes,
     as_csv = collected.out is not None
     futures = []
     try:
-        held = ship(c, (model_file, version, ids))  # the model goes to the cluster once, not with every partition
+        # Dask runs a task where its inputs are: with the model held by one worker, every partition would queue
+        # there while the others wait for it to be copied from that busy worker. So the partitions go round the
+        # workers' threads (any other worker takes them if one is gone), and on this machine each worker gets its
+        # own copy of the model file now, before the first partition is written (on a remote cluster the file
+        # leaves this machine once, and the workers copy it from each other).
+        slots = [w for w, n in sorted(c.nthreads().items()) for _ in range(max(1, n))] or [None]
+        shared = ship(c, (model_file, version, ids), slots[0])  # the model goes to the cluster once per job
+        held = {w: shared if w == slots[0] or not same_host else ship(c, (model_file, version, ids), w)
+                for w in dict.fromkeys(slots)}
         starts = list(range(0, info.rows, batch_rows))
         for k, start in enumerate(starts):
             path = os.path.join(folder, f"part_{k:05d}.parquet")
@@ -428,8 +437,10 @@ def _score_on_cluster(c, ws: Workspace, version, source: Any, model_file: bytes,
             payload = path if same_host else _read_bytes(path)
             if not same_host:
                 os.unlink(path)
-            futures.append(c.submit(_score_partition, payload, held, start, as_csv, pure=False, retries=2,
-                                    key=f"wb-score-{k}-{os.path.basename(folder)}"))
+            worker = slots[k % len(slots)]
+            where = {"workers": [worker], "allow_other_workers": True} if worker else {}
+            futures.append(c.submit(_score_partition, payload, held[worker], start, as_csv, pure=False, retries=2,
+                                    key=f"wb-score-{k}-{os.path.basename(folder)}", **where))
         for future in futures:  # in row order; the workers score ahead of this loop
             collected.add(future.result())
             future.release()  # the worker lets go of the partition's result as soon as it is written
@@ -463,7 +474,7 @@ def _score_partition(payload, held, start: int, as_csv: bool) -> dict:
     import pyarrow.parquet as pq
 
     model_file, version, ids = held
-    began, cpu = time.perf_counter(), time.process_time()
+    began, cpu, started = time.perf_counter(), time.process_time(), time.time()
     model = scoring_model(model_file)
     loaded = time.perf_counter()
     # One thread, as the worker has: Arrow's pool would only contend with the other worker for the cores. Category
@@ -483,8 +494,18 @@ def _score_partition(payload, held, start: int, as_csv: bool) -> dict:
         part["csv"] = path
         os.unlink(payload)
     part["seconds"] = {"model": loaded - began, "read": read - loaded, "score": time.perf_counter() - read,
-                       "cpu": time.process_time() - cpu}  # the worker process's CPU time on this partition
+                       "cpu": time.process_time() - cpu,  # the worker process's CPU time on this partition
+                       "started": started, "worker": _worker_address()}
     return part
+
+
+def _worker_address() -> str | None:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):  # not on a Dask worker
+        return None
 
 
 def load_scoring_file(ws: Workspace, data: bytes, filename: str) -> DatasetInfo:

@@ -243,6 +243,8 @@ def test_batch_scoring_on_the_cluster_matches_scoring_here(cluster, trained_work
         assert len(here.frame) > 2 * 700 and len(streamed.frame) == min(PREVIEW_ROWS, len(here.frame))
         pd.testing.assert_frame_equal(streamed.frame, here.frame.head(PREVIEW_ROWS))
         assert len(streamed.tasks) == -(-len(here.frame) // 700)  # each partition's time on its worker
+        # A warm job spreads its partitions over every worker (Dask alone would queue them where the model is).
+        assert {t["worker"] for t in streamed.tasks} == set(compute.client().nthreads())
         assert not [n for n in os.listdir(scratch_dir()) if "_score_" in n]  # partitions are swept
     finally:
         t.close()
