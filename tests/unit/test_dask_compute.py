@@ -305,3 +305,6 @@ def test_the_workers_of_a_dask_local_cluster_do_not_run_the_statistical_profiler
     cluster = compute.client()
     profiling = cluster.run(lambda: __import__("dask").config.get("distributed.worker.profile.enabled"))
     assert len(profiling) == 2 and set(profiling.values()) == {False}, profiling
+    # Nor with the nanny's MALLOC_TRIM_THRESHOLD_, which page-faults every large array in afresh (scoring: +50% CPU).
+    trim = cluster.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    assert set(trim.values()) == {None}, trim
