@@ -388,7 +388,11 @@ def _score_batch(model, version, ids: list[str], batch: pd.DataFrame, done: int)
 def _class_labels(values) -> pd.Categorical:
     """format_class of every value, computed once per distinct class (a batch holds a handful of classes), as a
     Categorical of the labels (two classes may read alike: one category then)."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
+    values = np.asarray(values)
+    if values.dtype.kind in "biuf":  # numbers and booleans: hashed as they are, as their Python values group
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    else:
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
     labels = np.empty(len(uniques), dtype=object)
     labels[:] = [format_class(v) for v in uniques.tolist()]
     same, names = pd.factorize(labels)

@@ -84,6 +84,7 @@ def test_integer_ids_with_gaps_are_written_alike_in_every_partition():
 
 @pytest.mark.parametrize("values", [
     np.array([True, False, True]), np.array([1, 0, 1, 1]), np.array([1.0, 2.0, np.nan, 2.5]),
+    np.array([0.0, -0.0, np.nan, np.nan, 1.0]), np.array([3, 3, 7], dtype=np.uint8),
     np.array(["yes", "no", "yes"]), np.array([None, "a", np.nan, "a"], dtype=object),
     np.array([np.True_, 1, "x", 3.0], dtype=object), np.array([], dtype=object)])
 def test_class_labels_are_formatted_as_before(values):
