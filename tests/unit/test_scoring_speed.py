@@ -200,3 +200,17 @@ def test_conform_does_not_change_the_rows_it_was_given():
     out = _conform(batch, schema)
     assert out["n"].dtype == np.float64 and out["n"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
     pd.testing.assert_frame_equal(batch, before)
+
+
+def test_date_parts_of_typed_dates_are_those_of_the_same_dates_as_text():
+    from core.models.preprocess import date_parts
+
+    rng = np.random.default_rng(7)
+    when = pd.Series(pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 10**8, 60_000), unit="s"))
+    when[rng.random(len(when)) < 0.05] = pd.NaT
+    text = when.dt.strftime("%Y-%m-%d %H:%M:%S").where(when.notna(), None)
+    typed = date_parts(pd.DataFrame({"t": when}))
+    assert np.isnan(typed).sum() == 3 * when.isna().sum()
+    np.testing.assert_array_equal(typed, date_parts(pd.DataFrame({"t": text})))
+    aware = date_parts(pd.DataFrame({"t": when.dt.tz_localize("Europe/Paris", nonexistent="NaT", ambiguous="NaT")}))
+    assert aware.shape == typed.shape
