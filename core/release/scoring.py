@@ -10,10 +10,12 @@
   file already loaded), so new rows are typed by the same reader as the training data.
 A source is a dataset (id or name) or a pandas DataFrame.
 
-Each partition is scored the same way wherever it runs (`_score_part`): the model's category encoders transform
-each distinct value once (core.models.distinct, same numbers), and the partition's CSV rows are composed where it
-was scored (core.data.exporting). On a Dask cluster (core.models.compute) DuckDB writes the rows as Parquet
-partitions under the workspace, the model goes to the cluster once, and each worker reads and scores its partitions
+Each partition is scored the same way wherever it runs (`_score_part`): text category columns are read as Arrow
+dictionaries (pandas Categoricals), the model's category encoders transform each distinct value once
+(core.models.distinct, same numbers), and the partition's CSV rows are composed where it was scored
+(core.data.exporting), each class label once. On a Dask cluster (core.models.compute) DuckDB writes the rows as
+Parquet partitions under the workspace, the model goes to the cluster once, the partitions go round the workers'
+threads, and each worker reads and scores its partitions
 (a dask-local worker reads the file itself and writes its CSV part next to it; a remote one receives the Parquet
 bytes and returns the CSV bytes); the app appends the parts in row order to `out` and keeps only the counts for the
 summary and the preview rows. The workspace file never leaves the app. The output is the same, byte for byte, as
@@ -398,11 +400,6 @@ def _class_labels(values) -> pd.Categorical:
     same, names = pd.factorize(labels)
     return pd.Categorical.from_codes(same[codes] if len(labels) else np.zeros(0, dtype=np.int8),
                                      categories=pd.Index(names, dtype=object))
-
-
-def _format_classes(values) -> np.ndarray:
-    """format_class of every value, as an object array: a column takes it as it is."""
-    return np.asarray(_class_labels(values), dtype=object)
 
 
 def _score_on_cluster(c, ws: Workspace, version, source: Any, model_file: bytes, ids: list[str], batch_rows: int,

@@ -89,11 +89,11 @@ def test_integer_ids_with_gaps_are_written_alike_in_every_partition():
     np.array([np.True_, 1, "x", 3.0], dtype=object), np.array([], dtype=object)])
 def test_class_labels_are_formatted_as_before(values):
     from core.project.criteria import format_class
-    from core.release.scoring import _format_classes
+    from core.release.scoring import _class_labels
 
     series = pd.Series(values, dtype=object)  # the rule before: a dict of labels mapped over the values
     before = series.map({v: format_class(v) for v in pd.unique(series).tolist()}).tolist()
-    after = _format_classes(values)
+    after = np.asarray(_class_labels(values), dtype=object)
     assert after.dtype == object and after.tolist() == before
     assert pd.DataFrame({"c": after})["c"].tolist() == pd.DataFrame({"c": before})["c"].tolist()
 
@@ -117,7 +117,7 @@ def test_csv_parts_are_appended_byte_for_byte(tmp_path, monkeypatch):
         assert out.read_bytes() == b"head\n" + b"".join(parts) + b"tail"
 
 
-def _old_scored_csv(pipe, version, ids, batch: pd.DataFrame, done: int, header: bool) -> bytes:
+def _old_scored(pipe, version, ids, batch: pd.DataFrame, done: int, header: bool) -> tuple[pd.DataFrame, bytes]:
     """The control: scoring as it was first written. The saved pipeline as trained (no distinct-value encoding) on
     the rows as pandas holds them (text as Python strings), each label mapped by format_class, and the CSV written by
     safe_frame + pandas' QUOTE_NONNUMERIC."""
@@ -147,7 +147,7 @@ def _old_scored_csv(pipe, version, ids, batch: pd.DataFrame, done: int, header: 
         out["predicted_class"] = label(preds["y_pred"].to_numpy())
         out["score"] = preds[[f"proba_{c}" for c in version.classes]].to_numpy(dtype=float).max(axis=1)
         out["decision"] = out["predicted_class"]
-    return safe_frame(out).to_csv(index=False, header=header, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
+    return out, safe_frame(out).to_csv(index=False, header=header, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
@@ -184,8 +184,13 @@ def test_a_partition_read_from_arrow_writes_the_bytes_the_plain_pipeline_wrote(t
     assert arrow["ref"].dtype == object  # identifiers stay text
     for done, header in ((0, True), (9_000, False)):
         part = _score_part(for_scoring(pipe), version, ids, arrow, done, True)
-        assert part["csv"] == _old_scored_csv(pipe, version, ids, batch, done, header)
-        assert part["head"]["predicted_class"].dtype == object  # callers see text labels
+        old, old_csv = _old_scored(pipe, version, ids, batch, done, header)
+        assert part["csv"] == old_csv
+        pd.testing.assert_frame_equal(part["head"], old.head(len(part["head"])))  # callers see text labels
+        if task == "binary":
+            assert part["tally"] == {"flagged": int((old["decision"] == "a").sum())}
+        else:
+            assert part["tally"] == {"classes": old["decision"].value_counts(sort=False).to_dict()}
     frame = _score_part(for_scoring(pipe), version, ids, arrow, 0, False)["frame"]
     assert frame["decision"].dtype == object and set(frame["decision"]) <= set(classes)
 
