@@ -90,11 +90,11 @@ report = check_input(ws, version, "bench")
 extra["check"] = time.perf_counter() - began
 extra["check_cpu"] = time.process_time() - cpu
 for name in ("first", "warm"):
-    began, cpu = time.perf_counter(), time.process_time()
+    began, cpu, wall = time.perf_counter(), time.process_time(), time.time()
     result = score(ws, version, "bench", report=report, out=out)
     extra[name] = time.perf_counter() - began
     extra[name + "_app_cpu"] = time.process_time() - cpu
-    extra[name + "_tasks"] = list(result.tasks)
+    extra[name + "_tasks"] = [dict(t, started=t["started"] - wall) for t in result.tasks]  # seconds into the job
 extra["rows"] = result.summary["rows"]
 extra["csv_mb"] = os.path.getsize(out) / 1e6
 """
@@ -221,6 +221,10 @@ def main() -> None:
             for w in (4, 8, 16):
                 print(f"    {w:>2} workers: about {min(w * rows / busy, rows / max(app, 1e-9)):>10,.0f} rows/s "
                       f"(with enough partitions: {SCORE_ROWS:,} rows make {len(tasks)})")
+            names = {w: f"w{i}" for i, w in enumerate(sorted({t["worker"] for t in tasks}))}
+            print("  warm job, per partition (worker: start-end s into the job, CPU-s): " + "; ".join(
+                f"{names[t['worker']]}: {t['started']:.1f}-{t['started'] + t['model'] + t['read'] + t['score']:.1f}"
+                f" ({t['cpu']:.2f})" for t in tasks))
             cpu = sum(t.get("cpu", 0.0) for t in tasks)
             floor = max((cpu + app) / 2, app, max(t.get("cpu", 0.0) for t in tasks))
             print(f"  CPU time (less sensitive to the shared machine's load): workers {cpu:.1f} CPU-s "

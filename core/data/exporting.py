@@ -125,15 +125,31 @@ def _cells(s: pd.Series):
     return text.fill_null('""')
 
 
-def _fast_csv(safe: pd.DataFrame, header: bool) -> bytes | None:
+def _text_cells(s: pd.Series):
+    """A text column (object, string or categories) neutralised as safe_frame does, as its CSV cells (see _cells).
+    Categories of text are neutralised and quoted once each, and their codes pick the cells."""
+    import pyarrow as pa
+
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        labels = _safe_values(np.asarray(s.cat.categories, dtype=object))
+        if pd.api.types.infer_dtype(labels, skipna=True) in ("string", "empty"):
+            codes = s.cat.codes.to_numpy()
+            cells = _quoted(pa.array(labels, type=pa.string()))
+            return cells.take(pa.array(codes, mask=codes < 0)).fill_null('""')
+    return _cells(pd.Series(_safe_column(s), dtype=object))
+
+
+def _fast_csv(df: pd.DataFrame, header: bool) -> bytes | None:
+    """The CSV of safe_frame(df), composed by Arrow, or None when a column is left to pandas."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    columns = [_cells(safe.iloc[:, i]) for i in range(safe.shape[1])]
+    columns = [_text_cells(s) if _is_text(s) else _cells(s) for s in (df.iloc[:, i] for i in range(df.shape[1]))]
     if not columns or any(c is None for c in columns):
         return None
-    head = (",".join('"' + str(c).replace('"', '""') + '"' for c in safe.columns) + "\n").encode() if header else b""
-    if not len(safe):
+    names = [neutralize_cell(str(c)) for c in df.columns]
+    head = (",".join('"' + c.replace('"', '""') + '"' for c in names) + "\n").encode() if header else b""
+    if not len(df):
         return head
     lines = pc.binary_join_element_wise(*columns, ",") if len(columns) > 1 else columns[0]
     lines = pc.binary_join_element_wise(lines, "", "\n").cast(pa.large_string())
@@ -154,8 +170,7 @@ def safe_csv_bytes(df: pd.DataFrame, header: bool = True) -> bytes:
     read back as numbers; a missing cell is "" and reads back as missing. Columns of numbers, booleans and text are
     composed by Arrow's string kernels; a frame with other columns (dates, mixed objects) is written by pandas.
     """
-    safe = safe_frame(df)
-    fast = _fast_csv(safe, header)
+    fast = _fast_csv(df, header)
     if fast is not None:
         return fast
-    return safe.to_csv(index=False, header=header, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
+    return safe_frame(df).to_csv(index=False, header=header, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")

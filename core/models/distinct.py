@@ -26,12 +26,11 @@ class DistinctValues:
         self.lookup = _lookup(pipe.steps[1][1])
 
     def transform(self, X, **params):
-        text = np.asarray(self.pipe[0].transform(X), dtype=object)  # as_text: strings only, missing as a word
         rest = self.pipe[1:]
-        n, k = text.shape
+        n, k = np.shape(X)
         if n < MIN_ROWS or k != len(self.widths):
-            return rest.transform(text)
-        codes, uniques = zip(*(pd.factorize(text[:, j]) for j in range(k)))
+            return rest.transform(np.asarray(self.pipe[0].transform(X), dtype=object))
+        codes, uniques = zip(*(self._distinct(X, j) for j in range(k)))
         size = max(len(u) for u in uniques)
         probe = np.empty((size, k), dtype=object)  # each column's distinct values, padded with its first one
         for j, u in enumerate(uniques):
@@ -39,13 +38,26 @@ class DistinctValues:
             probe[:len(u), j] = u
         out = np.asarray(_transform(rest, probe, self.lookup))
         if out.ndim != 2 or out.shape[1] != sum(self.widths):  # not the layout expected: the plain way
-            return rest.transform(text)
+            return rest.transform(np.asarray(self.pipe[0].transform(X), dtype=object))
         result = np.empty((n, out.shape[1]), dtype=out.dtype)
         start = 0
         for j, width in enumerate(self.widths):
             result[:, start:start + width] = out[codes[j], start:start + width]
             start += width
         return result
+
+    def _distinct(self, X, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Column j as (codes, text of each distinct value) under the pipeline's first step (as_text, cell by cell).
+        A pandas Categorical (scoring reads text columns as Arrow dictionaries) already holds its distinct values:
+        only they, and one missing cell, go through as_text, and its codes pick them; other columns are factorized."""
+        column = X.iloc[:, j] if isinstance(X, pd.DataFrame) else None
+        if column is not None and isinstance(column.dtype, pd.CategoricalDtype):
+            values = np.append(np.asarray(column.cat.categories, dtype=object), None)  # the last: a missing cell
+            text = np.asarray(self.pipe[0].transform(pd.DataFrame({column.name: values})), dtype=object)[:, 0]
+            codes = column.cat.codes.to_numpy()
+            return np.where(codes < 0, len(values) - 1, codes), text
+        one = X.iloc[:, [j]] if column is not None else np.asarray(X)[:, [j]]
+        return pd.factorize(np.asarray(self.pipe[0].transform(one), dtype=object)[:, 0])
 
     def get_feature_names_out(self, input_features=None):
         return self.pipe.get_feature_names_out(input_features)

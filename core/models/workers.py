@@ -152,14 +152,16 @@ def _dask_frames(c, data: dict) -> Iterator[str]:
                 pass
 
 
-def ship(c, value):
+def ship(c, value, worker: str | None = None):
     """Sends value to the cluster once, as a task that returns it: the scheduler keeps that task, so when the worker
     holding the value dies it is rebuilt elsewhere (scattered data would be lost for good, and Dask's memory
-    manager drops the extra copies a broadcast makes)."""
+    manager drops the extra copies a broadcast makes). With `worker` (an address) it is held there first, and
+    elsewhere when that worker is gone."""
+    where = {"workers": [worker], "allow_other_workers": True} if worker else {}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "large object in the task graph": sent once per job, on purpose
-            return c.submit(_held, value, key=new_id("wb-data"), pure=False)
+            return c.submit(_held, value, key=new_id("wb-data"), pure=False, **where)
     except Exception as err:  # noqa: BLE001 — the cluster dropped while receiving the rows
         raise compute.cluster_error(err) from None
 

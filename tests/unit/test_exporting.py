@@ -100,3 +100,21 @@ def test_the_fast_writer_writes_the_bytes_pandas_wrote():
     assert safe_csv_bytes(df) == old
     when = df.assign(when=pd.Timestamp("2024-01-01"))  # dates go through pandas itself
     assert safe_csv_bytes(when) == safe_frame(when).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode()
+
+
+def test_categories_are_written_as_the_text_pandas_wrote():
+    """Category columns (scored labels) are composed from their categories: the bytes safe_frame + pandas wrote,
+    with missing cells, unused categories, formula triggers, and categories that are not text."""
+    rng = np.random.default_rng(6)
+    corpus = [c for c in CORPUS if c is not None and "\0" not in c]
+    n = 3_000
+    text = pd.Categorical([corpus[i] for i in rng.integers(0, len(corpus), n)], categories=corpus + ["=unused"])
+    text[rng.random(n) < 0.1] = np.nan
+    df = pd.DataFrame({"row": np.arange(n), "label": text, "two": pd.Categorical(rng.choice(["yes", "-no"], n)),
+                       "none": pd.Categorical([None] * n, categories=[]), "f": rng.random(n)})
+    old = safe_frame(df).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
+    assert safe_csv_bytes(df) == old
+    numbers = df.assign(label=pd.Categorical(rng.integers(0, 3, n)))  # categories of numbers: as before
+    assert safe_csv_bytes(numbers) == safe_frame(numbers).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode()
+    assert safe_csv_bytes(df.iloc[:0]) == safe_frame(df.iloc[:0]).to_csv(index=False,
+                                                                        quoting=csv.QUOTE_NONNUMERIC).encode()

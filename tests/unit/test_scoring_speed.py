@@ -84,15 +84,16 @@ def test_integer_ids_with_gaps_are_written_alike_in_every_partition():
 
 @pytest.mark.parametrize("values", [
     np.array([True, False, True]), np.array([1, 0, 1, 1]), np.array([1.0, 2.0, np.nan, 2.5]),
+    np.array([0.0, -0.0, np.nan, np.nan, 1.0]), np.array([3, 3, 7], dtype=np.uint8),
     np.array(["yes", "no", "yes"]), np.array([None, "a", np.nan, "a"], dtype=object),
     np.array([np.True_, 1, "x", 3.0], dtype=object), np.array([], dtype=object)])
 def test_class_labels_are_formatted_as_before(values):
     from core.project.criteria import format_class
-    from core.release.scoring import _format_classes
+    from core.release.scoring import _class_labels
 
     series = pd.Series(values, dtype=object)  # the rule before: a dict of labels mapped over the values
     before = series.map({v: format_class(v) for v in pd.unique(series).tolist()}).tolist()
-    after = _format_classes(values)
+    after = np.asarray(_class_labels(values), dtype=object)
     assert after.dtype == object and after.tolist() == before
     assert pd.DataFrame({"c": after})["c"].tolist() == pd.DataFrame({"c": before})["c"].tolist()
 
@@ -114,3 +115,107 @@ def test_csv_parts_are_appended_byte_for_byte(tmp_path, monkeypatch):
                 _append_file(str(tmp_path / f"p{k}"), sink)
             _write_all(sink, b"tail")
         assert out.read_bytes() == b"head\n" + b"".join(parts) + b"tail"
+
+
+def _old_scored(pipe, version, ids, batch: pd.DataFrame, done: int, header: bool) -> tuple[pd.DataFrame, bytes]:
+    """The control: scoring as it was first written. The saved pipeline as trained (no distinct-value encoding) on
+    the rows as pandas holds them (text as Python strings), each label mapped by format_class, and the CSV written by
+    safe_frame + pandas' QUOTE_NONNUMERIC."""
+    import csv
+
+    from core.data.exporting import safe_frame
+    from core.project.criteria import format_class
+    from core.release.gate import predict_frame
+
+    X = batch.copy()
+    for col in version.schema["columns"]:
+        if col["kind"] == "number":
+            X[col["name"]] = pd.to_numeric(X[col["name"]], errors="coerce").astype(float)
+    preds = predict_frame(pipe, version, X)
+
+    def label(values):
+        return pd.Series(values, dtype=object).map(format_class).to_numpy(dtype=object)
+
+    out = batch[ids].copy()
+    out.insert(0, "row", np.arange(done + 1, done + len(batch) + 1))
+    if version.task == "binary":
+        neg = next(c for c in version.classes if c != version.positive_class)
+        out["predicted_class"] = label(np.where(preds["score"].to_numpy() >= 0.5, version.positive_class, neg))
+        out["score"] = preds["score"].to_numpy(dtype=float)
+        out["decision"] = label(preds["y_pred"].to_numpy())
+    else:
+        out["predicted_class"] = label(preds["y_pred"].to_numpy())
+        out["score"] = preds[[f"proba_{c}" for c in version.classes]].to_numpy(dtype=float).max(axis=1)
+        out["decision"] = out["predicted_class"]
+    return out, safe_frame(out).to_csv(index=False, header=header, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_a_partition_read_from_arrow_writes_the_bytes_the_plain_pipeline_wrote(task):
+    """Text categories read as Arrow dictionaries (pandas Categoricals), encoded by their codes, labels written
+    once per class: the same CSV as the plain pipeline on Python strings, with missing and unseen values."""
+    import types
+
+    import pyarrow as pa
+
+    from core.catalog import ModelSpec
+    from core.release.scoring import _category_columns, _score_part, _to_pandas
+
+    train, new = _frame(6_000), _frame(9_000, seed=1)
+    classes = ["a", "b"] if task == "binary" else ["a", "b", "c"]
+    if task == "binary":
+        train["y"], new["y"] = np.where(train["y"] == "a", "a", "b"), np.where(new["y"] == "a", "a", "b")
+    new.loc[:50, "customer"] = "never-seen"
+    new.loc[51:60, "plan"] = "=platinum"  # unseen, and a formula trigger if it were ever written
+    refs = np.char.add("=ref-", np.arange(len(new)).astype(str))
+    new["ref"] = np.where(np.arange(len(new)) % 7 == 0, None, refs)
+    columns = {"x": "number", "plan": "category", "code": "category", "customer": "category"}
+    pipe = build_pipeline(ModelSpec("logreg"), columns, task, seed=0).fit(train[list(columns)], train["y"])
+    schema = {"columns": [{"name": "x", "kind": "number"},
+                          {"name": "plan", "kind": "category", "pandas_dtype": "object"},
+                          {"name": "code", "kind": "category", "pandas_dtype": "int64"},
+                          {"name": "customer", "kind": "category", "pandas_dtype": "object"}]}
+    version = types.SimpleNamespace(task=task, classes=tuple(classes), positive_class="a", threshold=0.3,
+                                    features=tuple(columns), schema=schema)
+    ids = ["ref"]
+    batch = new[ids + list(columns)]
+    arrow = _to_pandas(pa.Table.from_pandas(batch, preserve_index=False), tuple(ids), _category_columns(version))
+    assert isinstance(arrow["customer"].dtype, pd.CategoricalDtype) and arrow["code"].dtype == np.int64
+    assert arrow["ref"].dtype == object  # identifiers stay text
+    for done, header in ((0, True), (9_000, False)):
+        part = _score_part(for_scoring(pipe), version, ids, arrow, done, True)
+        old, old_csv = _old_scored(pipe, version, ids, batch, done, header)
+        assert part["csv"] == old_csv
+        pd.testing.assert_frame_equal(part["head"], old.head(len(part["head"])))  # callers see text labels
+        if task == "binary":
+            assert part["tally"] == {"flagged": int((old["decision"] == "a").sum())}
+        else:
+            assert part["tally"] == {"classes": old["decision"].value_counts(sort=False).to_dict()}
+    frame = _score_part(for_scoring(pipe), version, ids, arrow, 0, False)["frame"]
+    assert frame["decision"].dtype == object and set(frame["decision"]) <= set(classes)
+
+
+def test_conform_does_not_change_the_rows_it_was_given():
+    from core.release.scoring import _conform
+
+    batch = pd.DataFrame({"n": np.arange(5), "f": np.linspace(0, 1, 5), "c": pd.Categorical(list("abcab"))})
+    schema = {"columns": [{"name": "n", "kind": "number"}, {"name": "f", "kind": "number"},
+                          {"name": "c", "kind": "category", "pandas_dtype": "object"}]}
+    before = batch.copy()
+    out = _conform(batch, schema)
+    assert out["n"].dtype == np.float64 and out["n"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    pd.testing.assert_frame_equal(batch, before)
+
+
+def test_date_parts_of_typed_dates_are_those_of_the_same_dates_as_text():
+    from core.models.preprocess import date_parts
+
+    rng = np.random.default_rng(7)
+    when = pd.Series(pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 10**8, 60_000), unit="s"))
+    when[rng.random(len(when)) < 0.05] = pd.NaT
+    text = when.dt.strftime("%Y-%m-%d %H:%M:%S").where(when.notna(), None)
+    typed = date_parts(pd.DataFrame({"t": when}))
+    assert np.isnan(typed).sum() == 3 * when.isna().sum()
+    np.testing.assert_array_equal(typed, date_parts(pd.DataFrame({"t": text})))
+    aware = date_parts(pd.DataFrame({"t": when.dt.tz_localize("Europe/Paris", nonexistent="NaT", ambiguous="NaT")}))
+    assert aware.shape == typed.shape
