@@ -122,6 +122,42 @@ def nav(page, title: str) -> None:
     wait_for_app(page)
 
 
+MODEL_NAMES = ("Logistic regression", "Gaussian naive Bayes", "Naive Bayes (word counts)", "Linear SVM",
+               "SVM (RBF kernel)", "Decision tree", "Random forest", "k-nearest neighbours", "XGBoost")
+
+
+def choose_models(page, labels: list[str]) -> None:
+    """Leaves exactly `labels` chosen in the Train page's Models box, by keyboard. The box's "Clear all" button can be
+    missing for a moment while the page reruns, and a press can land on a rerun and be lost, so it clears until no
+    model is left before adding the wanted ones."""
+    box = page.locator("[data-testid='stMultiSelect']").filter(has_text="Models").first
+
+    def shown() -> set[str]:
+        text = box.inner_text()
+        return {name for name in MODEL_NAMES if name in text}
+
+    for _ in range(4):
+        if not shown():
+            break
+        box.hover()
+        clear = box.get_by_role("button", name="Clear all")
+        try:
+            clear.first.wait_for(timeout=10_000)
+            clear.first.click()
+        except Exception:  # noqa: BLE001 — redrawn meanwhile: look again
+            pass
+        wait_for_app(page)
+    assert not shown(), f"the Models box could not be cleared: {shown()}"
+    for label in labels:
+        box.locator("input").fill(label)
+        page.get_by_role("option", name=label, exact=True).wait_for()
+        page.keyboard.press("Enter")
+        wait_for_app(page)
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+    assert shown() == set(labels), shown()
+
+
 def register_first_version(page, who: str = "Browser test") -> None:
     """Opens the Registry, signs the ledger as `who` and registers the project's best run as v1."""
     nav(page, "Registry")

@@ -15,10 +15,13 @@ from urllib.parse import urljoin
 import psutil
 import pytest
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from tests.e2e.conftest import (
     ROOT,
     AppServer,
     assert_page_clean,
+    choose_models,
     nav,
     register_first_version,
     screenshot,
@@ -56,24 +59,6 @@ def _counts(status_url: str) -> dict:
         return json.loads(r.read())
 
 
-def _choose_models(page, labels: list[str]) -> None:
-    """Leaves exactly `labels` chosen in the Models box, by keyboard (a click on an option can land on a rerun)."""
-    box = page.locator("[data-testid='stMultiSelect']").filter(has_text="Models").first
-    clear = box.get_by_role("button", name="Clear all")
-    if clear.count():
-        clear.first.click()
-        wait_for_app(page)
-    for label in labels:
-        box.locator("input").fill(label)
-        page.get_by_role("option", name=label, exact=True).wait_for()
-        page.keyboard.press("Enter")
-        wait_for_app(page)
-    page.keyboard.press("Escape")
-    wait_for_app(page)
-    chosen = box.inner_text()
-    assert all(label in chosen for label in labels), chosen
-
-
 def _train(page, done_text: str = "Training finished", timeout: int = 240_000) -> None:
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text(done_text).first.wait_for(timeout=timeout)
@@ -92,9 +77,17 @@ def _seen_progress(page) -> list[str]:
 
 
 def _download(page, button: str) -> bytes:
-    with page.expect_download(timeout=180_000) as info:
-        page.get_by_role("button", name=button).click()
-    return Path(info.value.path()).read_bytes()
+    """Presses a download button and returns the file; a press that lands on a rerun is lost, so it presses again."""
+    for attempt in range(3):
+        wait_for_app(page)
+        try:
+            with page.expect_download(timeout=60_000 if attempt < 2 else 180_000) as info:
+                page.get_by_role("button", name=button).click()
+            return Path(info.value.path()).read_bytes()
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def test_train_tune_cancel_and_score_on_the_cluster(page, app_server):
@@ -118,7 +111,7 @@ def test_train_tune_cancel_and_score_on_the_cluster(page, app_server):
 
     # A comparison with 3-fold CV: per-fold progress on the cluster, then the leaderboard and where it ran.
     page.evaluate(_WATCH_PROGRESS)
-    _choose_models(page, ["Logistic regression", "Decision tree", "Random forest"])
+    choose_models(page, ["Logistic regression", "Decision tree", "Random forest"])
     page.get_by_text("On the Dask cluster it trains on every row").first.wait_for()  # not the local 50,000-row cap
     _set_number(page, "Cross-validation folds", 3)
     _train(page)
@@ -134,7 +127,7 @@ def test_train_tune_cancel_and_score_on_the_cluster(page, app_server):
     screenshot(page, "dask_train_leaderboard")
 
     # Tuning: every trial's folds run on the cluster; the leaderboard reports the search.
-    _choose_models(page, ["Decision tree"])
+    choose_models(page, ["Decision tree"])
     page.get_by_text("Tune settings automatically").click()
     wait_for_app(page)
     _set_number(page, "Trials per model", 4)
@@ -143,7 +136,7 @@ def test_train_tune_cancel_and_score_on_the_cluster(page, app_server):
     assert_page_clean(page)
 
     # Cancel during a long search: the page says so, and the cluster's queue empties at once (not after 200 trials).
-    _choose_models(page, ["Random forest"])
+    choose_models(page, ["Random forest"])
     _set_number(page, "Trials per model", 200)  # tuning is still on: the form kept it
     page.evaluate("() => window.__progress && window.__progress.clear()")
     page.get_by_role("button", name="Train", exact=True).click()

@@ -6,23 +6,8 @@ import re
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.conftest import (assert_page_clean, cut_off_metrics, nav, register_first_version, screenshot,
-                                wait_for_app)
-
-
-def _choose_models(page, labels: list[str]) -> None:
-    box = page.locator("[data-testid='stMultiSelect']").filter(has_text="Models").first
-    clear = box.get_by_role("button", name="Clear all")
-    if clear.count():
-        clear.first.click()
-    else:
-        for chip in box.locator("[data-baseweb='tag'] [role='presentation']").all()[::-1]:
-            chip.click()
-    for label in labels:
-        box.locator("input").fill(label)
-        page.get_by_role("option", name=label, exact=True).click()
-    page.keyboard.press("Escape")
-    wait_for_app(page)
+from tests.e2e.conftest import (assert_page_clean, choose_models, cut_off_metrics, nav, register_first_version,
+                                screenshot, wait_for_app)
 
 
 def _promote_next_version(page) -> None:
@@ -75,7 +60,7 @@ def test_golden_path(page, app_server):
     assert_page_clean(page)
 
     nav(page, "Train & compare")
-    _choose_models(page, ["Logistic regression", "Decision tree"])
+    choose_models(page, ["Logistic regression", "Decision tree"])
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Leaderboard").first.wait_for(timeout=240_000)
     wait_for_app(page)
